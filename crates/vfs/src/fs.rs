@@ -1,0 +1,168 @@
+//! The filesystem trait: the one seam between lsmkit and the disk.
+//!
+//! Every crate above `lsmkit-vfs` creates, reads, syncs, renames and removes
+//! files only through [`Fs`], so that the same code runs on the real
+//! filesystem ([`StdFs`](crate::StdFs)), in memory with crash simulation
+//! ([`MemFs`](crate::MemFs)) and under injected errors
+//! ([`FaultFs`](crate::FaultFs)).
+//!
+//! # Durability contract
+//!
+//! Code above this trait may rely on exactly this, and nothing more:
+//!
+//! - File data is durable up to the length it had at the last
+//!   [`WritableFile::sync`]. Bytes appended after it may be lost, wholly or
+//!   in part (a torn tail), on a power loss.
+//! - A directory entry made by [`Fs::create`], [`Fs::rename`] or
+//!   [`Fs::remove`] is durable once [`Fs::sync_dir`] of its parent directory
+//!   has run after it. A file whose creation is not durable may vanish on a
+//!   power loss even if its data was synced.
+//! - [`Fs::truncate`] and [`Fs::create_dir_all`] are durable when they
+//!   return.
+//!
+//! # Errors
+//!
+//! Every fallible method returns [`std::io::Result`]; errors name the
+//! operation and the path. Injected faults are ordinary [`io::Error`]s too
+//! (see [`FaultFs`](crate::FaultFs)), so the code above has one error path
+//! to handle.
+
+use std::fmt::Debug;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A filesystem: files, directories and their durability.
+///
+/// Object-safe; lsmkit crates hold one as `Arc<dyn Fs>`. Implementations are
+/// shared between threads, and every method may be called concurrently.
+pub trait Fs: Send + Sync + Debug + 'static {
+    /// Creates a file for appending, replacing any file at `path`.
+    ///
+    /// The parent directory must exist. The new entry is durable once the
+    /// parent is synced with [`Fs::sync_dir`]. REQUIRES: no
+    /// [`RandomAccessFile`] of an existing file at `path` is open (a memory
+    /// map of a file truncated under it faults on access).
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+
+    /// Opens an existing file for appending at its end.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+
+    /// Opens an existing file for positional reads.
+    ///
+    /// The reader sees the file as it is when opened: its [`len`] is fixed,
+    /// and bytes appended later are not visible through it. Open readers on
+    /// files that are immutable (tables, a WAL being recovered).
+    ///
+    /// [`len`]: RandomAccessFile::len
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+
+    /// Renames the file `from` to `to`, atomically replacing any file at
+    /// `to`.
+    ///
+    /// Durable once the parent directories of both are synced with
+    /// [`Fs::sync_dir`]. REQUIRES: `from` names a file, not a directory.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Removes the file at `path`.
+    ///
+    /// Open readers and writers keep working on the removed file. Durable
+    /// once the parent is synced with [`Fs::sync_dir`].
+    fn remove(&self, path: &Path) -> io::Result<()>;
+
+    /// Sets the length of the file at `path`, durably, before it returns.
+    ///
+    /// Cutting a file shorter is the WAL's way to drop a torn tail; a longer
+    /// length pads with zeros. REQUIRES: no [`RandomAccessFile`] or
+    /// [`WritableFile`] of the file is open.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+
+    /// The names of the entries (files and directories) directly inside
+    /// `dir`, sorted bytewise.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+
+    /// Creates `dir` and any missing parents, durably, before it returns.
+    ///
+    /// Succeeds if the directory exists already.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+
+    /// Makes the entries of `dir` durable: every create, rename and removal
+    /// inside it that happened before the call survives a power loss.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Whether a file or directory exists at `path`.
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+
+    /// The length in bytes of the file at `path`.
+    ///
+    /// Counts bytes handed over by [`WritableFile::flush`] or
+    /// [`WritableFile::sync`]; bytes still buffered in a writer are not
+    /// counted.
+    fn size(&self, path: &Path) -> io::Result<u64>;
+
+    /// Takes an exclusive lock on the file at `path`, creating the file if
+    /// it does not exist, so that two processes cannot open one database.
+    ///
+    /// The lock is released when the returned guard is dropped. While it is
+    /// held, a second `lock` of the same path, from this process or
+    /// another, fails with [`io::ErrorKind::WouldBlock`].
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+}
+
+/// A file open for appending.
+///
+/// Appends may be buffered: they reach the filesystem (and become visible to
+/// [`Fs::open`] and [`Fs::size`]) on [`flush`](WritableFile::flush),
+/// [`sync`](WritableFile::sync) or drop. Dropping a writer flushes it and
+/// ignores any error; call `flush` or `sync` first to see errors.
+pub trait WritableFile: Send + Sync + Debug {
+    /// Appends `data` at the end of the file. May buffer.
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+
+    /// Hands buffered bytes to the filesystem. They survive a crash of the
+    /// process, but not a power loss.
+    fn flush(&mut self) -> io::Result<()>;
+
+    /// Flushes, then makes the file's data durable (`fdatasync`): the bytes
+    /// appended so far survive a power loss.
+    fn sync(&mut self) -> io::Result<()>;
+
+    /// The file's length including every byte appended so far (buffered or
+    /// not).
+    fn len(&self) -> u64;
+
+    /// Whether the file is empty, counting buffered bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A file open for positional reads, shared between threads.
+///
+/// Its length is fixed when it is opened (see [`Fs::open`]).
+pub trait RandomAccessFile: Send + Sync + Debug {
+    /// Fills `buf` with the bytes at `offset..offset + buf.len()`.
+    ///
+    /// Fails with [`io::ErrorKind::UnexpectedEof`] if that range reaches
+    /// past [`len`](RandomAccessFile::len); `buf` is then unspecified.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+
+    /// The file's length when it was opened.
+    fn len(&self) -> u64;
+
+    /// Whether the file was empty when it was opened.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole file as one slice, when the implementation can give it
+    /// without copying (a memory map, an in-memory snapshot), so that
+    /// readers can avoid copies. `None` otherwise: callers must then use
+    /// [`read_at`](RandomAccessFile::read_at).
+    fn as_bytes(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// An exclusive lock taken by [`Fs::lock`], released when dropped.
+pub trait FileLock: Send + Sync + Debug {}
