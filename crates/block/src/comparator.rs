@@ -57,11 +57,7 @@ impl Comparator for Bytewise {
 
     fn separator(&self, start: &[u8], limit: &[u8], out: &mut Vec<u8>) {
         out.clear();
-        let common = start
-            .iter()
-            .zip(limit)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let common = start.iter().zip(limit).take_while(|(a, b)| a == b).count();
         // Where start is a prefix of limit nothing shorter separates them.
         if common < start.len() {
             let byte = start[common];
