@@ -15,6 +15,13 @@ fn entries(pairs: &[(&[u8], &[u8])]) -> Entries {
         .collect()
 }
 
+/// `n` entries with keys `key000`, `key001`, ...
+fn numbered(n: u32) -> Entries {
+    (0..n)
+        .map(|i| (format!("key{i:03}").into_bytes(), vec![i as u8]))
+        .collect()
+}
+
 fn round_trips(e: &Entries, interval: usize) -> Block {
     let block = build(e, interval);
     assert_eq!(&forward(&block), e);
@@ -104,18 +111,14 @@ fn megabyte_keys_and_values() {
 
 #[test]
 fn restart_interval_one_restarts_every_entry() {
-    let e: Entries = (0..50u32)
-        .map(|i| (format!("key{i:03}").into_bytes(), vec![i as u8]))
-        .collect();
+    let e = numbered(50);
     let block = round_trips(&e, 1);
     assert_eq!(block.num_restarts(), 50);
 }
 
 #[test]
 fn restart_interval_larger_than_the_block() {
-    let e: Entries = (0..50u32)
-        .map(|i| (format!("key{i:03}").into_bytes(), vec![i as u8]))
-        .collect();
+    let e = numbered(50);
     let block = round_trips(&e, 1000);
     assert_eq!(block.num_restarts(), 1);
 }
