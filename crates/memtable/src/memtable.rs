@@ -1,0 +1,253 @@
+//! The memtable: every version written since the last flush, in internal-key
+//! order, on a lock-free skiplist.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_skiplist::SkipMap;
+use lsmkit_sstable::{InternalKey, MAX_SEQNO, ParsedKey, RangeTombstone, SeqNo, ValueKind};
+
+use crate::Error;
+use crate::fragments::Fragments;
+use crate::gate::WriteGate;
+use crate::iter::Iter;
+use crate::raw_iter::RawIter;
+
+/// A stored value. Shared, so that reads and iterators hand it out without
+/// copying the bytes.
+pub type Value = Arc<[u8]>;
+
+/// The skiplist of one kind of entry, keyed by internal key.
+pub(crate) type Versions = SkipMap<InternalKey, Value>;
+
+/// Bytes charged per entry on top of its key and value: the skiplist node
+/// (value and key handles, reference count, a tower of two pointers on
+/// average) and the key's and value's own heap headers and allocator
+/// rounding. Calibrated against a counting allocator by `tests/memory.rs`.
+pub const ENTRY_OVERHEAD: usize = 112;
+
+/// What a memtable knows about a user key at a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The newest visible version is this value.
+    Found(Value),
+    /// The newest visible version is a deletion, by a point tombstone or by
+    /// a range tombstone. Older tables must not be consulted: everything
+    /// they hold is older than this memtable's versions.
+    Deleted,
+    /// The memtable holds no visible version: look in older tables.
+    Absent,
+}
+
+/// A concurrent, multi-version memtable. See the [crate docs](crate).
+#[derive(Debug)]
+pub struct Memtable {
+    /// Puts and point deletes.
+    points: Arc<Versions>,
+    /// Range tombstones: key `(start, seqno, RangeDelete)`, value the end,
+    /// as a table stores them. Kept apart so that point reads and scans do
+    /// not step over them, and so that lookups scan only tombstones.
+    tombstones: Arc<Versions>,
+    memory: AtomicUsize,
+    gate: WriteGate,
+    min_seqno: AtomicU64,
+    max_seqno: AtomicU64,
+}
+
+impl Default for Memtable {
+    fn default() -> Self {
+        Memtable::new()
+    }
+}
+
+impl Memtable {
+    /// An empty, writable memtable.
+    pub fn new() -> Memtable {
+        Memtable {
+            points: Arc::new(SkipMap::new()),
+            tombstones: Arc::new(SkipMap::new()),
+            memory: AtomicUsize::new(0),
+            gate: WriteGate::default(),
+            min_seqno: AtomicU64::new(SeqNo::MAX),
+            max_seqno: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds one version: a value (`Put`), a point tombstone (`Delete`, whose
+    /// value is normally empty) or a range tombstone (`RangeDelete`: deletes
+    /// `[user_key, value)`, see [`delete_range`](Self::delete_range)).
+    ///
+    /// Safe from many threads at once, in any order of sequence numbers.
+    ///
+    /// REQUIRES: no two writes to the same user key share a sequence number
+    /// (the engine gives every write its own); a repeat of an exact version
+    /// is refused as [`Error::DuplicateVersion`].
+    pub fn insert(
+        &self,
+        user_key: &[u8],
+        seqno: SeqNo,
+        kind: ValueKind,
+        value: &[u8],
+    ) -> Result<(), Error> {
+        if seqno > MAX_SEQNO {
+            return Err(Error::SeqNoTooLarge { seqno });
+        }
+        let _pass = self.gate.enter().ok_or(Error::Frozen)?;
+        let map = match kind {
+            ValueKind::Put | ValueKind::Delete => &self.points,
+            ValueKind::RangeDelete => &self.tombstones,
+        };
+        let value: Value = Value::from(value);
+        let entry = map.get_or_insert(InternalKey::new(user_key, seqno, kind), value.clone());
+        if !Arc::ptr_eq(entry.value(), &value) {
+            return Err(Error::DuplicateVersion {
+                user_key: user_key.to_vec(),
+                seqno,
+            });
+        }
+        self.memory
+            .fetch_add(entry_size(user_key, &value), Ordering::Relaxed);
+        self.max_seqno.fetch_max(seqno, Ordering::Relaxed);
+        if seqno < self.min_seqno.load(Ordering::Relaxed) {
+            self.min_seqno.fetch_min(seqno, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Deletes every user key in `[start, end)` older than `seqno`: the same
+    /// as `insert(start, seqno, ValueKind::RangeDelete, end)`. An empty
+    /// range (`start >= end`) is stored and deletes nothing.
+    pub fn delete_range(&self, start: &[u8], end: &[u8], seqno: SeqNo) -> Result<(), Error> {
+        self.insert(start, seqno, ValueKind::RangeDelete, end)
+    }
+
+    /// The newest version of `user_key` visible at `snapshot` (sequence
+    /// number `<= snapshot`), taking range tombstones into account.
+    ///
+    /// Cost: O(log n) for the point version, plus a scan of the range
+    /// tombstones that start at or before `user_key` (none at all when the
+    /// memtable holds no range tombstone, the common case).
+    pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Lookup {
+        let newest = self
+            .points
+            .lower_bound(Bound::Included(&InternalKey::seek(user_key, snapshot)))
+            .filter(|e| e.key().user_key() == user_key);
+        let deleted_at = self.covering_tombstone(user_key, snapshot);
+        match newest {
+            Some(e) if deleted_at.is_none_or(|t| e.key().seqno() >= t) => {
+                match e.key().parsed() {
+                    Some(ParsedKey {
+                        kind: ValueKind::Put,
+                        ..
+                    }) => Lookup::Found(e.value().clone()),
+                    // Only puts and point deletes are stored in `points`.
+                    _ => Lookup::Deleted,
+                }
+            }
+            _ if deleted_at.is_some() => Lookup::Deleted,
+            _ => Lookup::Absent,
+        }
+    }
+
+    /// The sequence number of the newest range tombstone visible at
+    /// `snapshot` that covers `user_key`.
+    fn covering_tombstone(&self, user_key: &[u8], snapshot: SeqNo) -> Option<SeqNo> {
+        if self.tombstones.is_empty() {
+            return None;
+        }
+        // Trailer 0 sorts last, so this bound takes every tombstone whose
+        // start is `<= user_key`.
+        let last = InternalKey::new(user_key, 0, ValueKind::Delete);
+        self.tombstones
+            .range(..=last)
+            .filter(|t| t.key().seqno() <= snapshot && user_key < &t.value()[..])
+            .map(|t| t.key().seqno())
+            .max()
+    }
+
+    /// The live (user key, value) pairs in `range` as of `snapshot`, in
+    /// user-key order; reversible. Deleted and shadowed versions are hidden.
+    ///
+    /// Cost: building the iterator fragments the visible range tombstones
+    /// (O(t log t)); each step is O(1) forward plus O(log t) for the
+    /// tombstone check, and O(log n) backward (the skiplist has no back
+    /// links). Every version of a key is stepped over.
+    pub fn iter<R: RangeBounds<[u8]>>(&self, range: R, snapshot: SeqNo) -> Iter<'_> {
+        let fragments = Fragments::new(
+            self.range_tombstones()
+                .into_iter()
+                .filter(|t| t.visible_at(snapshot)),
+        );
+        Iter::new(&self.points, range, snapshot, fragments)
+    }
+
+    /// A cursor over every stored point version (puts and point deletes) in
+    /// internal-key order: what a flush writes. It owns a handle to the
+    /// skiplist, so it outlives any borrow of the memtable, and sees writes
+    /// that land while it is open. Range tombstones are in
+    /// [`raw_tombstone_iter`](Self::raw_tombstone_iter).
+    pub fn raw_iter(&self) -> RawIter {
+        RawIter::new(Arc::clone(&self.points))
+    }
+
+    /// A cursor over the range tombstones as stored entries: key
+    /// `(start, seqno, RangeDelete)`, value the exclusive end key, in
+    /// internal-key order.
+    pub fn raw_tombstone_iter(&self) -> RawIter {
+        RawIter::new(Arc::clone(&self.tombstones))
+    }
+
+    /// Every range tombstone, ordered by start and then newest first.
+    pub fn range_tombstones(&self) -> Vec<RangeTombstone> {
+        self.tombstones
+            .iter()
+            .map(|t| RangeTombstone::new(t.key().user_key(), &t.value()[..], t.key().seqno()))
+            .collect()
+    }
+
+    /// Approximate bytes held: keys, values and per-entry overhead
+    /// ([`ENTRY_OVERHEAD`]). One relaxed atomic load: cheap enough to read
+    /// after every write.
+    pub fn approximate_memory(&self) -> usize {
+        self.memory.load(Ordering::Relaxed)
+    }
+
+    /// Makes the memtable immutable: later writes fail with
+    /// [`Error::Frozen`]; reads go on. Waits for writes already under way,
+    /// so once it returns the contents are final. Idempotent.
+    pub fn freeze(&self) {
+        self.gate.close();
+    }
+
+    /// Whether [`freeze`](Self::freeze) has been called.
+    pub fn is_frozen(&self) -> bool {
+        self.gate.is_closed()
+    }
+
+    /// Number of stored versions, range tombstones included.
+    pub fn len(&self) -> usize {
+        self.points.len() + self.tombstones.len()
+    }
+
+    /// Whether no version is stored.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.tombstones.is_empty()
+    }
+
+    /// The smallest sequence number stored, `None` when empty.
+    pub fn min_seqno(&self) -> Option<SeqNo> {
+        let min = self.min_seqno.load(Ordering::Relaxed);
+        (min != SeqNo::MAX).then_some(min)
+    }
+
+    /// The largest sequence number stored, `None` when empty.
+    pub fn max_seqno(&self) -> Option<SeqNo> {
+        (!self.is_empty()).then(|| self.max_seqno.load(Ordering::Relaxed))
+    }
+}
+
+/// What [`Memtable::approximate_memory`] charges for one entry.
+fn entry_size(user_key: &[u8], value: &[u8]) -> usize {
+    ENTRY_OVERHEAD + user_key.len() + lsmkit_sstable::key::TRAILER_LEN + value.len()
+}
