@@ -1,0 +1,172 @@
+//! The files of [`MemFs`](crate::MemFs): an inode with its durable length,
+//! and the writer, reader and lock handles on it.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::std_fs::read_from_slice;
+use crate::{FileLock, RandomAccessFile, WritableFile};
+
+/// Locks a mutex, ignoring poisoning: every critical section here leaves
+/// the state consistent before anything can panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The contents of one file, shared by the directory entries that name it
+/// and the writers open on it.
+pub(crate) type InodeRef = Arc<Mutex<Inode>>;
+
+/// One file's bytes and how many of them are durable.
+pub(crate) struct Inode {
+    /// The flushed bytes. Readers hold clones of the `Arc` as their
+    /// snapshot; a flush copies the bytes first if a reader shares them.
+    pub(crate) data: Arc<Vec<u8>>,
+    /// `data[..synced_len]` survives a crash.
+    pub(crate) synced_len: usize,
+    /// Calls of `WritableFile::sync` on this file.
+    pub(crate) syncs: u64,
+    /// One clone per open reader, so that truncation under a reader (which
+    /// would fault a real memory map) is caught.
+    pub(crate) readers: Arc<()>,
+}
+
+impl Inode {
+    /// A file holding `data`, all of it durable.
+    pub(crate) fn durable(data: Vec<u8>) -> InodeRef {
+        Arc::new(Mutex::new(Inode {
+            synced_len: data.len(),
+            data: Arc::new(data),
+            syncs: 0,
+            readers: Arc::new(()),
+        }))
+    }
+
+    pub(crate) fn has_readers(&self) -> bool {
+        Arc::strong_count(&self.readers) > 1
+    }
+}
+
+impl fmt::Debug for Inode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inode")
+            .field("len", &self.data.len())
+            .field("synced_len", &self.synced_len)
+            .field("syncs", &self.syncs)
+            .finish()
+    }
+}
+
+/// A writer on an inode. Appends gather in `buf` until a flush.
+#[derive(Debug)]
+pub(crate) struct MemWritableFile {
+    pub(crate) inode: InodeRef,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) len: u64,
+    /// The filesystem-wide count of file syncs.
+    pub(crate) syncs: Arc<AtomicU64>,
+}
+
+impl MemWritableFile {
+    fn write_buffer(&mut self, inode: &mut Inode) {
+        if !self.buf.is_empty() {
+            Arc::make_mut(&mut inode.data).extend_from_slice(&self.buf);
+            self.buf.clear();
+        }
+    }
+}
+
+impl WritableFile for MemWritableFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(data);
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let inode = Arc::clone(&self.inode);
+        self.write_buffer(&mut lock(&inode));
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        let inode = Arc::clone(&self.inode);
+        let mut inode = lock(&inode);
+        self.write_buffer(&mut inode);
+        inode.synced_len = inode.data.len();
+        inode.syncs += 1;
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl Drop for MemWritableFile {
+    fn drop(&mut self) {
+        let inode = Arc::clone(&self.inode);
+        self.write_buffer(&mut lock(&inode));
+    }
+}
+
+/// A reader: a snapshot of the inode's bytes at open time.
+pub(crate) struct MemRandomAccessFile {
+    pub(crate) path: PathBuf,
+    pub(crate) data: Arc<Vec<u8>>,
+    pub(crate) _reader: Arc<()>,
+}
+
+impl fmt::Debug for MemRandomAccessFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemRandomAccessFile")
+            .field("path", &self.path)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+impl RandomAccessFile for MemRandomAccessFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        read_from_slice(&self.path, &self.data, offset, buf)
+    }
+
+    fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    fn as_bytes(&self) -> Option<&[u8]> {
+        Some(&self.data)
+    }
+}
+
+/// A held lock: removes itself from the table of locks when dropped, unless
+/// a crash cleared the table and someone else took the lock since.
+#[derive(Debug)]
+pub(crate) struct MemFileLock {
+    pub(crate) path: PathBuf,
+    pub(crate) id: u64,
+    pub(crate) table: Arc<Mutex<LockTable>>,
+}
+
+impl FileLock for MemFileLock {}
+
+impl Drop for MemFileLock {
+    fn drop(&mut self) {
+        let mut table = lock(&self.table);
+        if table.held.get(&self.path) == Some(&self.id) {
+            table.held.remove(&self.path);
+        }
+    }
+}
+
+/// The locks held on a [`MemFs`](crate::MemFs), by path.
+#[derive(Debug, Default)]
+pub(crate) struct LockTable {
+    pub(crate) held: std::collections::BTreeMap<PathBuf, u64>,
+    pub(crate) next_id: u64,
+}
