@@ -2,7 +2,7 @@
 //! one sequence number.
 
 use std::fmt;
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 
 use crossbeam_skiplist::map;
 use lsmkit_sstable::{InternalKey, MAX_SEQNO, SeqNo, ValueKind};
@@ -49,6 +49,7 @@ impl fmt::Debug for Entry<'_> {
 }
 
 /// The live keys of a range at a snapshot, from
+/// [`Memtable::range`](crate::Memtable::range) and
 /// [`Memtable::iter`](crate::Memtable::iter).
 ///
 /// Both ends may be consumed; they never cross. Each end keeps the first
@@ -63,16 +64,13 @@ pub struct Iter<'a> {
 }
 
 impl<'a> Iter<'a> {
-    pub(crate) fn new<R: RangeBounds<[u8]>>(
+    pub(crate) fn new(
         points: &'a Versions,
-        range: R,
+        (lo, hi): (Bound<&[u8]>, Bound<&[u8]>),
         snapshot: SeqNo,
         fragments: Fragments,
     ) -> Iter<'a> {
-        let bounds = (
-            lower_bound(range.start_bound()),
-            upper_bound(range.end_bound()),
-        );
+        let bounds = (lower_bound(lo), upper_bound(hi));
         Iter {
             range: points.range(bounds),
             snapshot,

@@ -9,8 +9,8 @@
 //! - [`get`](Memtable::get): the newest version of a key visible at a
 //!   snapshot, as a [`Lookup`] that tells the engine whether to look further
 //!   in older tables;
-//! - [`iter`](Memtable::iter): the live keys of a range at a snapshot,
-//!   forward or backward;
+//! - [`range`](Memtable::range) and [`iter`](Memtable::iter): the live
+//!   keys of a range at a snapshot, forward or backward;
 //! - [`raw_iter`](Memtable::raw_iter) and
 //!   [`raw_tombstone_iter`](Memtable::raw_tombstone_iter): every stored
 //!   version as an [`InternalIterator`](lsmkit_sstable::InternalIterator),
@@ -38,7 +38,7 @@
 //! assert_eq!(table.get(b"plum", 4), Lookup::Deleted);
 //! assert_eq!(table.get(b"zebra", 4), Lookup::Absent);
 //!
-//! let live: Vec<_> = table.iter(.., 4).map(|e| e.user_key().to_vec()).collect();
+//! let live: Vec<_> = table.iter(4).map(|e| e.user_key().to_vec()).collect();
 //! assert_eq!(live, [b"apple".to_vec()]);
 //!
 //! // Flush: freeze, then write every version out.
@@ -84,12 +84,14 @@
 //! # Memory accounting
 //!
 //! [`approximate_memory`](Memtable::approximate_memory) charges each entry
-//! its user key, 8 bytes of trailer, its value and [`ENTRY_OVERHEAD`]
-//! bytes for the skiplist node and heap headers. `tests/memory.rs` pins it:
-//! the charge stays within 25% of the bytes actually allocated (measured by
-//! a counting allocator), and at most `ENTRY_OVERHEAD` per entry above the
-//! raw bytes inserted (so for 16-byte keys and 100-byte values, within a
-//! factor of about 2 of them).
+//! its user key, 8 bytes of trailer, its value and [`ENTRY_OVERHEAD`] (96)
+//! bytes for the skiplist node, the value's reference counts and allocator
+//! headers. Documented factor, pinned by `tests/memory.rs` with a counting
+//! allocator: the charge is within 25% of the bytes the memtable requests
+//! from the allocator (measured: 1.01 to 1.17 over entry shapes from 4-byte
+//! keys without values to 100-byte keys with 1000-byte values). Against the
+//! raw bytes inserted it is exactly 96 bytes per entry more: 1.77 times them
+//! for 16-byte keys with 100-byte values.
 //!
 //! # Range tombstones
 //!
