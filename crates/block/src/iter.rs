@@ -47,7 +47,32 @@ pub struct BlockIter<C: Comparator = Bytewise> {
     next: usize,
     /// The restart region the current entry lies in.
     restart_index: usize,
+    /// Where the region after it starts (`usize::MAX` after the last).
+    next_restart: usize,
     key: Vec<u8>,
+    value: Range<usize>,
+    back: BackwardCache,
+}
+
+/// The entries of one restart region, decoded once while stepping
+/// backwards: keys are delta-encoded forwards, so without it every `prev`
+/// would rescan its region from the restart point.
+#[derive(Clone, Debug, Default)]
+struct BackwardCache {
+    /// The region's keys, concatenated.
+    keys: Vec<u8>,
+    /// The region's entries up to the one where the scan stopped, in order.
+    entries: Vec<CachedEntry>,
+    /// Index in `entries` of the iterator's current entry; `None` when the
+    /// iterator has moved other than backwards since the cache was filled.
+    at: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct CachedEntry {
+    offset: usize,
+    next: usize,
+    key: Range<usize>,
     value: Range<usize>,
 }
 
@@ -60,8 +85,10 @@ impl<C: Comparator> BlockIter<C> {
             current: end,
             next: end,
             restart_index: 0,
+            next_restart: usize::MAX,
             key: Vec::new(),
             value: 0..0,
+            back: BackwardCache::default(),
         }
     }
 
@@ -102,9 +129,7 @@ impl<C: Comparator> BlockIter<C> {
         let Some(last) = self.block.num_restarts().checked_sub(1) else {
             return self.invalidate();
         };
-        self.start_at_restart(last);
-        let end = self.block.data().len();
-        while self.parse_next() && self.next < end {}
+        self.step_back_before(self.block.data().len(), last);
     }
 
     /// Moves to the first entry whose key is at or after `target`; invalid
@@ -139,6 +164,7 @@ impl<C: Comparator> BlockIter<C> {
     /// Does nothing if the iterator is not valid.
     pub fn next(&mut self) {
         if self.valid() {
+            self.back.at = None;
             self.parse_next();
         }
     }
@@ -149,18 +175,48 @@ impl<C: Comparator> BlockIter<C> {
         if !self.valid() {
             return;
         }
-        // Keys are delta-encoded forwards only, so step back to the restart
-        // before the current entry and scan up to the entry before it.
-        let original = self.current;
-        let mut index = self.restart_index;
-        while self.block.restart(index) >= original {
+        match self.back.at {
+            Some(i) if i > 0 => {
+                let entry = &self.back.entries[i - 1];
+                self.key.clear();
+                self.key
+                    .extend_from_slice(&self.back.keys[entry.key.clone()]);
+                self.current = entry.offset;
+                self.next = entry.next;
+                self.value = entry.value.clone();
+                self.back.at = Some(i - 1);
+            }
+            _ => self.step_back_before(self.current, self.restart_index),
+        }
+    }
+
+    /// Moves to the last entry before offset `limit`, searching restart
+    /// regions down from `index`, and caches the region it lands in;
+    /// invalid if there is no such entry.
+    fn step_back_before(&mut self, limit: usize, mut index: usize) {
+        while self.block.restart(index) >= limit {
             if index == 0 {
                 return self.invalidate();
             }
             index -= 1;
         }
         self.start_at_restart(index);
-        while self.parse_next() && self.next < original {}
+        self.back.keys.clear();
+        self.back.entries.clear();
+        while self.parse_next() {
+            let start = self.back.keys.len();
+            self.back.keys.extend_from_slice(&self.key);
+            self.back.entries.push(CachedEntry {
+                offset: self.current,
+                next: self.next,
+                key: start..self.back.keys.len(),
+                value: self.value.clone(),
+            });
+            if self.next >= limit {
+                break;
+            }
+        }
+        self.back.at = self.back.entries.len().checked_sub(1);
     }
 
     fn invalidate(&mut self) {
@@ -169,13 +225,25 @@ impl<C: Comparator> BlockIter<C> {
         self.next = end;
         self.key.clear();
         self.value = 0..0;
+        self.back.at = None;
     }
 
     /// Prepares `parse_next` to decode the entry at restart `index`.
     fn start_at_restart(&mut self, index: usize) {
         self.key.clear();
+        self.back.at = None;
         self.restart_index = index;
         self.next = self.block.restart(index);
+        self.next_restart = self.restart_after(index);
+    }
+
+    /// The offset of the restart after `index`, `usize::MAX` if none.
+    fn restart_after(&self, index: usize) -> usize {
+        if index + 1 < self.block.num_restarts() {
+            self.block.restart(index + 1)
+        } else {
+            usize::MAX
+        }
     }
 
     /// The whole key of the entry at restart `index`, borrowed from the block.
@@ -203,11 +271,11 @@ impl<C: Comparator> BlockIter<C> {
                 self.value = entry.value;
                 self.current = at;
                 self.next = self.value.end;
-                let restarts = self.block.num_restarts();
-                while self.restart_index + 1 < restarts
-                    && self.block.restart(self.restart_index + 1) <= at
-                {
+                // Every restart is an entry start, so a step forward
+                // crosses at most one.
+                if at >= self.next_restart {
                     self.restart_index += 1;
+                    self.next_restart = self.restart_after(self.restart_index);
                 }
                 true
             }
