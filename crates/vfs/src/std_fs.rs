@@ -46,6 +46,11 @@ impl StdFs {
     pub fn without_mmap() -> StdFs {
         StdFs { mmap: false }
     }
+
+    /// Whether readers from [`Fs::open`] are memory maps.
+    pub fn maps_readers(&self) -> bool {
+        self.mmap
+    }
 }
 
 impl Default for StdFs {

@@ -337,6 +337,12 @@ fn mem_fs() -> (Box<dyn Fs>, PathBuf, ()) {
     (Box::new(fs), root, ())
 }
 
+#[test]
+fn std_fs_maps_readers_exactly_under_the_mmap_feature() {
+    assert_eq!(StdFs::new().maps_readers(), cfg!(feature = "mmap"));
+    assert!(!StdFs::without_mmap().maps_readers());
+}
+
 contract!(std_mmap, std_fs(StdFs::new()));
 contract!(std_pread, std_fs(StdFs::without_mmap()));
 contract!(mem, mem_fs());
