@@ -1,0 +1,203 @@
+//! The fragment scanner under [`LogReader`](crate::LogReader): walks a log
+//! file block by block and yields each fragment, or each damaged range,
+//! without judging either. Assembling records and applying a recovery mode
+//! is the reader's job.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::error::Corruption;
+use crate::format::{BLOCK_SIZE, FragmentType, HEADER_SIZE, Header};
+use lsmkit_vfs::RandomAccessFile;
+
+/// One step of a scan.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// A fragment whose checksum, type and log number are right.
+    Fragment {
+        offset: u64,
+        ty: FragmentType,
+        payload: &'a [u8],
+    },
+    /// A damaged range of `len` bytes at `offset`.
+    Bad {
+        offset: u64,
+        len: u64,
+        what: Corruption,
+    },
+}
+
+/// Scans the fragments of one log file in order.
+#[derive(Debug)]
+pub(crate) struct Fragments {
+    file: Arc<dyn RandomAccessFile>,
+    file_len: u64,
+    log_number: u32,
+    /// Whether the file offers all its bytes as one slice, so that blocks
+    /// need not be copied.
+    direct: bool,
+    /// File offset of the current block.
+    block_start: u64,
+    /// Bytes of the current block in the file (less than a block at the
+    /// end), or `None` before the block is loaded.
+    block_len: Option<usize>,
+    /// The current block, when the file does not offer its bytes directly.
+    buf: Vec<u8>,
+    /// Offset of the next fragment within the current block.
+    pos: usize,
+}
+
+impl Fragments {
+    pub(crate) fn new(file: Arc<dyn RandomAccessFile>, log_number: u32) -> Fragments {
+        let file_len = file.len();
+        let direct = file.as_bytes().map(|bytes| bytes.len() as u64) == Some(file_len);
+        Fragments {
+            file_len,
+            direct,
+            file,
+            log_number,
+            block_start: 0,
+            block_len: None,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    pub(crate) fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// The next fragment or damaged range, or `None` at the end of the
+    /// file.
+    pub(crate) fn next_event(&mut self) -> io::Result<Option<Event<'_>>> {
+        loop {
+            let block_len = match self.block_len {
+                Some(len) => len,
+                None if self.block_start >= self.file_len => return Ok(None),
+                None => self.load_block()?,
+            };
+            let pos = self.pos;
+            let offset = self.block_start + pos as u64;
+            let rest = block_len - pos;
+            if BLOCK_SIZE - pos < HEADER_SIZE {
+                // The block's padding (all of it, or what the file has).
+                let zeroed = self.block()[pos..].iter().all(|&b| b == 0);
+                self.next_block();
+                if zeroed {
+                    continue;
+                }
+                return Ok(Some(bad(offset, rest, Corruption::BadPadding)));
+            }
+            if rest < HEADER_SIZE {
+                self.next_block();
+                if rest == 0 {
+                    continue;
+                }
+                let what = Corruption::Truncated {
+                    needed: HEADER_SIZE as u64,
+                    available: rest as u64,
+                };
+                return Ok(Some(bad(offset, rest, what)));
+            }
+            let mut raw = [0u8; HEADER_SIZE];
+            raw.copy_from_slice(&self.block()[pos..pos + HEADER_SIZE]);
+            let header = Header::decode(&raw);
+            let needed = HEADER_SIZE + usize::from(header.len);
+            // Until the checksum is checked, the length cannot be trusted:
+            // a damaged fragment takes the rest of its block with it.
+            let rest_of_block = |what| {
+                Some(Event::Bad {
+                    offset,
+                    len: rest as u64,
+                    what,
+                })
+            };
+            if raw == [0; HEADER_SIZE] {
+                self.next_block();
+                return Ok(rest_of_block(Corruption::Zeroed));
+            }
+            if pos + needed > BLOCK_SIZE {
+                self.next_block();
+                let room = (BLOCK_SIZE - pos - HEADER_SIZE) as u64;
+                let len = u64::from(header.len);
+                return Ok(rest_of_block(Corruption::BadLength { len, room }));
+            }
+            if needed > rest {
+                self.next_block();
+                let (needed, available) = (needed as u64, rest as u64);
+                return Ok(rest_of_block(Corruption::Truncated { needed, available }));
+            }
+            let payload_range = pos + HEADER_SIZE..pos + needed;
+            let computed = header.expected_crc(&self.block()[payload_range.clone()]);
+            if computed != header.crc {
+                self.next_block();
+                let stored = header.crc;
+                return Ok(rest_of_block(Corruption::ChecksumMismatch {
+                    stored,
+                    computed,
+                }));
+            }
+            // The checksum vouches for the length from here on.
+            self.pos += needed;
+            let Some(ty) = FragmentType::from_byte(header.type_byte) else {
+                let what = Corruption::UnknownType {
+                    found: header.type_byte,
+                };
+                return Ok(Some(bad(offset, needed, what)));
+            };
+            if header.log_number != self.log_number {
+                let what = Corruption::ForeignLogNumber {
+                    expected: self.log_number,
+                    found: header.log_number,
+                };
+                return Ok(Some(bad(offset, needed, what)));
+            }
+            return Ok(Some(Event::Fragment {
+                offset,
+                ty,
+                payload: &self.block()[payload_range],
+            }));
+        }
+    }
+
+    /// Reads the block at `block_start` (unless the file offers its bytes)
+    /// and returns its length.
+    fn load_block(&mut self) -> io::Result<usize> {
+        // Less than a block: fits a usize.
+        let len = (self.file_len - self.block_start).min(BLOCK_SIZE as u64) as usize;
+        if !self.direct {
+            self.buf.resize(len, 0);
+            self.file.read_at(self.block_start, &mut self.buf)?;
+        }
+        self.block_len = Some(len);
+        self.pos = 0;
+        Ok(len)
+    }
+
+    /// The bytes of the loaded block.
+    fn block(&self) -> &[u8] {
+        let len = self.block_len.unwrap_or(0);
+        match self.file.as_bytes() {
+            Some(bytes) if self.direct => {
+                // In bounds: block_start + len <= file_len = bytes.len().
+                let start = self.block_start as usize;
+                &bytes[start..start + len]
+            }
+            _ => &self.buf[..len],
+        }
+    }
+
+    fn next_block(&mut self) {
+        self.block_start += BLOCK_SIZE as u64;
+        self.block_len = None;
+        self.pos = 0;
+    }
+}
+
+fn bad(offset: u64, len: usize, what: Corruption) -> Event<'static> {
+    Event::Bad {
+        offset,
+        len: len as u64,
+        what,
+    }
+}

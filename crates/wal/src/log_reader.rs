@@ -1,0 +1,276 @@
+//! [`LogReader`]: the records of one log file, under a recovery mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Corruption, Error};
+use crate::format::{FragmentType, HEADER_SIZE};
+use crate::fragments::{Event, Fragments};
+use crate::recovery::{DropReason, Dropped, LogReport, RecoveryMode};
+use lsmkit_vfs::{Fs, RandomAccessFile};
+
+/// A record read back from a log file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Offset in the file of the record's first fragment: what
+    /// [`LogWriter::add_record`](crate::LogWriter::add_record) returned.
+    pub offset: u64,
+    /// The record's bytes.
+    pub data: Vec<u8>,
+}
+
+/// Reads the records of one log file written by
+/// [`LogWriter`](crate::LogWriter), in order (LevelDB's `log::Reader`).
+///
+/// An iterator of `Result<LogRecord, Error>`: damage that the
+/// [`RecoveryMode`] allows is dropped and described in
+/// [`report`](LogReader::report); damage it does not allow ends the
+/// iteration with an [`Error::Corruption`] naming the file and offset. The
+/// file is taken to be the newest log, so that
+/// [`RecoveryMode::TolerateCorruptedTail`] drops a torn tail. After the
+/// first error or `None`, the iterator returns `None`.
+///
+/// Records are reassembled in memory, so a record needs as much memory as
+/// its length; no allocation is larger than what the file holds.
+#[derive(Debug)]
+pub struct LogReader {
+    fragments: Fragments,
+    assembly: Assembly,
+    state: State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Reading,
+    Finished,
+    Failed,
+}
+
+/// What to do after one event.
+enum Step {
+    Continue,
+    Record(LogRecord),
+    Stop,
+}
+
+/// Turns fragments into records and applies the mode to damage.
+#[derive(Debug)]
+struct Assembly {
+    path: PathBuf,
+    mode: RecoveryMode,
+    /// The record being reassembled: its offset and bytes so far.
+    partial: Option<(u64, Vec<u8>)>,
+    /// Under `TolerateCorruptedTail`: the first damage seen, while the
+    /// reader makes sure that nothing well-formed follows it.
+    suspect: Option<(u64, Corruption)>,
+    report: LogReport,
+}
+
+impl LogReader {
+    /// A reader of `file`, whose fragments carry `log_number`, naming
+    /// `path` in its errors.
+    pub fn new(
+        file: Arc<dyn RandomAccessFile>,
+        path: impl Into<PathBuf>,
+        log_number: u32,
+        mode: RecoveryMode,
+    ) -> LogReader {
+        let fragments = Fragments::new(file, log_number);
+        let report = LogReport {
+            file_len: fragments.file_len(),
+            ..LogReport::default()
+        };
+        LogReader {
+            fragments,
+            assembly: Assembly {
+                path: path.into(),
+                mode,
+                partial: None,
+                suspect: None,
+                report,
+            },
+            state: State::Reading,
+        }
+    }
+
+    /// Opens the file at `path` on `fs` and reads it.
+    pub fn open(
+        fs: &dyn Fs,
+        path: &Path,
+        log_number: u32,
+        mode: RecoveryMode,
+    ) -> Result<LogReader, Error> {
+        Ok(LogReader::new(fs.open(path)?, path, log_number, mode))
+    }
+
+    /// What the reader has found so far; complete once it returned `None`.
+    pub fn report(&self) -> &LogReport {
+        &self.assembly.report
+    }
+
+    /// The report, taking the reader apart.
+    pub fn into_report(self) -> LogReport {
+        self.assembly.report
+    }
+
+    /// Whether the reader read to the end of the file (or to where
+    /// [`RecoveryMode::PointInTime`] stopped) without an error.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    fn step(&mut self) -> Result<Option<LogRecord>, Error> {
+        loop {
+            let step = match self.fragments.next_event()? {
+                Some(Event::Fragment {
+                    offset,
+                    ty,
+                    payload,
+                }) => self.assembly.on_fragment(offset, ty, payload)?,
+                Some(Event::Bad { offset, len, what }) => match self.assembly.interrupt(offset)? {
+                    Step::Continue => self.assembly.on_damage(offset, len, what)?,
+                    other => other,
+                },
+                None => self.assembly.on_end()?,
+            };
+            match step {
+                Step::Continue => {}
+                Step::Record(record) => return Ok(Some(record)),
+                Step::Stop => return Ok(None),
+            }
+        }
+    }
+}
+
+impl Iterator for LogReader {
+    type Item = Result<LogRecord, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.state != State::Reading {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(record)) => Some(Ok(record)),
+            Ok(None) => {
+                self.state = State::Finished;
+                None
+            }
+            Err(error) => {
+                self.state = State::Failed;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+impl Assembly {
+    fn on_fragment(
+        &mut self,
+        offset: u64,
+        ty: FragmentType,
+        payload: &[u8],
+    ) -> Result<Step, Error> {
+        self.check_no_suspect()?;
+        let end = offset + (HEADER_SIZE + payload.len()) as u64;
+        match ty {
+            FragmentType::Full | FragmentType::First => {
+                if let stop @ Step::Stop = self.interrupt(offset)? {
+                    return Ok(stop);
+                }
+                // A record interrupted just now is damage before this one.
+                self.check_no_suspect()?;
+                if ty == FragmentType::Full {
+                    return Ok(self.record(offset, payload.to_vec(), end));
+                }
+                self.partial = Some((offset, payload.to_vec()));
+                Ok(Step::Continue)
+            }
+            FragmentType::Middle | FragmentType::Last => match self.partial.take() {
+                Some((start, mut data)) => {
+                    data.extend_from_slice(payload);
+                    if ty == FragmentType::Last {
+                        return Ok(self.record(start, data, end));
+                    }
+                    self.partial = Some((start, data));
+                    Ok(Step::Continue)
+                }
+                None => {
+                    self.on_damage(offset, end - offset, Corruption::MissingFirst { found: ty })
+                }
+            },
+        }
+    }
+
+    /// Drops the record in progress, if any, because something other than
+    /// its next piece came at `offset`.
+    fn interrupt(&mut self, offset: u64) -> Result<Step, Error> {
+        match self.partial.take() {
+            Some((start, _)) => self.on_damage(start, offset - start, Corruption::MissingLast),
+            None => Ok(Step::Continue),
+        }
+    }
+
+    fn on_damage(&mut self, offset: u64, len: u64, what: Corruption) -> Result<Step, Error> {
+        match self.mode {
+            RecoveryMode::AbsoluteConsistency => Err(self.corrupt(offset, what)),
+            RecoveryMode::PointInTime => {
+                self.drop_range(
+                    offset,
+                    self.report.file_len - offset,
+                    DropReason::Stopped(what),
+                );
+                Ok(Step::Stop)
+            }
+            RecoveryMode::SkipCorrupted => {
+                self.drop_range(offset, len, DropReason::Skipped(what));
+                Ok(Step::Continue)
+            }
+            RecoveryMode::TolerateCorruptedTail => {
+                self.suspect.get_or_insert((offset, what));
+                Ok(Step::Continue)
+            }
+        }
+    }
+
+    fn on_end(&mut self) -> Result<Step, Error> {
+        if let stop @ Step::Stop = self.interrupt(self.report.file_len)? {
+            return Ok(stop);
+        }
+        if let Some((offset, what)) = self.suspect.take() {
+            let len = self.report.file_len - offset;
+            self.drop_range(offset, len, DropReason::TornTail(what));
+        }
+        Ok(Step::Stop)
+    }
+
+    /// Fails if damage was seen before: a well-formed fragment follows it,
+    /// so it is not a torn tail.
+    fn check_no_suspect(&self) -> Result<(), Error> {
+        match self.suspect {
+            Some((offset, what)) => Err(self.corrupt(offset, what)),
+            None => Ok(()),
+        }
+    }
+
+    fn record(&mut self, offset: u64, data: Vec<u8>, end: u64) -> Step {
+        self.report.records += 1;
+        self.report.valid_len = end;
+        Step::Record(LogRecord { offset, data })
+    }
+
+    fn drop_range(&mut self, offset: u64, len: u64, reason: DropReason) {
+        self.report.dropped.push(Dropped {
+            offset,
+            len,
+            reason,
+        });
+    }
+
+    fn corrupt(&self, offset: u64, what: Corruption) -> Error {
+        Error::Corruption {
+            path: self.path.clone(),
+            offset,
+            what,
+        }
+    }
+}
