@@ -1,13 +1,87 @@
-//! SSTables for lsmkit: internal keys, range tombstones and the iterator
-//! contract (the writer and reader land with the rest of this crate).
+//! SSTables for lsmkit: immutable sorted files of multi-version entries,
+//! written in one streaming pass and read without an engine.
+//!
+//! A table holds versions of keys — `(user key, sequence number, kind,
+//! value)`, ordered by user key ascending then sequence number descending
+//! (see [`key`]) — plus range tombstones. [`SstWriter`] streams entries
+//! into data blocks (`lsmkit-block`), an index of short separator keys, a
+//! bloom filter over user keys, a range-deletion block, a properties block
+//! and a checksummed footer, then publishes the file atomically.
+//! [`SstReader`] opens a table through `lsmkit-vfs` (memory-mapped where the
+//! filesystem allows), answers [`get`](SstReader::get) at any snapshot,
+//! iterates with a [`TableIter`], and [`verify`](SstReader::verify)s every
+//! byte. The byte layout is in [`format`] and `docs/FORMAT.md`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lsmkit_sstable::{InternalIterator, Lookup, RangeTombstone, SstOptions, SstReader, SstWriter};
+//! use lsmkit_vfs::{Fs, MemFs};
+//!
+//! let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+//! let mut writer = SstWriter::create(fs.clone(), "/t.sst", SstOptions::default())?;
+//! writer.put(b"apple", 7, b"red")?;
+//! writer.put(b"apple", 3, b"green")?;   // older version: comes after
+//! writer.delete(b"banana", 5)?;
+//! writer.put(b"cherry", 2, b"dark")?;
+//! writer.add_range_tombstone(&RangeTombstone::new(&b"c"[..], &b"d"[..], 4))?;
+//! let meta = writer.finish()?;
+//! assert_eq!(meta.properties.num_entries, 4);
+//!
+//! let table = SstReader::open(&*fs, "/t.sst")?;
+//! assert_eq!(table.get(b"apple", 10)?, Lookup::Found(b"red".to_vec()));
+//! assert_eq!(table.get(b"apple", 5)?, Lookup::Found(b"green".to_vec()));
+//! assert_eq!(table.get(b"banana", 10)?, Lookup::Deleted);
+//! assert_eq!(table.get(b"cherry", 10)?, Lookup::Deleted); // range tombstone @4
+//! assert_eq!(table.get(b"cherry", 3)?, Lookup::Found(b"dark".to_vec()));
+//! assert_eq!(table.get(b"durian", 10)?, Lookup::Absent);
+//!
+//! let mut it = table.iter();
+//! it.seek_to_first();
+//! let mut n = 0;
+//! while it.valid() { n += 1; it.next(); }
+//! it.status()?;
+//! assert_eq!(n, 4);
+//! table.verify()?;
+//! # Ok::<(), lsmkit_sstable::Error>(())
+//! ```
+//!
+//! # Errors and bad files
+//!
+//! Every length and offset read from a file is checked before it is used:
+//! a truncated, damaged or crafted file yields an [`Error`] naming the
+//! file and the offset, never a panic, an out-of-bounds read, or an
+//! allocation larger than the file. Opening checks the footer (magic,
+//! version, checksum), every block handle, and that the blocks tile the
+//! file with no gap; data blocks are checksummed when first read;
+//! [`SstReader::verify`] reads them all.
+//!
+//! # Concurrency
+//!
+//! [`SstReader`] is immutable, `Send + Sync`, and shared as
+//! `Arc<SstReader>`: any number of threads may call `get` and make
+//! iterators at once. A [`TableIter`] belongs to one thread at a time (it
+//! is `Send`) and holds an `Arc` of its reader. An [`SstWriter`] is used by
+//! one thread.
 #![forbid(unsafe_code)]
 
 mod error;
+mod filter;
+pub mod format;
 mod iterator;
 pub mod key;
+mod properties;
+mod reader;
+mod table_iter;
 mod tombstone;
+mod verify;
+mod writer;
 
 pub use error::Error;
+pub use format::{BlockHandle, Footer, FormatVersion};
 pub use iterator::InternalIterator;
 pub use key::{InternalKey, InternalKeyComparator, MAX_SEQNO, ParsedKey, SeqNo, ValueKind};
+pub use properties::Properties;
+pub use reader::{Lookup, SstReader};
+pub use table_iter::TableIter;
 pub use tombstone::RangeTombstone;
+pub use writer::{SstOptions, SstWriter, TableMeta};

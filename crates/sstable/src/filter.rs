@@ -1,0 +1,154 @@
+//! The bloom filter over a table's user keys.
+//!
+//! The filter's items are not the user keys but the 8 little-endian bytes
+//! of `xxh3_64(user_key)`. The writer then keeps 8 bytes per distinct user
+//! key until it knows how many keys there are (a bloom filter's size
+//! depends on it), instead of the keys themselves; and a probe hashes a long
+//! key once with xxh3 rather than twice with SipHash. The `bloomfilter`
+//! crate does the rest; `docs/FORMAT.md` spells out its hashing so that
+//! another language can probe a filter.
+
+use std::hash::{Hash, Hasher};
+
+use bloomfilter::Bloom;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::format::{FILTER_SEED, MAX_FILTER_HASHES};
+
+/// What a filter item hashes as: exactly its 8 bytes, with no length
+/// prefix (the `Hash` of a slice or integer would add or vary one).
+struct Digest(u64);
+
+impl Hash for Digest {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.0.to_le_bytes());
+    }
+}
+
+/// The digest a filter stores for `user_key`.
+pub(crate) fn digest(user_key: &[u8]) -> u64 {
+    xxh3_64(user_key)
+}
+
+/// Collects the digests of a table's distinct user keys, then builds its
+/// filter.
+#[derive(Debug)]
+pub(crate) struct FilterBuilder {
+    bits_per_key: u32,
+    digests: Vec<u64>,
+}
+
+impl FilterBuilder {
+    /// REQUIRES: `bits_per_key > 0`.
+    pub fn new(bits_per_key: u32) -> FilterBuilder {
+        FilterBuilder {
+            bits_per_key,
+            digests: Vec::new(),
+        }
+    }
+
+    /// Records a user key. Versions of one key arrive together, so the
+    /// caller adds each distinct key once.
+    pub fn add(&mut self, user_key: &[u8]) {
+        self.digests.push(digest(user_key));
+    }
+
+    /// The serialized filter, `None` if no key was added.
+    pub fn finish(&self) -> Option<Vec<u8>> {
+        let items = self.digests.len();
+        if items == 0 {
+            return None;
+        }
+        let bits = (items as u64).saturating_mul(u64::from(self.bits_per_key));
+        let bytes = usize::try_from(bits.div_ceil(8)).ok()?.max(1);
+        let mut bloom = Bloom::<Digest>::new_with_seed(bytes, items, &FILTER_SEED).ok()?;
+        for &d in &self.digests {
+            bloom.set(&Digest(d));
+        }
+        Some(bloom.into_bytes())
+    }
+}
+
+/// A loaded filter.
+pub(crate) struct Filter {
+    bloom: Bloom<Digest>,
+}
+
+impl Filter {
+    /// Parses a serialized filter. Beyond what `bloomfilter` checks, it
+    /// refuses an empty bitmap (a probe would divide by zero) and more than
+    /// [`MAX_FILTER_HASHES`] hash functions.
+    pub fn parse(bytes: &[u8]) -> Result<Filter, &'static str> {
+        let bloom = Bloom::<Digest>::from_slice(bytes)?;
+        // Bloom::is_empty means "no bit set", not "no bits".
+        #[allow(clippy::len_zero)]
+        if bloom.len() == 0 {
+            return Err("filter bitmap is empty");
+        }
+        if bloom.number_of_hash_functions() > MAX_FILTER_HASHES {
+            return Err("filter has too many hash functions");
+        }
+        Ok(Filter { bloom })
+    }
+
+    /// Whether the table may hold a version of the key with this digest.
+    pub fn may_contain(&self, digest: u64) -> bool {
+        self.bloom.check(&Digest(digest))
+    }
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("bits", &self.bloom.len())
+            .field("hashes", &self.bloom.number_of_hash_functions())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_false_negatives_and_few_false_positives() {
+        let mut b = FilterBuilder::new(10);
+        for i in 0..1000u32 {
+            b.add(format!("key{i}").as_bytes());
+        }
+        let f = Filter::parse(&b.finish().unwrap()).unwrap();
+        for i in 0..1000u32 {
+            assert!(f.may_contain(digest(format!("key{i}").as_bytes())));
+        }
+        let false_positives = (0..10_000u32)
+            .filter(|i| f.may_contain(digest(format!("absent{i}").as_bytes())))
+            .count();
+        // 10 bits per key gives about 1%; allow a wide margin.
+        assert!(false_positives < 300, "{false_positives}");
+    }
+
+    #[test]
+    fn the_same_keys_give_the_same_bytes() {
+        let build = || {
+            let mut b = FilterBuilder::new(7);
+            b.add(b"a");
+            b.add(b"b");
+            b.finish().unwrap()
+        };
+        assert_eq!(build(), build());
+        assert_eq!(FilterBuilder::new(7).finish(), None);
+    }
+
+    #[test]
+    fn parse_refuses_empty_bitmaps_and_runaway_hash_counts() {
+        let mut b = FilterBuilder::new(10);
+        b.add(b"a");
+        let mut bytes = b.finish().unwrap();
+        // bloomfilter header: version u8, bitmap length u64, k u32, seed.
+        let mut empty = bytes[..45].to_vec();
+        empty[1..9].copy_from_slice(&0u64.to_le_bytes());
+        assert!(Filter::parse(&empty).is_err());
+        bytes[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Filter::parse(&bytes).is_err());
+    }
+}

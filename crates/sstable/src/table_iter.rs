@@ -1,0 +1,260 @@
+//! [`TableIter`]: a two-level cursor over a table, the index block's cursor
+//! choosing the data block whose cursor gives the entries.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use lsmkit_block::BlockIter;
+
+use crate::error::Error;
+use crate::format::BlockHandle;
+use crate::iterator::InternalIterator;
+use crate::key::{self, InternalKeyComparator, MAX_SEQNO};
+use crate::reader::SstReader;
+
+type Cursor = BlockIter<InternalKeyComparator>;
+
+/// A cursor over a table's entries in internal-key order, optionally
+/// limited to user keys in `[lower, upper)`; see [`InternalIterator`].
+///
+/// It holds an `Arc` of its reader, so it lives as long as it is needed.
+/// Data blocks are read, checksummed and validated as the cursor enters
+/// them; a block that fails makes the cursor invalid with the error in
+/// [`status`](InternalIterator::status), and every later move leaves it so.
+pub struct TableIter {
+    reader: Arc<SstReader>,
+    index: Cursor,
+    /// The cursor of the loaded data block and the block's offset.
+    data: Option<(Cursor, u64)>,
+    /// Seek key of the lower bound: the first version of `lower`.
+    lower: Option<Vec<u8>>,
+    /// Seek key of the upper bound (exclusive): the first version of `upper`.
+    upper: Option<Vec<u8>>,
+    status: Result<(), Error>,
+}
+
+impl TableIter {
+    pub(crate) fn new(
+        reader: Arc<SstReader>,
+        lower: Option<Vec<u8>>,
+        upper: Option<Vec<u8>>,
+    ) -> TableIter {
+        let seek_key = |user_key: Vec<u8>| {
+            let mut k = Vec::with_capacity(user_key.len() + key::TRAILER_LEN);
+            key::encode_seek(&user_key, MAX_SEQNO, &mut k);
+            k
+        };
+        TableIter {
+            index: reader.index().iter(),
+            reader,
+            data: None,
+            lower: lower.map(seek_key),
+            upper: upper.map(seek_key),
+            status: Ok(()),
+        }
+    }
+
+    /// The reader this iterator reads.
+    pub fn reader(&self) -> &Arc<SstReader> {
+        &self.reader
+    }
+
+    fn data_valid(&self) -> bool {
+        self.data.as_ref().is_some_and(|(c, _)| c.valid())
+    }
+
+    /// Loads the data block the index cursor is on, unless it is loaded.
+    /// False (and no block) when the index cursor is invalid or the read
+    /// failed.
+    fn load_block(&mut self) -> bool {
+        if self.status.is_err() || !self.index.valid() {
+            self.data = None;
+            return false;
+        }
+        // Stepping within one block must not re-read it.
+        let offset = BlockHandle::decode(self.index.value()).map(|h| h.offset);
+        if let (Some((_, loaded)), Some(offset)) = (&self.data, offset)
+            && *loaded == offset
+        {
+            return true;
+        }
+        match self.reader.read_data_block(self.index.value()) {
+            Ok((block, offset)) => {
+                self.data = Some((block.iter(), offset));
+                true
+            }
+            Err(e) => {
+                self.status = Err(e);
+                self.data = None;
+                false
+            }
+        }
+    }
+
+    /// Moves forward over exhausted (or empty) blocks until an entry.
+    fn skip_forward(&mut self) {
+        while self.data.is_some() && !self.data_valid() {
+            self.index.next();
+            if !self.load_block() {
+                return;
+            }
+            if let Some((c, _)) = &mut self.data {
+                c.seek_to_first();
+            }
+        }
+    }
+
+    /// Moves backward over exhausted (or empty) blocks until an entry.
+    fn skip_backward(&mut self) {
+        while self.data.is_some() && !self.data_valid() {
+            self.index.prev();
+            if !self.load_block() {
+                return;
+            }
+            if let Some((c, _)) = &mut self.data {
+                c.seek_to_last();
+            }
+        }
+    }
+
+    fn raw_seek(&mut self, target: &[u8]) {
+        self.index.seek(target);
+        if self.load_block()
+            && let Some((c, _)) = &mut self.data
+        {
+            c.seek(target);
+        }
+        self.skip_forward();
+    }
+
+    fn raw_seek_to_last(&mut self) {
+        self.index.seek_to_last();
+        if self.load_block()
+            && let Some((c, _)) = &mut self.data
+        {
+            c.seek_to_last();
+        }
+        self.skip_backward();
+    }
+
+    /// Drops the position if it is at or past the upper bound.
+    fn check_upper(&mut self) {
+        if let (Some(upper), Some((c, _))) = (&self.upper, &self.data)
+            && c.valid()
+            && key::compare(c.key(), upper) != Ordering::Less
+        {
+            self.data = None;
+        }
+    }
+
+    /// Drops the position if it is before the lower bound.
+    fn check_lower(&mut self) {
+        if let (Some(lower), Some((c, _))) = (&self.lower, &self.data)
+            && c.valid()
+            && key::compare(c.key(), lower) == Ordering::Less
+        {
+            self.data = None;
+        }
+    }
+}
+
+impl InternalIterator for TableIter {
+    fn valid(&self) -> bool {
+        self.status.is_ok() && self.data_valid()
+    }
+
+    fn seek_to_first(&mut self) {
+        match self.lower.take() {
+            Some(lower) => {
+                self.raw_seek(&lower);
+                self.lower = Some(lower);
+            }
+            None => {
+                self.index.seek_to_first();
+                if self.load_block()
+                    && let Some((c, _)) = &mut self.data
+                {
+                    c.seek_to_first();
+                }
+                self.skip_forward();
+            }
+        }
+        self.check_upper();
+    }
+
+    fn seek_to_last(&mut self) {
+        match self.upper.take() {
+            Some(upper) => {
+                // The last entry before the first version of `upper`.
+                self.raw_seek(&upper);
+                if self.valid() {
+                    self.prev_unchecked();
+                } else if self.status.is_ok() {
+                    self.raw_seek_to_last();
+                }
+                self.upper = Some(upper);
+            }
+            None => self.raw_seek_to_last(),
+        }
+        self.check_lower();
+    }
+
+    fn seek(&mut self, target: &[u8]) {
+        match self.lower.take() {
+            Some(lower) if key::compare(target, &lower) == Ordering::Less => {
+                self.raw_seek(&lower);
+                self.lower = Some(lower);
+            }
+            lower => {
+                self.lower = lower;
+                self.raw_seek(target);
+            }
+        }
+        self.check_upper();
+    }
+
+    fn next(&mut self) {
+        if let Some((c, _)) = &mut self.data {
+            c.next();
+        }
+        self.skip_forward();
+        self.check_upper();
+    }
+
+    fn prev(&mut self) {
+        self.prev_unchecked();
+        self.check_lower();
+    }
+
+    fn key(&self) -> &[u8] {
+        self.data.as_ref().map_or(&[], |(c, _)| c.key())
+    }
+
+    fn value(&self) -> &[u8] {
+        self.data.as_ref().map_or(&[], |(c, _)| c.value())
+    }
+
+    fn status(&self) -> Result<(), Error> {
+        self.status.clone()
+    }
+}
+
+impl TableIter {
+    fn prev_unchecked(&mut self) {
+        if let Some((c, _)) = &mut self.data {
+            c.prev();
+        }
+        self.skip_backward();
+    }
+}
+
+impl fmt::Debug for TableIter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableIter")
+            .field("table", &self.reader.path())
+            .field("valid", &self.valid())
+            .field("key", &key::ParsedKey::parse(self.key()))
+            .finish()
+    }
+}
