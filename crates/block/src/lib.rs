@@ -7,7 +7,7 @@
 //! restart array for binary search, and an xxh3-64 checksum over it all.
 //! [`BlockBuilder`] writes one; [`Block`] opens and validates one;
 //! [`BlockIter`] seeks and walks it both ways. The byte layout is in
-//! [`format`] and in the repository's `docs/FORMAT.md`.
+//! [`format`](mod@format) and in the repository's `docs/FORMAT.md`.
 //!
 //! ```
 //! use lsmkit_block::{Block, BlockBuilder, Bytewise};
@@ -67,3 +67,8 @@ pub use builder::{BlockBuilder, BlockOptions};
 pub use comparator::{Bytewise, Comparator};
 pub use error::{Corruption, Error};
 pub use iter::BlockIter;
+
+// The README's example runs as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
