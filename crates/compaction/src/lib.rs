@@ -1,0 +1,11 @@
+//! Compaction for lsmkit (in progress).
+#![forbid(unsafe_code)]
+
+mod error;
+mod fragments;
+mod merge;
+mod stream;
+
+pub use error::Error;
+pub use merge::MergingIterator;
+pub use stream::{CompactionStream, StreamStats};
