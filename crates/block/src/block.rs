@@ -49,8 +49,8 @@ impl<C: Comparator> Block<C> {
     ///
     /// Fails with [`Error::Corruption`] — never a panic — if anything about
     /// the bytes is wrong. Besides the `Arc` (no copy if `bytes` already is
-    /// one), opening allocates only two key buffers, sized by the longest
-    /// key, which is itself bounded by the length of the block.
+    /// one), opening allocates only two key buffers, each the size of the
+    /// longest key, which is itself shorter than the block.
     pub fn new(bytes: impl Into<Arc<[u8]>>, cmp: C) -> Result<Self, Error> {
         let bytes = bytes.into();
         let layout = validate(&bytes, &cmp)?;
@@ -239,6 +239,9 @@ fn walk_entries<C: Comparator>(
         }
 
         key.clear();
+        // Exact growth keeps each buffer no larger than the longest key,
+        // itself no longer than the entry region.
+        key.reserve_exact(entry.shared + entry.suffix.len());
         key.extend_from_slice(&prev_key[..entry.shared]);
         key.extend_from_slice(&data[entry.suffix.clone()]);
         if entries > 0 && cmp.compare(&key, &prev_key) != std::cmp::Ordering::Greater {

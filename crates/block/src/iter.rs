@@ -18,8 +18,12 @@ use crate::format;
 ///
 /// The iterator owns a clone of its block, so it has no lifetime and can be
 /// stored in another iterator. It cannot fail: [`Block::new`] validated
-/// every byte it reads. Moving allocates only while the key buffer grows to
-/// the longest key seen; values are borrowed from the block.
+/// every byte it reads. Values are borrowed from the block. Moving
+/// allocates only while its buffers grow: the current key to the longest
+/// key seen, and, once [`prev`](Self::prev) or
+/// [`seek_to_last`](Self::seek_to_last) is used, a cache of one restart
+/// region's keys, which makes a backward scan decode each entry once
+/// instead of rescanning its region for every step.
 ///
 /// ```
 /// use lsmkit_block::{Block, BlockBuilder, Bytewise};
