@@ -18,7 +18,8 @@ use crate::{FileLock, Fs, Op, RandomAccessFile, Rule, WritableFile};
 /// [`FsError::is_injected`](crate::FsError::is_injected)), so the code under
 /// test handles them on its one error path. A failed call does not reach
 /// the wrapped filesystem: a failed sync leaves the data unsynced, a failed
-/// append writes nothing.
+/// append writes nothing, and after a failed flush the bytes stay buffered
+/// in the wrapped writer (a later flush, sync or drop writes them).
 ///
 /// Every call is counted per [`Op`] whether it fails or not, including calls
 /// on the files it opened; a crash test can run a workload once to learn

@@ -115,6 +115,11 @@ pub trait Fs: Send + Sync + Debug + 'static {
 /// [`Fs::open`] and [`Fs::size`]) on [`flush`](WritableFile::flush),
 /// [`sync`](WritableFile::sync) or drop. Dropping a writer flushes it and
 /// ignores any error; call `flush` or `sync` first to see errors.
+///
+/// After a failed call, what the file holds past its last successful `sync`
+/// is unspecified (as after a failed `fsync` on Linux): callers keep the
+/// first error and stop writing the file, as the table builder and the WAL
+/// do.
 pub trait WritableFile: Send + Sync + Debug {
     /// Appends `data` at the end of the file. May buffer.
     fn append(&mut self, data: &[u8]) -> io::Result<()>;
