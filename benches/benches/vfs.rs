@@ -19,7 +19,9 @@ const READS: usize = 1024;
 const APPEND_TOTAL: usize = 1 << 20;
 
 fn fill(fs: &dyn Fs, path: &Path, data: &[u8]) {
-    let mut file = fs.create(path).unwrap_or_else(|e| panic!("bench set-up: {e}"));
+    let mut file = fs
+        .create(path)
+        .unwrap_or_else(|e| panic!("bench set-up: {e}"));
     file.append(data)
         .and_then(|()| file.sync())
         .unwrap_or_else(|e| panic!("bench set-up: {e}"));
@@ -43,7 +45,9 @@ fn read_at(c: &mut Criterion) {
     for (name, fs, root) in &systems {
         let path = root.join("file");
         fill(fs.as_ref(), &path, &data);
-        let file = fs.open(&path).unwrap_or_else(|e| panic!("bench set-up: {e}"));
+        let file = fs
+            .open(&path)
+            .unwrap_or_else(|e| panic!("bench set-up: {e}"));
         let mut buf = vec![0; READ_LEN];
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
@@ -73,7 +77,8 @@ fn append(c: &mut Criterion) {
             b.iter(|| {
                 let mut file = fs.create(&path).unwrap_or_else(|e| panic!("create: {e}"));
                 for _ in 0..APPEND_TOTAL / READ_LEN {
-                    file.append(&piece).unwrap_or_else(|e| panic!("append: {e}"));
+                    file.append(&piece)
+                        .unwrap_or_else(|e| panic!("append: {e}"));
                 }
                 file.flush().unwrap_or_else(|e| panic!("flush: {e}"));
             })
