@@ -58,6 +58,17 @@ pub enum Error {
         /// The smallest sequence number of the run before it.
         newer_min_seqno: u64,
     },
+    /// The picker was given a run whose smallest sequence number is above
+    /// its largest.
+    #[error("sorted run {index} has seqnos {min_seqno}..={max_seqno}, an empty range")]
+    BadRun {
+        /// Position of the run in the list.
+        index: usize,
+        /// Its smallest sequence number.
+        min_seqno: u64,
+        /// Its largest sequence number.
+        max_seqno: u64,
+    },
     /// An option is outside its documented range.
     #[error("invalid compaction option {option}: {what}")]
     InvalidOption {
@@ -75,7 +86,10 @@ impl Error {
         match self {
             Error::Table(e) => e.is_corruption(),
             Error::BadKey { .. } | Error::OutOfOrder { .. } => true,
-            Error::Io { .. } | Error::RunsOutOfOrder { .. } | Error::InvalidOption { .. } => false,
+            Error::Io { .. }
+            | Error::RunsOutOfOrder { .. }
+            | Error::BadRun { .. }
+            | Error::InvalidOption { .. } => false,
         }
     }
 

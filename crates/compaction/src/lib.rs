@@ -9,3 +9,5 @@ mod stream;
 pub use error::Error;
 pub use merge::MergingIterator;
 pub use stream::{CompactionStream, StreamStats};
+mod picker;
+pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick};
