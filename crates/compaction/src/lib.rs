@@ -11,3 +11,5 @@ pub use merge::MergingIterator;
 pub use stream::{CompactionStream, StreamStats};
 mod picker;
 pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick};
+mod simulator;
+pub use simulator::{Simulation, SimulationReport, Simulator, Workload, simulate};

@@ -47,7 +47,7 @@ fn apply(sizes: &mut Vec<u64>, task: &CompactionTask) {
 #[test]
 fn picker_worked_example() {
     use CompactionReason::*;
-    let options = TieredOptions::default();
+    let options = four();
     let mut sizes: Vec<u64> = Vec::new();
     let mut trace = Vec::new();
     for _ in 0..12 {
@@ -73,9 +73,17 @@ fn picker_worked_example() {
     );
 }
 
+/// The picker tests below use a trigger of 4 runs, as RocksDB does.
+fn four() -> TieredOptions {
+    TieredOptions {
+        trigger_runs: 4,
+        ..TieredOptions::default()
+    }
+}
+
 #[test]
 fn nothing_below_the_trigger() {
-    let options = TieredOptions::default();
+    let options = four();
     assert_eq!(pick_sizes(&options, &[]), None);
     assert_eq!(pick_sizes(&options, &[1, 1, 1]), None);
     assert!(pick_sizes(&options, &[1, 1, 1, 1]).is_some());
@@ -95,7 +103,7 @@ fn space_amplification_boundary() {
     let options = TieredOptions {
         max_space_amplification_percent: 150,
         size_ratio_percent: 0,
-        ..TieredOptions::default()
+        ..four()
     };
     // Newer runs 1 + 2 + 3 = 6 against an oldest of 4: exactly 150%.
     assert_ne!(
@@ -125,7 +133,7 @@ fn space_amplification_boundary() {
 fn space_amplification_ignores_max_merge_width() {
     let options = TieredOptions {
         max_merge_width: 2,
-        ..TieredOptions::default()
+        ..four()
     };
     assert_eq!(
         pick_sizes(&options, &[5, 5, 5, 5, 1]),
@@ -137,7 +145,7 @@ fn space_amplification_ignores_max_merge_width() {
 fn size_ratio_boundary() {
     let options = TieredOptions {
         size_ratio_percent: 10,
-        ..TieredOptions::default()
+        ..four()
     };
     // 110 is exactly 110% of 100: it joins; 221 > 110% of 210 stops.
     assert_eq!(
@@ -156,7 +164,7 @@ fn size_ratio_boundary() {
 
 #[test]
 fn size_ratio_takes_the_first_stretch_from_any_start() {
-    let options = TieredOptions::default();
+    let options = four();
     assert_eq!(
         pick_sizes(&options, &[1, 10, 10, 1000]),
         task(1..3, false, CompactionReason::SizeRatio)
@@ -167,7 +175,7 @@ fn size_ratio_takes_the_first_stretch_from_any_start() {
 fn min_merge_width_boundary() {
     let options = TieredOptions {
         min_merge_width: 3,
-        ..TieredOptions::default()
+        ..four()
     };
     // A stretch of two similar runs is too narrow: run count takes three.
     assert_eq!(
@@ -185,7 +193,7 @@ fn max_merge_width_boundary() {
     let options = TieredOptions {
         max_merge_width: 3,
         trigger_runs: 5,
-        ..TieredOptions::default()
+        ..four()
     };
     assert_eq!(
         pick_sizes(&options, &[10, 10, 10, 10, 1000]),
@@ -203,7 +211,7 @@ fn max_merge_width_boundary() {
 
 #[test]
 fn run_count_brings_the_count_below_the_trigger() {
-    let options = TieredOptions::default();
+    let options = four();
     let sizes = [1, 10, 100, 1000, 10_000, 100_000];
     let t = pick_sizes(&options, &sizes).unwrap();
     assert_eq!(t, task(0..4, false, CompactionReason::RunCount).unwrap());
@@ -264,7 +272,7 @@ fn invalid_options_are_refused() {
 fn runs_out_of_order_are_refused() {
     let mut list = runs(&[1, 1, 1, 1]);
     list.swap(1, 2);
-    let error = pick(&TieredOptions::default(), &list).unwrap_err();
+    let error = pick(&four(), &list).unwrap_err();
     assert!(
         matches!(error, Error::RunsOutOfOrder { index: 2, .. }),
         "{error}"
@@ -272,7 +280,7 @@ fn runs_out_of_order_are_refused() {
     let mut list = runs(&[1, 1]);
     list[1].min_seqno = list[1].max_seqno + 1;
     assert!(matches!(
-        pick(&TieredOptions::default(), &list),
+        pick(&four(), &list),
         Err(Error::BadRun { index: 1, .. })
     ));
 }
