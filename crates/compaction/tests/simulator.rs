@@ -46,12 +46,18 @@ fn runs_and_space_stay_within_the_derived_bounds() {
     for options in option_sets {
         for workload in WORKLOADS {
             let c = config(workload, 300, options.clone());
-            let (t, p) = (options.trigger_runs as u64, options.max_space_amplification_percent);
+            let (t, p) = (
+                options.trigger_runs as u64,
+                options.max_space_amplification_percent,
+            );
             let mut sim = Simulator::new(c.clone()).unwrap();
             for flush in 0..c.flushes {
                 sim.flush().unwrap();
                 let runs = sim.run_infos();
-                assert!(runs.len() < options.trigger_runs, "{workload:?} flush {flush}: caught up");
+                assert!(
+                    runs.len() < options.trigger_runs,
+                    "{workload:?} flush {flush}: caught up"
+                );
                 for pair in runs.windows(2) {
                     assert!(pair[0].min_seqno > pair[1].max_seqno, "runs stay ordered");
                 }
@@ -64,7 +70,10 @@ fn runs_and_space_stay_within_the_derived_bounds() {
                 );
             }
             let report = sim.report();
-            assert!(report.max_runs <= options.trigger_runs, "{workload:?}: {report:?}");
+            assert!(
+                report.max_runs <= options.trigger_runs,
+                "{workload:?}: {report:?}"
+            );
             if workload == Workload::Sequential {
                 assert_eq!(report.max_space_amplification, 1.0, "nothing to amplify");
                 assert_eq!(report.bytes_flushed, report.bytes_ingested);
@@ -112,8 +121,14 @@ fn too_few_runs_cost_far_more_writes() {
 fn a_simulation_is_reproducible() {
     let c = config(WORKLOADS[1], 50, TieredOptions::default());
     assert_eq!(simulate(&c).unwrap(), simulate(&c).unwrap());
-    let other = Simulation { seed: 43, ..c.clone() };
-    assert_ne!(simulate(&c).unwrap().live_bytes, simulate(&other).unwrap().live_bytes);
+    let other = Simulation {
+        seed: 43,
+        ..c.clone()
+    };
+    assert_ne!(
+        simulate(&c).unwrap().live_bytes,
+        simulate(&other).unwrap().live_bytes
+    );
 }
 
 #[test]
