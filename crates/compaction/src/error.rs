@@ -1,9 +1,5 @@
 //! The errors of this crate.
 
-use std::io;
-use std::path::PathBuf;
-use std::sync::Arc;
-
 /// What went wrong picking, merging or running a compaction.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -12,16 +8,6 @@ pub enum Error {
     /// corruption, as the table crate reports it).
     #[error(transparent)]
     Table(#[from] lsmkit_sstable::Error),
-    /// A filesystem call of the executor itself (listing, removing a
-    /// partial output) failed.
-    #[error("I/O error on {}: {source}", file.display())]
-    Io {
-        /// The file or directory involved.
-        file: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: Arc<io::Error>,
-    },
     /// An input entry's key is not a valid internal key of a point version.
     #[error("input entry {index} of the merge has a bad key {key:?}: {what}")]
     BadKey {
@@ -86,17 +72,9 @@ impl Error {
         match self {
             Error::Table(e) => e.is_corruption(),
             Error::BadKey { .. } | Error::OutOfOrder { .. } => true,
-            Error::Io { .. }
-            | Error::RunsOutOfOrder { .. }
-            | Error::BadRun { .. }
-            | Error::InvalidOption { .. } => false,
-        }
-    }
-
-    pub(crate) fn io(file: impl Into<PathBuf>, source: io::Error) -> Error {
-        Error::Io {
-            file: file.into(),
-            source: Arc::new(source),
+            Error::RunsOutOfOrder { .. } | Error::BadRun { .. } | Error::InvalidOption { .. } => {
+                false
+            }
         }
     }
 }

@@ -13,3 +13,5 @@ mod picker;
 pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick};
 mod simulator;
 pub use simulator::{Simulation, SimulationReport, Simulator, Workload, simulate};
+mod executor;
+pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute};

@@ -6,121 +6,36 @@
 
 mod common;
 
-use common::{Version, visible};
+use common::{Case, History, Version, arb_case, build, readers, stripe, visible};
 use lsmkit_compaction::{CompactionStream, MergingIterator, StreamStats};
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::key::compare;
-use lsmkit_sstable::{MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{RangeTombstone, SeqNo, ValueKind};
 use proptest::prelude::*;
 
-/// One write of the history; its sequence number is its position + 1.
-#[derive(Clone, Debug)]
-enum Write {
-    Put(Vec<u8>, u8),
-    Delete(Vec<u8>),
-    DeleteRange(Vec<u8>, Vec<u8>),
-}
-
-fn arb_user_key() -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec(b'a'..b'f', 1..3)
-}
-
-fn arb_write() -> impl Strategy<Value = Write> {
-    prop_oneof![
-        6 => (arb_user_key(), any::<u8>()).prop_map(|(k, v)| Write::Put(k, v)),
-        2 => arb_user_key().prop_map(Write::Delete),
-        1 => (arb_user_key(), arb_user_key()).prop_map(|(a, b)| Write::DeleteRange(a, b)),
-    ]
-}
-
-/// A history, split between compaction inputs and (unless the output is
-/// the oldest run) an older run that the compaction does not touch.
-#[derive(Clone, Debug)]
-struct Case {
-    writes: Vec<(Write, usize)>,
-    snapshots: Vec<SeqNo>,
-    bottommost: bool,
-    /// Writes with a sequence number at or below this stay in the older run.
-    older_up_to: SeqNo,
-}
-
-fn arb_case() -> impl Strategy<Value = Case> {
-    proptest::collection::vec((arb_write(), 0usize..4), 0..60).prop_flat_map(|writes| {
-        let n = writes.len() as SeqNo;
-        (
-            Just(writes),
-            proptest::collection::vec(0..=n + 1, 0..5),
-            any::<bool>(),
-            0..=n,
-        )
-            .prop_map(|(writes, snapshots, bottommost, cut)| Case {
-                writes,
-                snapshots,
-                bottommost,
-                older_up_to: if bottommost { 0 } else { cut },
-            })
-    })
-}
-
-struct History {
-    input: Vec<Memtable>,
-    older_points: Vec<Version>,
-    older_tombstones: Vec<RangeTombstone>,
-    all_points: Vec<Version>,
-    all_tombstones: Vec<RangeTombstone>,
-}
-
-fn build(case: &Case) -> History {
-    let input: Vec<Memtable> = (0..4).map(|_| Memtable::new()).collect();
-    let mut h = History {
-        input,
-        older_points: Vec::new(),
-        older_tombstones: Vec::new(),
-        all_points: Vec::new(),
-        all_tombstones: Vec::new(),
-    };
-    for (i, (write, source)) in case.writes.iter().enumerate() {
-        let seqno = i as SeqNo + 1;
-        let older = seqno <= case.older_up_to;
-        let table = &h.input[*source];
-        match write {
-            Write::DeleteRange(start, end) => {
-                let t = RangeTombstone::new(start.clone(), end.clone(), seqno);
-                if older {
-                    h.older_tombstones.push(t.clone());
-                } else {
-                    table.delete_range(start, end, seqno).unwrap();
-                }
-                h.all_tombstones.push(t);
+/// The history's inputs as memtables, one per source.
+fn memtables(h: &History) -> Vec<Memtable> {
+    h.inputs
+        .iter()
+        .map(|(points, tombstones)| {
+            let m = Memtable::new();
+            for v in points {
+                m.insert(&v.user_key, v.seqno, v.kind, &v.value).unwrap();
             }
-            Write::Put(key, _) | Write::Delete(key) => {
-                let (kind, value) = match write {
-                    Write::Put(_, v) => (ValueKind::Put, vec![*v]),
-                    _ => (ValueKind::Delete, Vec::new()),
-                };
-                let v = Version {
-                    user_key: key.clone(),
-                    seqno,
-                    kind,
-                    value,
-                };
-                if older {
-                    h.older_points.push(v.clone());
-                } else {
-                    table.insert(key, seqno, kind, &v.value).unwrap();
-                }
-                h.all_points.push(v);
+            for t in tombstones {
+                m.delete_range(&t.start, &t.end, t.seqno).unwrap();
             }
-        }
-    }
-    h
+            m
+        })
+        .collect()
 }
 
 /// Runs the compaction over the inputs: the kept points and tombstones.
 fn compact(h: &History, case: &Case) -> (Vec<Version>, Vec<RangeTombstone>) {
-    let merge = MergingIterator::new(h.input.iter().map(|m| m.raw_iter()).collect());
+    let tables = memtables(h);
+    let merge = MergingIterator::new(tables.iter().map(|m| m.raw_iter()).collect());
     let tombstones: Vec<RangeTombstone> =
-        h.input.iter().flat_map(|m| m.range_tombstones()).collect();
+        tables.iter().flat_map(|m| m.range_tombstones()).collect();
     let stream = CompactionStream::new(merge, &tombstones, &case.snapshots, case.bottommost);
     let (out, kept, stats) = drain(stream);
     assert_eq!(stats.entries_out, out.len() as u64);
@@ -137,16 +52,6 @@ fn drain<I: lsmkit_sstable::InternalIterator>(
     }
     let (kept, stats) = stream.finish().unwrap();
     (out, kept, stats)
-}
-
-fn readers(case: &Case) -> Vec<SeqNo> {
-    let mut r = case.snapshots.clone();
-    r.push(MAX_SEQNO);
-    r
-}
-
-fn stripe(snapshots: &[SeqNo], seqno: SeqNo) -> usize {
-    snapshots.iter().filter(|&&s| s < seqno).count()
 }
 
 proptest! {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lsmkit_sstable::key::{self, compare};
-use lsmkit_sstable::{InternalIterator, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{InternalIterator, MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
+use proptest::prelude::*;
 
 /// An in-memory sorted source that can be told to fail once it reaches a
 /// given position, as a table with a corrupt block would.
@@ -153,4 +154,121 @@ pub fn collect(it: &mut dyn InternalIterator) -> Vec<Version> {
     }
     it.status().expect("source failed");
     out
+}
+
+/// How many sources a generated history spreads its writes over.
+pub const SOURCES: usize = 4;
+
+/// One write of the history; its sequence number is its position + 1.
+#[derive(Clone, Debug)]
+pub enum Write {
+    Put(Vec<u8>, u8),
+    Delete(Vec<u8>),
+    DeleteRange(Vec<u8>, Vec<u8>),
+}
+
+pub fn arb_user_key() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(b'a'..b'f', 1..3)
+}
+
+pub fn arb_write() -> impl Strategy<Value = Write> {
+    prop_oneof![
+        6 => (arb_user_key(), any::<u8>()).prop_map(|(k, v)| Write::Put(k, v)),
+        2 => arb_user_key().prop_map(Write::Delete),
+        1 => (arb_user_key(), arb_user_key()).prop_map(|(a, b)| Write::DeleteRange(a, b)),
+    ]
+}
+
+/// A history, split between compaction inputs and (unless the output is
+/// the oldest run) an older run that the compaction does not touch.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub writes: Vec<(Write, usize)>,
+    pub snapshots: Vec<SeqNo>,
+    pub bottommost: bool,
+    /// Writes with a sequence number at or below this stay in the older run.
+    pub older_up_to: SeqNo,
+}
+
+pub fn arb_case() -> impl Strategy<Value = Case> {
+    proptest::collection::vec((arb_write(), 0..SOURCES), 0..60).prop_flat_map(|writes| {
+        let n = writes.len() as SeqNo;
+        (
+            Just(writes),
+            proptest::collection::vec(0..=n + 1, 0..5),
+            any::<bool>(),
+            0..=n,
+        )
+            .prop_map(|(writes, snapshots, bottommost, cut)| Case {
+                writes,
+                snapshots,
+                bottommost,
+                older_up_to: if bottommost { 0 } else { cut },
+            })
+    })
+}
+
+pub struct History {
+    /// Per source: its point versions (in write order) and tombstones.
+    pub inputs: Vec<(Vec<Version>, Vec<RangeTombstone>)>,
+    pub older_points: Vec<Version>,
+    pub older_tombstones: Vec<RangeTombstone>,
+    pub all_points: Vec<Version>,
+    pub all_tombstones: Vec<RangeTombstone>,
+}
+
+pub fn build(case: &Case) -> History {
+    let mut h = History {
+        inputs: vec![(Vec::new(), Vec::new()); SOURCES],
+        older_points: Vec::new(),
+        older_tombstones: Vec::new(),
+        all_points: Vec::new(),
+        all_tombstones: Vec::new(),
+    };
+    for (i, (write, source)) in case.writes.iter().enumerate() {
+        let seqno = i as SeqNo + 1;
+        let older = seqno <= case.older_up_to;
+        match write {
+            Write::DeleteRange(start, end) => {
+                let t = RangeTombstone::new(start.clone(), end.clone(), seqno);
+                if older {
+                    h.older_tombstones.push(t.clone());
+                } else {
+                    h.inputs[*source].1.push(t.clone());
+                }
+                h.all_tombstones.push(t);
+            }
+            Write::Put(key, _) | Write::Delete(key) => {
+                let (kind, value) = match write {
+                    Write::Put(_, v) => (ValueKind::Put, vec![*v]),
+                    _ => (ValueKind::Delete, Vec::new()),
+                };
+                let v = Version {
+                    user_key: key.clone(),
+                    seqno,
+                    kind,
+                    value,
+                };
+                if older {
+                    h.older_points.push(v.clone());
+                } else {
+                    h.inputs[*source].0.push(v.clone());
+                }
+                h.all_points.push(v);
+            }
+        }
+    }
+    h
+}
+
+/// The readers: each live snapshot and the newest state.
+pub fn readers(case: &Case) -> Vec<SeqNo> {
+    let mut r = case.snapshots.clone();
+    r.push(MAX_SEQNO);
+    r
+}
+
+/// The stripe of `seqno` among `snapshots`.
+pub fn stripe(snapshots: &[SeqNo], seqno: SeqNo) -> usize {
+    snapshots.iter().filter(|&&s| s < seqno).count()
 }

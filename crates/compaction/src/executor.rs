@@ -1,0 +1,188 @@
+//! The executor: runs one compaction from input tables to output tables.
+//!
+//! [`execute`] opens the input tables with [`SstReader`], merges their
+//! entries ([`MergingIterator`]) through a [`CompactionStream`], and writes
+//! what the stream keeps with [`SstWriter`]s, cutting a new table once the
+//! current one reaches the target size *and* the user key changes (the
+//! versions of one user key never straddle two tables). The range
+//! tombstones the stream keeps are known only at its end, so every output
+//! writer stays open until then; each gets the tombstone pieces that fall in
+//! its key range, and is then finished (written under a temporary name,
+//! synced, renamed, directory synced: see [`SstWriter::finish`]).
+//!
+//! The output tables partition the whole user-key space: table `i` answers
+//! for the keys in `[lower_i, lower_(i+1))`, the first from the smallest
+//! key, the last to the largest. A reader of the output run looks a key up
+//! in the one table whose range holds it, and finds there every range
+//! tombstone over the key, even where the table has no point entry.
+//!
+//! # Failure
+//!
+//! Any error (reading an input, writing, syncing or renaming an output)
+//! leaves the inputs untouched and no output behind: unfinished writers
+//! remove their temporary files, and outputs already published are
+//! removed before the error is returned. The inputs are never removed by
+//! the executor: the engine removes them (the [`CompactionOutcome::removed`]
+//! list) once it has durably recorded the change. A crash in the middle
+//! can leave output files that no record names; the engine deletes such
+//! orphans when it opens.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lsmkit_sstable::key::{self, SeqNo};
+use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter, TableMeta};
+use lsmkit_vfs::Fs;
+
+use crate::{CompactionStream, Error, MergingIterator, StreamStats};
+
+/// What to compact and how.
+#[derive(Clone, Debug)]
+pub struct CompactionJob {
+    /// The input tables: every table of the runs being merged, in any order.
+    pub inputs: Vec<PathBuf>,
+    /// The live snapshots (see [`CompactionStream`]).
+    pub snapshots: Vec<SeqNo>,
+    /// Whether the output is the oldest data (the task includes the oldest
+    /// run): tombstones may then be dropped.
+    pub bottommost: bool,
+    /// Output tables are cut once they reach about this many bytes.
+    pub target_file_size: u64,
+    /// How to write the output tables.
+    pub table_options: SstOptions,
+}
+
+/// One output table and the keys it answers for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputTable {
+    /// The table as written.
+    pub meta: TableMeta,
+    /// The first user key it answers for; empty for the first table (it
+    /// answers from the smallest key).
+    pub lower: Vec<u8>,
+    /// The first user key it no longer answers for (the next table's
+    /// `lower`); `None` for the last table.
+    pub upper: Option<Vec<u8>>,
+}
+
+/// The change a finished compaction makes: the engine records it, then
+/// removes the inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompactionOutcome {
+    /// The input tables, to remove once the change is durable.
+    pub removed: Vec<PathBuf>,
+    /// The output tables in key order: together, the new run. Empty when
+    /// nothing survived the compaction.
+    pub added: Vec<OutputTable>,
+    /// What the compaction stream did.
+    pub stats: StreamStats,
+}
+
+/// An output table being written, with the first user key it answers for.
+struct Output {
+    writer: SstWriter,
+    lower: Vec<u8>,
+}
+
+/// Runs `job` on `fs`, naming each output table with `next_path` (called
+/// once per output, in key order). See the [module docs](self).
+pub fn execute(
+    fs: &Arc<dyn Fs>,
+    job: &CompactionJob,
+    mut next_path: impl FnMut() -> PathBuf,
+) -> Result<CompactionOutcome, Error> {
+    let mut readers = Vec::with_capacity(job.inputs.len());
+    for path in &job.inputs {
+        readers.push(SstReader::open(&**fs, path.clone())?);
+    }
+    let tombstones: Vec<RangeTombstone> = readers
+        .iter()
+        .flat_map(|r| r.range_tombstones().iter().cloned())
+        .collect();
+    let merge = MergingIterator::new(readers.iter().map(|r| r.iter()).collect());
+    let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost);
+
+    // On any error below, dropping `outputs` aborts the unfinished writers.
+    let mut outputs: Vec<Output> = Vec::new();
+    let mut last_user_key = Vec::new();
+    while let Some((internal_key, value)) = stream.next() {
+        let user_key = key::user_key(internal_key);
+        if outputs.is_empty() || user_key != last_user_key.as_slice() {
+            let full = outputs
+                .last()
+                .is_none_or(|o| o.writer.file_size() >= job.target_file_size);
+            if full {
+                let lower = if outputs.is_empty() {
+                    Vec::new()
+                } else {
+                    user_key.to_vec()
+                };
+                let writer = SstWriter::create(fs.clone(), next_path(), job.table_options.clone())?;
+                outputs.push(Output { writer, lower });
+            }
+            last_user_key.clear();
+            last_user_key.extend_from_slice(user_key);
+        }
+        if let Some(out) = outputs.last_mut() {
+            out.writer.add(internal_key, value)?;
+        }
+    }
+    let (kept, stats) = stream.finish()?;
+    if outputs.is_empty() && !kept.is_empty() {
+        outputs.push(Output {
+            writer: SstWriter::create(fs.clone(), next_path(), job.table_options.clone())?,
+            lower: Vec::new(),
+        });
+    }
+    add_tombstones(&mut outputs, &kept)?;
+
+    let uppers: Vec<Option<Vec<u8>>> = outputs
+        .iter()
+        .skip(1)
+        .map(|o| Some(o.lower.clone()))
+        .chain([None])
+        .collect();
+    let mut added: Vec<OutputTable> = Vec::with_capacity(outputs.len());
+    for (out, upper) in outputs.into_iter().zip(uppers) {
+        match out.writer.finish() {
+            Ok(meta) => added.push(OutputTable {
+                meta,
+                lower: out.lower,
+                upper,
+            }),
+            Err(error) => {
+                // The writers not yet finished are dropped with the
+                // iterator, which aborts them.
+                for table in &added {
+                    let _ = fs.remove(&table.meta.path);
+                }
+                return Err(error.into());
+            }
+        }
+    }
+    Ok(CompactionOutcome {
+        removed: job.inputs.clone(),
+        added,
+        stats,
+    })
+}
+
+/// Gives each output the pieces of `tombstones` in its key range.
+fn add_tombstones(outputs: &mut [Output], tombstones: &[RangeTombstone]) -> Result<(), Error> {
+    for i in 0..outputs.len() {
+        let upper = outputs.get(i + 1).map(|o| o.lower.clone());
+        let out = &mut outputs[i];
+        for t in tombstones {
+            let start = t.start.as_slice().max(out.lower.as_slice());
+            let end = match &upper {
+                Some(upper) => t.end.as_slice().min(upper.as_slice()),
+                None => t.end.as_slice(),
+            };
+            if start < end {
+                out.writer
+                    .add_range_tombstone(&RangeTombstone::new(start, end, t.seqno))?;
+            }
+        }
+    }
+    Ok(())
+}

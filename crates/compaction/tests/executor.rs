@@ -1,0 +1,270 @@
+//! The executor through real tables on an in-memory filesystem: the model
+//! check of the stream again, the output partition, and a failure injected
+//! at every write, sync and rename.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{Case, History, Version, arb_case, build, readers, visible};
+use lsmkit_compaction::{CompactionJob, CompactionOutcome, OutputTable, execute};
+use lsmkit_sstable::key::compare;
+use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter};
+use lsmkit_vfs::{FaultFs, Fs, MemFs, Op, Rule};
+use proptest::prelude::*;
+
+const DIR: &str = "/db";
+
+fn small_tables() -> SstOptions {
+    SstOptions::default().block_size(64).creation_time(0)
+}
+
+/// Writes one input table per source of the history; returns their paths.
+fn write_inputs(fs: &Arc<dyn Fs>, h: &History) -> Vec<PathBuf> {
+    fs.create_dir_all(Path::new(DIR)).unwrap();
+    let mut paths = Vec::new();
+    for (i, (points, tombstones)) in h.inputs.iter().enumerate() {
+        if points.is_empty() && tombstones.is_empty() {
+            continue;
+        }
+        let path = PathBuf::from(format!("{DIR}/in-{i}.sst"));
+        let mut w = SstWriter::create(fs.clone(), &path, small_tables()).unwrap();
+        let mut sorted = points.clone();
+        sorted.sort_by(|a, b| compare(&a.internal_key(), &b.internal_key()));
+        for v in &sorted {
+            w.add(&v.internal_key(), &v.value).unwrap();
+        }
+        for t in tombstones {
+            w.add_range_tombstone(t).unwrap();
+        }
+        w.finish().unwrap();
+        paths.push(path);
+    }
+    paths
+}
+
+fn output_namer() -> impl FnMut() -> PathBuf {
+    let mut n = 0;
+    move || {
+        n += 1;
+        PathBuf::from(format!("{DIR}/out-{n}.sst"))
+    }
+}
+
+fn job(case: &Case, inputs: Vec<PathBuf>, target_file_size: u64) -> CompactionJob {
+    CompactionJob {
+        inputs,
+        snapshots: case.snapshots.clone(),
+        bottommost: case.bottommost,
+        target_file_size,
+        table_options: small_tables(),
+    }
+}
+
+/// Reads an output table back: its versions and tombstones.
+fn read_table(fs: &Arc<dyn Fs>, table: &OutputTable) -> (Vec<Version>, Vec<RangeTombstone>) {
+    let reader = SstReader::open(&**fs, table.meta.path.clone()).unwrap();
+    let mut it = reader.iter();
+    let versions = common::collect(&mut it);
+    (versions, reader.range_tombstones().to_vec())
+}
+
+/// Every output's points and tombstones lie in its key range; the ranges
+/// tile the key space in order.
+fn check_partition(fs: &Arc<dyn Fs>, outcome: &CompactionOutcome) -> Result<(), TestCaseError> {
+    for (i, table) in outcome.added.iter().enumerate() {
+        prop_assert_eq!(i == 0, table.lower.is_empty());
+        match outcome.added.get(i + 1) {
+            Some(next) => prop_assert_eq!(table.upper.as_ref(), Some(&next.lower)),
+            None => prop_assert!(table.upper.is_none()),
+        }
+        let in_range = |key: &[u8]| {
+            key >= table.lower.as_slice() && table.upper.as_deref().is_none_or(|u| key < u)
+        };
+        let (versions, tombstones) = read_table(fs, table);
+        for v in &versions {
+            prop_assert!(in_range(&v.user_key), "{:?} outside table {}", v, i);
+        }
+        for t in &tombstones {
+            prop_assert!(in_range(&t.start), "{:?} outside table {}", t, i);
+            prop_assert!(table.upper.as_deref().is_none_or(|u| t.end.as_slice() <= u));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_reader_sees_the_same_after_compaction_through_tables(
+        case in arb_case(), target in prop_oneof![Just(1u64), Just(100), Just(1 << 20)]
+    ) {
+        let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+        let h = build(&case);
+        let inputs = write_inputs(&fs, &h);
+        let outcome = execute(&fs, &job(&case, inputs.clone(), target), output_namer()).unwrap();
+        prop_assert_eq!(&outcome.removed, &inputs);
+        check_partition(&fs, &outcome)?;
+
+        let mut after_points = h.older_points.clone();
+        let mut after_tombstones = h.older_tombstones.clone();
+        for table in &outcome.added {
+            let (versions, tombstones) = read_table(&fs, table);
+            after_points.extend(versions);
+            after_tombstones.extend(tombstones);
+        }
+        for s in readers(&case) {
+            prop_assert_eq!(
+                visible(&h.all_points, &h.all_tombstones, s),
+                visible(&after_points, &after_tombstones, s),
+                "reader at {}", s
+            );
+        }
+        // The inputs are left for the engine to remove.
+        for path in &inputs {
+            prop_assert!(fs.exists(path).unwrap());
+        }
+    }
+}
+
+/// A history big enough for several output tables, with tombstones.
+fn busy_case() -> Case {
+    use common::Write;
+    let mut writes = Vec::new();
+    for i in 0..300u32 {
+        let key = format!("k{:03}", i % 120).into_bytes();
+        let write = match i % 29 {
+            0 => Write::DeleteRange(key.clone(), format!("k{:03}", i % 120 + 5).into_bytes()),
+            7 | 13 => Write::Delete(key),
+            _ => Write::Put(key, i as u8),
+        };
+        writes.push((write, (i % 3) as usize));
+    }
+    Case {
+        writes,
+        snapshots: vec![150],
+        bottommost: true,
+        older_up_to: 0,
+    }
+}
+
+/// The files in the directory, sorted.
+fn listing(fs: &dyn Fs) -> Vec<String> {
+    fs.list(Path::new(DIR)).unwrap()
+}
+
+#[test]
+fn outputs_are_cut_at_the_target_size_between_user_keys() {
+    let case = busy_case();
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    let inputs = write_inputs(&fs, &build(&case));
+    let outcome = execute(&fs, &job(&case, inputs, 512), output_namer()).unwrap();
+    assert!(outcome.added.len() > 3, "{} outputs", outcome.added.len());
+    for table in &outcome.added {
+        assert!(table.meta.properties.num_entries > 0);
+    }
+    check_partition(&fs, &outcome).unwrap();
+    assert!(outcome.stats.shadowed > 0 && outcome.stats.entries_out > 0);
+}
+
+#[test]
+fn a_compaction_that_keeps_nothing_writes_nothing() {
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    fs.create_dir_all(Path::new(DIR)).unwrap();
+    let path = PathBuf::from(format!("{DIR}/in.sst"));
+    let mut w = SstWriter::create(fs.clone(), &path, small_tables()).unwrap();
+    w.delete(b"a", 2).unwrap();
+    w.put(b"a", 1, b"x").unwrap();
+    w.add_range_tombstone(&RangeTombstone::new(&b"a"[..], &b"z"[..], 3))
+        .unwrap();
+    w.finish().unwrap();
+    let job = CompactionJob {
+        inputs: vec![path.clone()],
+        snapshots: Vec::new(),
+        bottommost: true,
+        target_file_size: 1 << 20,
+        table_options: small_tables(),
+    };
+    let outcome = execute(&fs, &job, output_namer()).unwrap();
+    assert!(outcome.added.is_empty());
+    assert_eq!(outcome.removed, [path]);
+    assert_eq!(listing(&*fs), ["in.sst"]);
+}
+
+#[test]
+fn a_corrupt_input_fails_the_compaction_and_leaves_nothing() {
+    let case = busy_case();
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    let inputs = write_inputs(&fs, &build(&case));
+    let victim = &inputs[1];
+    let size = fs.size(victim).unwrap();
+    // Flip a byte in the first data block.
+    let mut bytes = vec![0u8; size as usize];
+    fs.open(victim).unwrap().read_at(0, &mut bytes).unwrap();
+    bytes[10] ^= 0xff;
+    let mut f = fs.create(victim).unwrap();
+    f.append(&bytes).unwrap();
+    f.sync().unwrap();
+    drop(f);
+    let before = listing(&*fs);
+    let error = execute(&fs, &job(&case, inputs, 512), output_namer()).unwrap_err();
+    assert!(error.is_corruption(), "{error}");
+    assert_eq!(listing(&*fs), before);
+}
+
+/// Fails the `n`-th call of `op` in a compaction and checks that the inputs
+/// are intact and no output (or temporary file) is left.
+fn fail_at(op: Op, n: u64) -> bool {
+    let case = busy_case();
+    let faults = FaultFs::new(MemFs::new());
+    let fs: Arc<dyn Fs> = Arc::new(faults.clone());
+    let inputs = write_inputs(&fs, &build(&case));
+    let before = listing(&*fs);
+    let rule = faults.add(Rule::on(op).nth(n));
+    let result = execute(&fs, &job(&case, inputs.clone(), 512), output_namer());
+    let fired = faults.fired(rule) > 0;
+    faults.clear_rules();
+    if fired {
+        assert!(
+            result.is_err(),
+            "{op:?} #{n} failed but the compaction succeeded"
+        );
+        assert_eq!(listing(&*fs), before, "{op:?} #{n} left files behind");
+    } else {
+        let outcome = result.unwrap();
+        for table in &outcome.added {
+            fs.remove(&table.meta.path).unwrap();
+        }
+    }
+    for path in &inputs {
+        SstReader::open(&*fs, path.clone())
+            .unwrap()
+            .verify()
+            .unwrap();
+    }
+    fired
+}
+
+#[test]
+fn a_failure_at_any_write_sync_or_rename_leaves_inputs_and_no_output() {
+    for op in [Op::Create, Op::Append, Op::Sync, Op::Rename, Op::SyncDir] {
+        let mut n = 1;
+        while fail_at(op, n) {
+            n += 1;
+        }
+        assert!(n > 1, "the compaction never calls {op:?}");
+    }
+}
+
+#[test]
+fn a_failure_at_a_read_of_an_input_leaves_no_output() {
+    for n in (1..).step_by(5) {
+        if !fail_at(Op::Read, n) {
+            assert!(n > 1);
+            break;
+        }
+    }
+}
