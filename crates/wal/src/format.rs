@@ -30,9 +30,9 @@ pub const HEADER_SIZE: usize = 11;
 /// header from here on.
 const LEN_AT: usize = 4;
 /// Offset of the type byte within the header.
-const TYPE_AT: usize = LEN_AT + 2;
+pub(crate) const TYPE_AT: usize = LEN_AT + 2;
 /// Offset of the log number within the header.
-const LOG_NUMBER_AT: usize = TYPE_AT + 1;
+pub(crate) const LOG_NUMBER_AT: usize = TYPE_AT + 1;
 const _: () = assert!(LOG_NUMBER_AT + 4 == HEADER_SIZE);
 
 /// The most payload one fragment can carry (a whole block but its header).
@@ -67,10 +67,11 @@ impl FragmentType {
         }
     }
 
-    /// The type of the piece of a record that starts at its byte `start`,
-    /// is `len` bytes long, out of `total` bytes.
-    pub(crate) fn of_piece(start: usize, len: usize, total: usize) -> FragmentType {
-        match (start == 0, start + len == total) {
+    /// The type of a piece of a record: whether it is the first, and
+    /// whether it is the last. (Not derivable from offsets: a `FIRST` may
+    /// be empty when a block has room for a header and nothing more.)
+    pub(crate) fn of_piece(first: bool, last: bool) -> FragmentType {
+        match (first, last) {
             (true, true) => FragmentType::Full,
             (true, false) => FragmentType::First,
             (false, false) => FragmentType::Middle,

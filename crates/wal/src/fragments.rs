@@ -7,7 +7,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::error::Corruption;
-use crate::format::{BLOCK_SIZE, FragmentType, HEADER_SIZE, Header};
+use crate::format::{BLOCK_SIZE, FragmentType, HEADER_SIZE, Header, LOG_NUMBER_AT, TYPE_AT};
 use lsmkit_vfs::RandomAccessFile;
 
 /// One step of a scan.
@@ -163,8 +163,7 @@ impl Fragments {
     /// Reads the block at `block_start` (unless the file offers its bytes)
     /// and returns its length.
     fn load_block(&mut self) -> io::Result<usize> {
-        // Less than a block: fits a usize.
-        let len = (self.file_len - self.block_start).min(BLOCK_SIZE as u64) as usize;
+        let len = self.block_len_at(self.block_start);
         if !self.direct {
             self.buf.resize(len, 0);
             self.file.read_at(self.block_start, &mut self.buf)?;
@@ -174,17 +173,73 @@ impl Fragments {
         Ok(len)
     }
 
+    /// The length of the block starting at `start`: a whole block, or what
+    /// the file has of it.
+    fn block_len_at(&self, start: u64) -> usize {
+        // At most a block: fits a usize.
+        (self.file_len - start).min(BLOCK_SIZE as u64) as usize
+    }
+
     /// The bytes of the loaded block.
     fn block(&self) -> &[u8] {
         let len = self.block_len.unwrap_or(0);
+        self.direct_bytes(self.block_start, len)
+            .unwrap_or_else(|| &self.buf[..len])
+    }
+
+    /// `len` bytes at `start`, if the file offers its bytes directly.
+    fn direct_bytes(&self, start: u64, len: usize) -> Option<&[u8]> {
         match self.file.as_bytes() {
-            Some(bytes) if self.direct => {
-                // In bounds: block_start + len <= file_len = bytes.len().
-                let start = self.block_start as usize;
-                &bytes[start..start + len]
-            }
-            _ => &self.buf[..len],
+            // In bounds: start + len <= file_len = bytes.len().
+            Some(bytes) if self.direct => Some(&bytes[start as usize..start as usize + len]),
+            _ => None,
         }
+    }
+
+    /// Whether a well-formed fragment of this log (right checksum, type and
+    /// log number) starts anywhere at or after `from`: whether damage before
+    /// `from` has good data after it, and so is no torn tail.
+    ///
+    /// Fragments never cross blocks, so each block is searched on its own,
+    /// at every byte offset; a cheap look at the type, log number and
+    /// length filters out almost every offset before the checksum is
+    /// computed. Independent of the scan's position.
+    pub(crate) fn well_formed_after(&self, from: u64) -> io::Result<bool> {
+        let mut buf = Vec::new();
+        let mut block_start = from - from % BLOCK_SIZE as u64;
+        let mut first = (from - block_start) as usize;
+        while block_start < self.file_len {
+            let len = self.block_len_at(block_start);
+            let block = match self.direct_bytes(block_start, len) {
+                Some(bytes) => bytes,
+                None => {
+                    buf.resize(len, 0);
+                    self.file.read_at(block_start, &mut buf)?;
+                    &buf[..]
+                }
+            };
+            if (first..len.saturating_sub(HEADER_SIZE - 1)).any(|at| self.well_formed(block, at)) {
+                return Ok(true);
+            }
+            block_start += BLOCK_SIZE as u64;
+            first = 0;
+        }
+        Ok(false)
+    }
+
+    /// Whether a well-formed fragment of this log starts at `block[at..]`.
+    fn well_formed(&self, block: &[u8], at: usize) -> bool {
+        // The cheap filter: type byte and log number, read in place.
+        let type_ok = FragmentType::from_byte(block[at + TYPE_AT]).is_some();
+        if !type_ok || block[at + LOG_NUMBER_AT..at + HEADER_SIZE] != self.log_number.to_le_bytes()
+        {
+            return false;
+        }
+        let mut raw = [0u8; HEADER_SIZE];
+        raw.copy_from_slice(&block[at..at + HEADER_SIZE]);
+        let header = Header::decode(&raw);
+        let end = at + HEADER_SIZE + usize::from(header.len);
+        end <= block.len() && header.expected_crc(&block[at + HEADER_SIZE..end]) == header.crc
     }
 
     fn next_block(&mut self) {

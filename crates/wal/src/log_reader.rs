@@ -51,6 +51,14 @@ enum Step {
     Continue,
     Record(LogRecord),
     Stop,
+    /// Under `TolerateCorruptedTail`: damage was found at `probe - 1`.
+    /// It is a torn tail, to be dropped from `from` on, if nothing
+    /// well-formed follows it, and an error otherwise.
+    Tail {
+        from: u64,
+        probe: u64,
+        what: Corruption,
+    },
 }
 
 /// Turns fragments into records and applies the mode to damage.
@@ -60,9 +68,6 @@ struct Assembly {
     mode: RecoveryMode,
     /// The record being reassembled: its offset and bytes so far.
     partial: Option<(u64, Vec<u8>)>,
-    /// Under `TolerateCorruptedTail`: the first damage seen, while the
-    /// reader makes sure that nothing well-formed follows it.
-    suspect: Option<(u64, Corruption)>,
     report: LogReport,
 }
 
@@ -86,7 +91,6 @@ impl LogReader {
                 path: path.into(),
                 mode,
                 partial: None,
-                suspect: None,
                 report,
             },
             state: State::Reading,
@@ -127,16 +131,24 @@ impl LogReader {
                     ty,
                     payload,
                 }) => self.assembly.on_fragment(offset, ty, payload)?,
-                Some(Event::Bad { offset, len, what }) => match self.assembly.interrupt(offset)? {
-                    Step::Continue => self.assembly.on_damage(offset, len, what)?,
-                    other => other,
-                },
+                Some(Event::Bad { offset, len, what }) => {
+                    self.assembly.on_bad(offset, len, what)?
+                }
                 None => self.assembly.on_end()?,
             };
             match step {
                 Step::Continue => {}
                 Step::Record(record) => return Ok(Some(record)),
                 Step::Stop => return Ok(None),
+                Step::Tail { from, probe, what } => {
+                    if self.fragments.well_formed_after(probe)? {
+                        return Err(self.assembly.corrupt(probe - 1, what));
+                    }
+                    let len = self.fragments.file_len() - from;
+                    self.assembly
+                        .drop_range(from, len, DropReason::TornTail(what));
+                    return Ok(None);
+                }
             }
         }
     }
@@ -170,15 +182,15 @@ impl Assembly {
         ty: FragmentType,
         payload: &[u8],
     ) -> Result<Step, Error> {
-        self.check_no_suspect()?;
         let end = offset + (HEADER_SIZE + payload.len()) as u64;
         match ty {
             FragmentType::Full | FragmentType::First => {
-                if let stop @ Step::Stop = self.interrupt(offset)? {
-                    return Ok(stop);
+                if let Some((start, _)) = self.partial.take() {
+                    let step = self.damage(start, offset - start, Corruption::MissingLast)?;
+                    if let Step::Stop = step {
+                        return Ok(step);
+                    }
                 }
-                // A record interrupted just now is damage before this one.
-                self.check_no_suspect()?;
                 if ty == FragmentType::Full {
                     return Ok(self.record(offset, payload.to_vec(), end));
                 }
@@ -194,61 +206,63 @@ impl Assembly {
                     self.partial = Some((start, data));
                     Ok(Step::Continue)
                 }
-                None => {
-                    self.on_damage(offset, end - offset, Corruption::MissingFirst { found: ty })
-                }
+                None => self.damage(offset, end - offset, Corruption::MissingFirst { found: ty }),
             },
         }
     }
 
-    /// Drops the record in progress, if any, because something other than
-    /// its next piece came at `offset`.
-    fn interrupt(&mut self, offset: u64) -> Result<Step, Error> {
-        match self.partial.take() {
-            Some((start, _)) => self.on_damage(start, offset - start, Corruption::MissingLast),
-            None => Ok(Step::Continue),
+    /// A damaged range of `len` bytes at `offset`; the record in progress,
+    /// if any, is lost with it.
+    fn on_bad(&mut self, offset: u64, len: u64, what: Corruption) -> Result<Step, Error> {
+        let partial = self.partial.take().map(|(start, _)| start);
+        if self.mode == RecoveryMode::TolerateCorruptedTail {
+            return Ok(Step::Tail {
+                from: partial.unwrap_or(offset),
+                probe: offset + 1,
+                what,
+            });
+        }
+        if let Some(start) = partial {
+            let step = self.damage(start, offset - start, Corruption::MissingLast)?;
+            if let Step::Stop = step {
+                return Ok(step);
+            }
+        }
+        self.damage(offset, len, what)
+    }
+
+    /// The end of the file: a record in progress is a torn tail.
+    fn on_end(&mut self) -> Result<Step, Error> {
+        let Some((start, _)) = self.partial.take() else {
+            return Ok(Step::Stop);
+        };
+        let len = self.report.file_len - start;
+        if self.mode == RecoveryMode::TolerateCorruptedTail {
+            self.drop_range(start, len, DropReason::TornTail(Corruption::MissingLast));
+            return Ok(Step::Stop);
+        }
+        match self.damage(start, len, Corruption::MissingLast)? {
+            Step::Continue => Ok(Step::Stop),
+            step => Ok(step),
         }
     }
 
-    fn on_damage(&mut self, offset: u64, len: u64, what: Corruption) -> Result<Step, Error> {
+    /// Applies the mode to damage that well-formed data follows (or, under
+    /// `PointInTime`, to any damage).
+    fn damage(&mut self, offset: u64, len: u64, what: Corruption) -> Result<Step, Error> {
         match self.mode {
-            RecoveryMode::AbsoluteConsistency => Err(self.corrupt(offset, what)),
+            RecoveryMode::AbsoluteConsistency | RecoveryMode::TolerateCorruptedTail => {
+                Err(self.corrupt(offset, what))
+            }
             RecoveryMode::PointInTime => {
-                self.drop_range(
-                    offset,
-                    self.report.file_len - offset,
-                    DropReason::Stopped(what),
-                );
+                let len = self.report.file_len - offset;
+                self.drop_range(offset, len, DropReason::Stopped(what));
                 Ok(Step::Stop)
             }
             RecoveryMode::SkipCorrupted => {
                 self.drop_range(offset, len, DropReason::Skipped(what));
                 Ok(Step::Continue)
             }
-            RecoveryMode::TolerateCorruptedTail => {
-                self.suspect.get_or_insert((offset, what));
-                Ok(Step::Continue)
-            }
-        }
-    }
-
-    fn on_end(&mut self) -> Result<Step, Error> {
-        if let stop @ Step::Stop = self.interrupt(self.report.file_len)? {
-            return Ok(stop);
-        }
-        if let Some((offset, what)) = self.suspect.take() {
-            let len = self.report.file_len - offset;
-            self.drop_range(offset, len, DropReason::TornTail(what));
-        }
-        Ok(Step::Stop)
-    }
-
-    /// Fails if damage was seen before: a well-formed fragment follows it,
-    /// so it is not a torn tail.
-    fn check_no_suspect(&self) -> Result<(), Error> {
-        match self.suspect {
-            Some((offset, what)) => Err(self.corrupt(offset, what)),
-            None => Ok(()),
         }
     }
 

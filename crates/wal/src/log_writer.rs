@@ -50,6 +50,7 @@ impl LogWriter {
     fn write_fragments(&mut self, record: &[u8]) -> Result<u64, Error> {
         let mut start = None;
         let mut written = 0;
+        let mut first = true;
         // Loops at least once, so that an empty record gets a FULL fragment.
         loop {
             let left_in_block = BLOCK_SIZE - self.block_offset;
@@ -61,14 +62,16 @@ impl LogWriter {
             let room = BLOCK_SIZE - self.block_offset - HEADER_SIZE;
             let len = room.min(record.len() - written);
             let payload = &record[written..written + len];
-            let ty = FragmentType::of_piece(written, len, record.len());
+            let last = written + len == record.len();
+            let ty = FragmentType::of_piece(first, last);
+            first = false;
             start.get_or_insert(self.file.len());
             self.file
                 .append(&format::encode_header(ty, self.log_number, payload))?;
             self.file.append(payload)?;
             self.block_offset += HEADER_SIZE + len;
             written += len;
-            if written == record.len() {
+            if last {
                 // `start` was set on the first pass.
                 return Ok(start.unwrap_or_default());
             }
