@@ -5,14 +5,14 @@ use std::fmt;
 use std::ops::Bound;
 
 use crossbeam_skiplist::map;
-use lsmkit_sstable::{InternalKey, MAX_SEQNO, SeqNo, ValueKind};
+use lsmkit_sstable::{MAX_SEQNO, SeqNo, ValueKind};
 
 use crate::fragments::Fragments;
+use crate::mem_key::MemKey;
 use crate::memtable::{Value, Versions};
 
-type RawEntry<'a> = map::Entry<'a, InternalKey, Value>;
-type RawRange<'a> =
-    map::Range<'a, InternalKey, (Bound<InternalKey>, Bound<InternalKey>), InternalKey, Value>;
+type RawEntry<'a> = map::Entry<'a, MemKey, Value>;
+type RawRange<'a> = map::Range<'a, MemKey, (Bound<MemKey>, Bound<MemKey>), MemKey, Value>;
 
 /// One live key and its value, borrowed from the memtable without copying.
 pub struct Entry<'a> {
@@ -163,15 +163,15 @@ impl fmt::Debug for Iter<'_> {
 /// The internal-key bound just before every version of a user key, or just
 /// after all of them. Versions order newest first, so the first possible
 /// version of `k` is the seek key at `MAX_SEQNO` and the last is trailer 0.
-fn first_version(user_key: &[u8]) -> InternalKey {
-    InternalKey::seek(user_key, MAX_SEQNO)
+fn first_version(user_key: &[u8]) -> MemKey {
+    MemKey::seek(user_key, MAX_SEQNO)
 }
 
-fn last_version(user_key: &[u8]) -> InternalKey {
-    InternalKey::new(user_key, 0, ValueKind::Delete)
+fn last_version(user_key: &[u8]) -> MemKey {
+    MemKey::new(user_key, 0, ValueKind::Delete)
 }
 
-fn lower_bound(bound: Bound<&[u8]>) -> Bound<InternalKey> {
+fn lower_bound(bound: Bound<&[u8]>) -> Bound<MemKey> {
     match bound {
         Bound::Included(k) => Bound::Included(first_version(k)),
         Bound::Excluded(k) => Bound::Excluded(last_version(k)),
@@ -179,7 +179,7 @@ fn lower_bound(bound: Bound<&[u8]>) -> Bound<InternalKey> {
     }
 }
 
-fn upper_bound(bound: Bound<&[u8]>) -> Bound<InternalKey> {
+fn upper_bound(bound: Bound<&[u8]>) -> Bound<MemKey> {
     match bound {
         Bound::Included(k) => Bound::Included(last_version(k)),
         Bound::Excluded(k) => Bound::Excluded(first_version(k)),

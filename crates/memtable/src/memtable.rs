@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_skiplist::SkipMap;
-use lsmkit_sstable::{InternalKey, MAX_SEQNO, ParsedKey, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{MAX_SEQNO, ParsedKey, RangeTombstone, SeqNo, ValueKind};
 
 use crate::Error;
 use crate::fragments::Fragments;
 use crate::gate::WriteGate;
 use crate::iter::Iter;
+use crate::mem_key::MemKey;
 use crate::raw_iter::RawIter;
 
 /// A stored value. Shared, so that reads and iterators hand it out without
@@ -20,15 +21,14 @@ use crate::raw_iter::RawIter;
 pub type Value = Arc<[u8]>;
 
 /// The skiplist of one kind of entry, keyed by internal key.
-pub(crate) type Versions = SkipMap<InternalKey, Value>;
+pub(crate) type Versions = SkipMap<MemKey, Value>;
 
 /// Bytes charged per entry on top of its key, trailer and value: the
-/// skiplist node (key and value handles, reference count, a tower of two
-/// pointers on average) and the `Arc` counts of the value, about 82 bytes
-/// requested from the allocator, plus its headers for the entry's three
-/// allocations. `tests/memory.rs` checks the total against a counting
-/// allocator.
-pub const ENTRY_OVERHEAD: usize = 96;
+/// skiplist node (value handle, the key inline when short, reference
+/// count, a tower of two pointers on average) and the value's `Arc`
+/// counts. Calibrated so that the charge tracks the bytes requested from
+/// the allocator; `tests/memory.rs` checks it with a counting allocator.
+pub const ENTRY_OVERHEAD: usize = 80;
 
 /// What a memtable knows about a user key at a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +102,7 @@ impl Memtable {
             ValueKind::RangeDelete => &self.tombstones,
         };
         let value: Value = Value::from(value);
-        let entry = map.get_or_insert(InternalKey::new(user_key, seqno, kind), value.clone());
+        let entry = map.get_or_insert(MemKey::new(user_key, seqno, kind), value.clone());
         if !Arc::ptr_eq(entry.value(), &value) {
             return Err(Error::DuplicateVersion {
                 user_key: user_key.to_vec(),
@@ -134,7 +134,7 @@ impl Memtable {
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Lookup {
         let newest = self
             .points
-            .lower_bound(Bound::Included(&InternalKey::seek(user_key, snapshot)))
+            .lower_bound(Bound::Included(&MemKey::seek(user_key, snapshot)))
             .filter(|e| e.key().user_key() == user_key);
         let deleted_at = self.covering_tombstone(user_key, snapshot);
         match newest {
@@ -161,7 +161,7 @@ impl Memtable {
         }
         // Trailer 0 sorts last, so this bound takes every tombstone whose
         // start is `<= user_key`.
-        let last = InternalKey::new(user_key, 0, ValueKind::Delete);
+        let last = MemKey::new(user_key, 0, ValueKind::Delete);
         self.tombstones
             .range(..=last)
             .filter(|t| t.key().seqno() <= snapshot && user_key < &t.value()[..])

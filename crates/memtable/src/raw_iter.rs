@@ -12,12 +12,12 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crossbeam_skiplist::map;
-use lsmkit_sstable::key::TRAILER_LEN;
-use lsmkit_sstable::{InternalIterator, InternalKey, MAX_SEQNO, ValueKind};
+use lsmkit_sstable::InternalIterator;
 
+use crate::mem_key::MemKey;
 use crate::memtable::{Value, Versions};
 
-type Position<'a> = Option<map::Entry<'a, InternalKey, Value>>;
+type Position<'a> = Option<map::Entry<'a, MemKey, Value>>;
 
 self_cell::self_cell!(
     struct Cursor {
@@ -41,7 +41,7 @@ impl RawIter {
         }
     }
 
-    fn entry(&self) -> Option<&map::Entry<'_, InternalKey, Value>> {
+    fn entry(&self) -> Option<&map::Entry<'_, MemKey, Value>> {
         self.cursor.borrow_dependent().as_ref()
     }
 }
@@ -62,7 +62,8 @@ impl InternalIterator for RawIter {
     }
 
     fn seek(&mut self, target: &[u8]) {
-        let target = ordered_key(target);
+        // Any bytes order under the internal-key comparator, seek keys included.
+        let target = MemKey::from_encoded(target);
         self.cursor.with_dependent_mut(|versions, position| {
             *position = versions.lower_bound(Bound::Included(&target));
         });
@@ -105,55 +106,5 @@ impl fmt::Debug for RawIter {
             Some(e) => write!(f, "RawIter at {:?}", e.key()),
             None => f.write_str("RawIter (invalid)"),
         }
-    }
-}
-
-/// An [`InternalKey`] that orders exactly as the arbitrary bytes `target`
-/// do under the internal-key comparator, for seeking the skiplist.
-///
-/// A seek target may carry a kind no version stores (the seek kind, or any
-/// other byte); against stored kinds (all below 3) every such byte compares
-/// alike, so the seek key stands for it. A target shorter than a trailer
-/// compares as its bytes with trailer 0, which is `(bytes, 0, Delete)`.
-fn ordered_key(target: &[u8]) -> InternalKey {
-    let Some(at) = target.len().checked_sub(TRAILER_LEN) else {
-        return InternalKey::new(target, 0, ValueKind::Delete);
-    };
-    let (user_key, trailer) = target.split_at(at);
-    let mut bytes = [0u8; TRAILER_LEN];
-    bytes.copy_from_slice(trailer);
-    let trailer = u64::from_le_bytes(bytes);
-    let seqno = (trailer >> 8).min(MAX_SEQNO);
-    match ValueKind::from_u8((trailer & 0xff) as u8) {
-        Some(kind) => InternalKey::new(user_key, seqno, kind),
-        None => InternalKey::seek(user_key, seqno),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use lsmkit_sstable::key::{self, SEEK_KIND};
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn ordered_key_orders_as_its_bytes(target in proptest::collection::vec(any::<u8>(), 0..14),
-                                           user in proptest::collection::vec(any::<u8>(), 0..4),
-                                           seqno in 0..=MAX_SEQNO, kind in 0u8..3) {
-            let stored = InternalKey::new(&user, seqno, ValueKind::from_u8(kind).unwrap());
-            prop_assert_eq!(
-                ordered_key(&target).cmp(&stored),
-                key::compare(&target, stored.as_bytes())
-            );
-        }
-    }
-
-    #[test]
-    fn seek_kind_is_what_the_seek_key_carries() {
-        let mut seek = Vec::new();
-        key::encode_seek(b"k", 5, &mut seek);
-        assert_eq!(seek[seek.len() - TRAILER_LEN], SEEK_KIND);
-        assert_eq!(ordered_key(&seek), InternalKey::seek(b"k", 5));
     }
 }
