@@ -1,0 +1,226 @@
+//! The background: the flush thread, the sticky background error, and
+//! backpressure on writers.
+//!
+//! # Errors stick
+//!
+//! A flush whose table could not be written is retried (the table writer
+//! removes its partial file, and nothing was recorded). Anything else that
+//! fails in the background — a manifest write, a table that fails its
+//! check, a WAL append or sync — leaves the database in a state only
+//! recovery can judge, so the first such error is kept: from then on every
+//! write, flush and compaction returns it (LevelDB's `bg_error_`), reads go
+//! on, and reopening the database recovers.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::stats::Counters;
+
+/// How often a failed flush is tried before its error sticks.
+const FLUSH_ATTEMPTS: u32 = 3;
+/// The pause before the first retry; it doubles each time.
+const RETRY_PAUSE: Duration = Duration::from_millis(10);
+/// How long a slowed write sleeps.
+const SLOWDOWN: Duration = Duration::from_millis(1);
+
+/// Locks `mutex`, going on if a thread panicked while holding it: every
+/// value the engine keeps under a lock is consistent between statements.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Debug, Default)]
+struct State {
+    error: Option<Error>,
+    shutdown: bool,
+}
+
+/// The background state and the condition variable every wait uses:
+/// writers stalled by backpressure, callers of `flush`, and the background
+/// threads waiting for work.
+#[derive(Debug, Default)]
+pub(crate) struct Background {
+    state: Mutex<State>,
+    cond: Condvar,
+}
+
+impl Background {
+    /// Wakes everyone waiting: work was queued, finished, or failed.
+    pub fn notify(&self) {
+        let _guard = lock(&self.state);
+        self.cond.notify_all();
+    }
+
+    /// Keeps `error` as the background error, if there is none yet, and
+    /// returns it (for `map_err`).
+    pub fn set_error(&self, error: Error) -> Error {
+        let mut state = lock(&self.state);
+        let kept = state.error.get_or_insert(error).clone();
+        self.cond.notify_all();
+        kept
+    }
+
+    /// The background error, if any.
+    pub fn check_error(&self) -> Result<()> {
+        match &lock(&self.state).error {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails when the database is read-only (background error) or closed.
+    pub fn check(&self) -> Result<()> {
+        let state = lock(&self.state);
+        match &state.error {
+            Some(error) => Err(error.clone()),
+            None if state.shutdown => Err(Error::Closed),
+            None => Ok(()),
+        }
+    }
+
+    pub fn shut_down(&self) {
+        let mut state = lock(&self.state);
+        state.shutdown = true;
+        self.cond.notify_all();
+    }
+
+    /// Slows or stops the calling writer while the background is behind:
+    /// stops while `max_immutable_memtables` frozen memtables wait (or the
+    /// runs reach `runs_stop_trigger`); sleeps once when one more memtable
+    /// switch would stop writers (or the runs reach
+    /// `runs_slowdown_trigger`).
+    pub fn throttle(&self, inner: &Inner) -> Result<()> {
+        let options = &inner.options;
+        let runs_count = false;
+        let started = Instant::now();
+        let mut stopped = false;
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(error) = &state.error {
+                return Err(error.clone());
+            }
+            if state.shutdown {
+                return Err(Error::Closed);
+            }
+            let version = inner.current();
+            let frozen = version.frozen.len();
+            let runs = version.runs.len();
+            if frozen >= options.max_immutable_memtables
+                || (runs_count && runs >= options.runs_stop_trigger)
+            {
+                stopped = true;
+                state = self
+                    .cond
+                    .wait_timeout(state, Duration::from_millis(100))
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+                continue;
+            }
+            let almost_full =
+                version.mem.approximate_memory() >= options.write_buffer_size / 10 * 9;
+            let slow = (frozen + 1 >= options.max_immutable_memtables && almost_full)
+                || (runs_count && runs >= options.runs_slowdown_trigger);
+            drop(state);
+            if stopped {
+                Counters::add(&inner.counters.stops, 1);
+            } else if slow {
+                std::thread::sleep(SLOWDOWN);
+                Counters::add(&inner.counters.slowdowns, 1);
+            }
+            if stopped || slow {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                Counters::add(&inner.counters.stall_micros, micros);
+            }
+            return Ok(());
+        }
+    }
+
+    /// Waits until no frozen memtable is left, or fails with the
+    /// background error.
+    pub fn wait_flushed(&self, inner: &Inner) -> Result<()> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(error) = &state.error {
+                return Err(error.clone());
+            }
+            if inner.current().frozen.is_empty() {
+                return Ok(());
+            }
+            if state.shutdown {
+                return Err(Error::Closed);
+            }
+            state = self
+                .cond
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Waits for work: returns `None` on shutdown or after a background
+    /// error, otherwise whatever `work` finds, checked under the lock each
+    /// time the condition is signalled.
+    pub fn wait_for<T>(&self, mut work: impl FnMut() -> Option<T>) -> Option<T> {
+        let mut state = lock(&self.state);
+        loop {
+            if state.shutdown || state.error.is_some() {
+                return None;
+            }
+            if let Some(job) = work() {
+                return Some(job);
+            }
+            state = self
+                .cond
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+/// Starts the background threads.
+pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
+    let mut threads = Vec::new();
+    let flusher = Arc::clone(inner);
+    threads.push(
+        std::thread::Builder::new()
+            .name("lsmkit-flush".into())
+            .spawn(move || flush_loop(&flusher))
+            .map_err(|e| Error::io(&inner.dir, e))?,
+    );
+    Ok(threads)
+}
+
+/// Flushes frozen memtables, oldest first, until shutdown.
+fn flush_loop(inner: &Inner) {
+    while let Some(frozen) = inner.bg.wait_for(|| inner.current().frozen.last().cloned()) {
+        let mut attempt = 1;
+        loop {
+            match crate::flush::flush(inner, &frozen) {
+                Ok(()) => break,
+                Err(Retry::Yes(_)) if attempt < FLUSH_ATTEMPTS => {
+                    Counters::add(&inner.counters.background_retries, 1);
+                    std::thread::sleep(RETRY_PAUSE * 2u32.pow(attempt - 1));
+                    attempt += 1;
+                }
+                Err(Retry::Yes(error) | Retry::No(error)) => {
+                    inner.bg.set_error(error);
+                    break;
+                }
+            }
+        }
+        inner.bg.notify();
+    }
+}
+
+/// A failed background job: whether trying it again is safe.
+#[derive(Debug)]
+pub(crate) enum Retry {
+    /// Nothing was recorded: the job may run again.
+    Yes(Error),
+    /// The manifest or the WAL may hold part of the job's effect.
+    No(Error),
+}

@@ -1,0 +1,148 @@
+//! [`WriteBatch`]: writes applied together, all or none, across crashes.
+
+use std::ops::Range;
+
+use lsmkit_sstable::ValueKind;
+
+use crate::format::{self, BATCH_HEADER_LEN};
+
+/// Puts, deletes and range deletes applied atomically by
+/// [`Db::write`](crate::Db::write): readers see all of them or none, and
+/// after a crash recovery restores all of them or none (the batch is one
+/// WAL record).
+///
+/// Ops apply in the order they were added, each with its own sequence
+/// number, so a later op on a key wins over an earlier one.
+///
+/// ```
+/// use lsmkit_engine::WriteBatch;
+///
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"a", b"1").delete(b"b").delete_range(b"c".to_vec()..b"f".to_vec());
+/// assert_eq!(batch.len(), 3);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// The encoded batch (see [`format`]), header left zero until written.
+    rep: Vec<u8>,
+    count: u32,
+    /// Key and value bytes, for statistics.
+    user_bytes: u64,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        WriteBatch::new()
+    }
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> WriteBatch {
+        WriteBatch {
+            rep: vec![0; BATCH_HEADER_LEN],
+            count: 0,
+            user_bytes: 0,
+        }
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// REQUIRES: `key` and `value` are shorter than 4 GiB.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
+        self.push(ValueKind::Put, key, value)
+    }
+
+    /// Deletes `key`.
+    ///
+    /// REQUIRES: `key` is shorter than 4 GiB.
+    pub fn delete(&mut self, key: &[u8]) -> &mut Self {
+        self.push(ValueKind::Delete, key, b"")
+    }
+
+    /// Deletes every key in `range` (start inclusive, end exclusive); an
+    /// empty range deletes nothing.
+    ///
+    /// REQUIRES: both ends are shorter than 4 GiB.
+    pub fn delete_range(&mut self, range: Range<Vec<u8>>) -> &mut Self {
+        self.push(ValueKind::RangeDelete, &range.start, &range.end)
+    }
+
+    fn push(&mut self, kind: ValueKind, key: &[u8], value: &[u8]) -> &mut Self {
+        assert!(
+            u32::try_from(key.len()).is_ok() && u32::try_from(value.len()).is_ok(),
+            "keys and values must be shorter than 4 GiB"
+        );
+        format::put_op(&mut self.rep, kind, key, value);
+        self.count += 1;
+        self.user_bytes += (key.len() + value.len()) as u64;
+        self
+    }
+
+    /// Number of ops.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether the batch has no op.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Removes every op.
+    pub fn clear(&mut self) {
+        self.rep.truncate(BATCH_HEADER_LEN);
+        self.count = 0;
+        self.user_bytes = 0;
+    }
+
+    /// Bytes of keys and values the batch writes.
+    pub(crate) fn user_bytes(&self) -> u64 {
+        self.user_bytes
+    }
+
+    /// The batch's WAL record with its first sequence number set.
+    pub(crate) fn record(&mut self, seqno: u64) -> &[u8] {
+        format::set_batch_header(&mut self.rep, seqno, self.count);
+        &self.rep
+    }
+}
+
+impl std::fmt::Debug for WriteBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteBatch")
+            .field("ops", &self.count)
+            .field("bytes", &self.rep.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_decodes_to_the_ops_in_order() {
+        let mut batch = WriteBatch::new();
+        batch
+            .put(b"k", b"v")
+            .delete(b"k")
+            .delete_range(b"a".to_vec()..b"z".to_vec());
+        let decoded = format::decode_batch(batch.record(40)).unwrap();
+        assert_eq!(decoded.seqno, 40);
+        let kinds: Vec<_> = decoded.ops.iter().map(|op| op.kind).collect();
+        assert_eq!(
+            kinds,
+            [ValueKind::Put, ValueKind::Delete, ValueKind::RangeDelete]
+        );
+        assert_eq!(decoded.ops[2].value, b"z");
+        batch.clear();
+        assert!(batch.is_empty());
+        assert!(
+            format::decode_batch(batch.record(1))
+                .unwrap()
+                .ops
+                .is_empty()
+        );
+    }
+}

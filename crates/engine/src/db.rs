@@ -1,0 +1,371 @@
+//! [`Db`]: the database handle, its shared state, and the write path.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, Range, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use lsmkit_memtable::Memtable;
+use lsmkit_sstable::{SeqNo, SstOptions, ValueKind};
+use lsmkit_vfs::{FileLock, Fs};
+use lsmkit_wal::Wal;
+
+use crate::background::{Background, lock};
+use crate::batch::WriteBatch;
+use crate::db_iter::{DbIter, bounds_of, prefix_end};
+use crate::error::{Error, Result};
+use crate::format::{self, DecodedBatch};
+use crate::manifest::Manifest;
+use crate::options::Options;
+use crate::snapshot::{Snapshot, SnapshotList};
+use crate::stats::{Counters, Stats};
+use crate::version::{Frozen, Version};
+
+/// How one write is made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Sync the WAL before returning (`Some(true)`), or not
+    /// (`Some(false)`); `None` follows
+    /// [`Options::sync_writes`](crate::Options::sync_writes).
+    pub durable: Option<bool>,
+}
+
+impl WriteOptions {
+    /// A write that is durable (survives a power loss) when it returns.
+    pub fn durable() -> WriteOptions {
+        WriteOptions {
+            durable: Some(true),
+        }
+    }
+
+    /// A write that survives a crash of the process but may be lost on a
+    /// power loss until a later durable write or
+    /// [`Db::sync_wal`](crate::Db::sync_wal).
+    pub fn buffered() -> WriteOptions {
+        WriteOptions {
+            durable: Some(false),
+        }
+    }
+}
+
+/// The state the write lock guards.
+#[derive(Debug)]
+pub(crate) struct WriteState {
+    pub last_seqno: SeqNo,
+    /// The first sequence number of the mutable memtable.
+    pub mem_first_seqno: SeqNo,
+    /// The largest sequence number of a batch in each WAL segment that
+    /// holds one; a segment is obsolete once this is flushed.
+    pub segment_max: BTreeMap<u64, SeqNo>,
+}
+
+/// What the handle, the snapshots, the iterators and the background
+/// threads share.
+pub(crate) struct Inner {
+    pub fs: Arc<dyn Fs>,
+    pub dir: PathBuf,
+    pub options: Options,
+    pub sst_options: SstOptions,
+    pub wal: Wal,
+    pub write: Mutex<WriteState>,
+    /// The newest sequence number readers may see: every write at or below
+    /// it is in the memtable.
+    pub visible: AtomicU64,
+    pub version: Mutex<Arc<Version>>,
+    pub manifest: Mutex<Manifest>,
+    pub next_file: Arc<AtomicU64>,
+    pub snapshots: SnapshotList,
+    pub bg: Background,
+    pub counters: Counters,
+}
+
+impl Inner {
+    /// The current version: a cheap `Arc` clone under a short lock.
+    pub fn current(&self) -> Arc<Version> {
+        Arc::clone(&lock(&self.version))
+    }
+
+    pub fn visible_seqno(&self) -> SeqNo {
+        self.visible.load(Ordering::Acquire)
+    }
+
+    pub fn table_path(&self, number: u64) -> PathBuf {
+        self.dir.join(format::table_file_name(number))
+    }
+
+    pub fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R, seqno: SeqNo) -> DbIter {
+        fn as_bytes<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
+            match bound {
+                Bound::Included(k) => Bound::Included(k.as_ref()),
+                Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
+                Bound::Unbounded => Bound::Unbounded,
+            }
+        }
+        let (lower, upper) = bounds_of(as_bytes(range.start_bound()), as_bytes(range.end_bound()));
+        DbIter::new(self.current(), seqno, lower, upper)
+    }
+
+    pub fn prefix_at(&self, prefix: &[u8], seqno: SeqNo) -> DbIter {
+        let lower = (!prefix.is_empty()).then(|| prefix.to_vec());
+        DbIter::new(self.current(), seqno, lower, prefix_end(prefix))
+    }
+
+    /// Applies `batch` under the write lock, then syncs the WAL if asked.
+    fn write(&self, mut batch: WriteBatch, durable: bool) -> Result<()> {
+        self.bg.check()?;
+        if batch.is_empty() {
+            return if durable { self.sync_wal() } else { Ok(()) };
+        }
+        self.bg.throttle(self)?;
+        let user_bytes = batch.user_bytes();
+        {
+            let mut w = lock(&self.write);
+            self.bg.check()?;
+            let first = w.last_seqno + 1;
+            let last = w.last_seqno + batch.len() as u64;
+            let record = batch.record(first);
+            let appended = self
+                .wal
+                .append(record)
+                .map_err(|e| self.bg.set_error(e.into()))?;
+            let max = w.segment_max.entry(appended.position.segment).or_default();
+            *max = (*max).max(last);
+            let decoded = format::decode_batch(record).map_err(|e| {
+                self.bg.set_error(Error::corruption(
+                    "<write batch>",
+                    e.offset as u64,
+                    "write batch",
+                    e.what,
+                ))
+            })?;
+            let mem = Arc::clone(&self.current().mem);
+            apply_batch(&mem, &decoded).map_err(|e| self.bg.set_error(e))?;
+            w.last_seqno = last;
+            self.visible.store(last, Ordering::Release);
+            Counters::add(&self.counters.wal_bytes, record.len() as u64);
+            Counters::add(&self.counters.user_bytes, user_bytes);
+            if mem.approximate_memory() >= self.options.write_buffer_size {
+                self.switch_memtable(&mut w);
+            }
+        }
+        if durable {
+            self.sync_wal()?;
+        }
+        Ok(())
+    }
+
+    pub fn sync_wal(&self) -> Result<()> {
+        self.wal.sync().map_err(|e| self.bg.set_error(e.into()))
+    }
+
+    /// Freezes the mutable memtable (if it holds anything) and queues it
+    /// for the flush thread. REQUIRES: the write lock is held (`w`).
+    pub fn switch_memtable(&self, w: &mut WriteState) {
+        let mut current = lock(&self.version);
+        if current.mem.is_empty() {
+            return;
+        }
+        current.mem.freeze();
+        let frozen = Arc::new(Frozen {
+            mem: Arc::clone(&current.mem),
+            first_seqno: w.mem_first_seqno,
+            last_seqno: w.last_seqno,
+        });
+        w.mem_first_seqno = w.last_seqno + 1;
+        let mut all_frozen = vec![frozen];
+        all_frozen.extend(current.frozen.iter().cloned());
+        *current = Arc::new(Version {
+            mem: Arc::new(Memtable::new()),
+            frozen: all_frozen,
+            runs: current.runs.clone(),
+        });
+        drop(current);
+        self.bg.notify();
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        self.counters.fill(&mut stats);
+        let version = self.current();
+        stats.memtable_bytes = version.mem.approximate_memory() as u64;
+        stats.frozen_memtable_bytes = version
+            .frozen
+            .iter()
+            .map(|f| f.mem.approximate_memory() as u64)
+            .collect();
+        stats.tables_per_run = version.runs.iter().map(|r| r.tables.len()).collect();
+        stats.run_bytes = version.runs.iter().map(|r| r.size()).collect();
+        stats.last_seqno = self.visible_seqno();
+        stats
+    }
+}
+
+/// Inserts the ops of `batch` into `mem`, op `i` at the batch's first
+/// sequence number plus `i`.
+pub(crate) fn apply_batch(mem: &Memtable, batch: &DecodedBatch<'_>) -> Result<()> {
+    for (seqno, op) in (batch.seqno..).zip(&batch.ops) {
+        match op.kind {
+            ValueKind::RangeDelete => mem.delete_range(op.key, op.value, seqno)?,
+            kind => mem.insert(op.key, seqno, kind, op.value)?,
+        }
+    }
+    Ok(())
+}
+
+/// An embedded, persistent key-value store. See the [crate docs](crate) for
+/// an example and the concurrency and durability contracts.
+///
+/// `Db` is `Send + Sync`: share it between threads with an `Arc`. Dropping
+/// it stops the background threads and releases the lock, as
+/// [`close`](Db::close) does, ignoring errors.
+pub struct Db {
+    inner: Arc<Inner>,
+    threads: Vec<JoinHandle<()>>,
+    lock: Option<Box<dyn FileLock>>,
+}
+
+impl Db {
+    /// Opens the database in directory `path`, creating it if it does not
+    /// exist, recovering it if it does (see the crate docs, "Recovery").
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let (inner, lock) = crate::recovery::open(path.as_ref(), options)?;
+        let inner = Arc::new(inner);
+        let threads = crate::background::start(&inner)?;
+        Ok(Db {
+            inner,
+            threads,
+            lock: Some(lock),
+        })
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch)
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch)
+    }
+
+    /// Deletes every key in `range` (start inclusive, end exclusive).
+    pub fn delete_range(&self, range: Range<&[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete_range(range.start.to_vec()..range.end.to_vec());
+        self.write(batch)
+    }
+
+    /// Applies `batch` atomically, durable as
+    /// [`Options::sync_writes`](crate::Options::sync_writes) says.
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_with(batch, WriteOptions::default())
+    }
+
+    /// Applies `batch` atomically, durable as `options` say.
+    pub fn write_with(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
+        let durable = options.durable.unwrap_or(self.inner.options.sync_writes);
+        self.inner.write(batch, durable)
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync_wal(&self) -> Result<()> {
+        self.inner.bg.check()?;
+        self.inner.sync_wal()
+    }
+
+    /// The newest value of `key`, or `None`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let seqno = self.inner.visible_seqno();
+        self.inner.current().get(key, seqno)
+    }
+
+    /// A consistent view of the database as it is now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(Arc::clone(&self.inner))
+    }
+
+    /// The live keys of `range`, in key order (`.rev()` for descending),
+    /// as of now.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
+        self.inner.range_at(range, self.inner.visible_seqno())
+    }
+
+    /// The live keys that start with `prefix`, as of now.
+    pub fn prefix(&self, prefix: &[u8]) -> DbIter {
+        self.inner.prefix_at(prefix, self.inner.visible_seqno())
+    }
+
+    /// Every live key, as of now.
+    pub fn iter(&self) -> DbIter {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// Flushes the memtable to a table and waits until every frozen
+    /// memtable is flushed.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.bg.check()?;
+        {
+            let mut w = lock(&self.inner.write);
+            self.inner.switch_memtable(&mut w);
+        }
+        self.inner.bg.wait_flushed(&self.inner)
+    }
+
+    /// Counters and the current shape of the database.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Stops the background threads (letting a running flush or compaction
+    /// finish), syncs the WAL, and releases the lock. Flushes nothing: the
+    /// WAL protects the memtable, and the next open replays it. Returns
+    /// the first background error, if there was one.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        self.inner.bg.shut_down();
+        let mut panicked = false;
+        for thread in self.threads.drain(..) {
+            panicked |= thread.join().is_err();
+        }
+        let synced = self.inner.wal.sync();
+        self.lock = None;
+        if panicked {
+            return Err(Error::Closed);
+        }
+        self.inner.bg.check_error()?;
+        synced.map_err(Error::from)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if self.lock.is_some() {
+            // Errors were for `close` to report; dropping can only stop.
+            let _ = self.shutdown();
+        }
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.inner.dir)
+            .field("last_seqno", &self.inner.visible_seqno())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,135 @@
+//! The errors of the engine.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What went wrong opening, writing or reading a database.
+///
+/// Cloneable: a background failure is kept (see [`Db`](crate::Db)'s
+/// "Errors stick") and handed to every later writer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A filesystem call of the engine itself failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: Arc<io::Error>,
+    },
+
+    /// Another `Db` (in this process or another) holds the database's lock.
+    #[error("database {} is locked by another open handle", path.display())]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
+
+    /// Writing or reading a table failed (its error names the file).
+    #[error(transparent)]
+    Table(#[from] lsmkit_sstable::Error),
+
+    /// The manifest lists a table that cannot be opened.
+    #[error("table {number} listed in the manifest cannot be opened: {source}")]
+    MissingTable {
+        /// The table's file number (`<number>.sst`).
+        number: u64,
+        /// Why it could not be opened.
+        #[source]
+        source: lsmkit_sstable::Error,
+    },
+
+    /// Writing or reading the write-ahead log or the manifest's log failed.
+    #[error(transparent)]
+    Log(#[from] lsmkit_wal::Error),
+
+    /// The memtable refused a write.
+    #[error(transparent)]
+    Memtable(#[from] lsmkit_memtable::Error),
+
+    /// Picking, merging or running a compaction failed.
+    #[error(transparent)]
+    Compaction(#[from] lsmkit_compaction::Error),
+
+    /// Stored engine metadata (CURRENT, a manifest edit, a WAL batch) is
+    /// damaged.
+    #[error("corrupt {what} in {} at offset {offset}: {detail}", file.display())]
+    Corruption {
+        /// The file.
+        file: PathBuf,
+        /// Byte offset of the damaged record or field.
+        offset: u64,
+        /// Which structure.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+
+    /// A table written by a flush or a compaction failed the check made
+    /// before it is installed: it is not what was written.
+    #[error("output table {} failed its check: {what}", file.display())]
+    BadOutput {
+        /// The table.
+        file: PathBuf,
+        /// What disagreed.
+        what: String,
+    },
+
+    /// An option is outside its documented range.
+    #[error("invalid option {option}: {what}")]
+    InvalidOption {
+        /// The option's field name.
+        option: &'static str,
+        /// The rule it breaks.
+        what: &'static str,
+    },
+
+    /// The database was closed (or its handle dropped) while the call ran.
+    #[error("the database is closed")]
+    Closed,
+}
+
+impl Error {
+    /// Whether this error says that stored data is corrupt, as opposed to
+    /// an I/O failure or a misuse of the API.
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            Error::Table(e) | Error::MissingTable { source: e, .. } => e.is_corruption(),
+            Error::Log(e) => e.is_corruption(),
+            Error::Memtable(e) => e.is_corruption(),
+            Error::Compaction(e) => e.is_corruption(),
+            Error::Corruption { .. } | Error::BadOutput { .. } => true,
+            Error::Io { .. }
+            | Error::Locked { .. }
+            | Error::InvalidOption { .. }
+            | Error::Closed => false,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    pub(crate) fn corruption(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        what: &'static str,
+        detail: impl Into<String>,
+    ) -> Error {
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            what,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

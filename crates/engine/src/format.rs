@@ -1,0 +1,559 @@
+//! Every byte the engine itself puts on disk: file names, the CURRENT
+//! pointer, the write batch (the payload of each WAL record) and the
+//! version edit (the payload of each manifest record). Tables and log
+//! framing belong to `lsmkit-sstable` and `lsmkit-wal`; `docs/FORMAT.md`
+//! ("Manifest") tells the whole story.
+//!
+//! ```text
+//! batch    := seqno:fixed64 count:fixed32 op{count}
+//! op       := 0x00 key:bytes                  (Delete)
+//!           | 0x01 key:bytes value:bytes      (Put)
+//!           | 0x02 start:bytes end:bytes      (RangeDelete of [start, end))
+//! bytes    := len:varint32 byte{len}
+//!
+//! edit     := field*
+//! field    := 1 last_seqno:varint64
+//!           | 2 flushed_seqno:varint64
+//!           | 3 next_file_number:varint64
+//!           | 4 table                         (add a table)
+//!           | 5 number:varint64               (remove a table)
+//! table    := run:varint64 number:varint64 size:varint64
+//!             min_seqno:varint64 max_seqno:varint64
+//!             lower:bytes (0x00 | 0x01 upper:bytes)
+//! ```
+//!
+//! Op kinds are the `ValueKind` wire values of `lsmkit-sstable`; field tags
+//! are frozen, and a retired tag is never reused. Integers are
+//! little-endian; varints are LEB128 (`lsmkit_block::format`).
+
+use lsmkit_block::format::{
+    get_fixed32, get_fixed64, get_varint32, get_varint64, put_fixed32, put_fixed64, put_varint32,
+    put_varint64,
+};
+use lsmkit_sstable::{SeqNo, ValueKind};
+
+/// Name of the lock file.
+pub const LOCK: &str = "LOCK";
+/// Name of the pointer to the current manifest.
+pub const CURRENT: &str = "CURRENT";
+/// Name under which CURRENT is written before it is renamed into place.
+pub const CURRENT_TMP: &str = "CURRENT.tmp";
+/// The WAL's directory inside the database directory.
+pub const WAL_DIR: &str = "wal";
+/// Prefix of manifest file names.
+const MANIFEST_PREFIX: &str = "MANIFEST-";
+
+/// Bytes of a batch header: the first sequence number and the op count.
+pub const BATCH_HEADER_LEN: usize = 12;
+
+/// Field tags of a version edit. Frozen.
+mod tag {
+    pub const LAST_SEQNO: u32 = 1;
+    pub const FLUSHED_SEQNO: u32 = 2;
+    pub const NEXT_FILE_NUMBER: u32 = 3;
+    pub const ADD_TABLE: u32 = 4;
+    pub const REMOVE_TABLE: u32 = 5;
+}
+
+/// The file name of table `number`.
+pub fn table_file_name(number: u64) -> String {
+    format!("{number:06}.sst")
+}
+
+/// The file name of manifest `number`.
+pub fn manifest_file_name(number: u64) -> String {
+    format!("{MANIFEST_PREFIX}{number:06}")
+}
+
+/// What a file in the database directory is, by its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// `<n>.sst`
+    Table(u64),
+    /// `<n>.sst.tmp`, a table whose writer did not finish.
+    TableTmp,
+    /// `MANIFEST-<n>`
+    Manifest(u64),
+    /// `CURRENT.tmp`, a pointer that was not renamed into place.
+    CurrentTmp,
+}
+
+/// Classifies a database-directory file name; `None` for names the engine
+/// does not own (CURRENT, LOCK, `wal/` and anything foreign are kept).
+pub fn parse_file_name(name: &str) -> Option<FileKind> {
+    let number = |digits: &str| {
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    if let Some(stem) = name.strip_suffix(".sst.tmp") {
+        return number(stem).map(|_: u64| FileKind::TableTmp);
+    }
+    if let Some(stem) = name.strip_suffix(".sst") {
+        return number(stem).map(FileKind::Table);
+    }
+    if let Some(digits) = name.strip_prefix(MANIFEST_PREFIX) {
+        return number(digits).map(FileKind::Manifest);
+    }
+    (name == CURRENT_TMP).then_some(FileKind::CurrentTmp)
+}
+
+/// The contents of CURRENT naming manifest `number`.
+pub fn encode_current(number: u64) -> Vec<u8> {
+    format!("{}\n", manifest_file_name(number)).into_bytes()
+}
+
+/// The manifest number CURRENT names, or `None` when its contents are not
+/// one manifest name followed by a newline.
+pub fn decode_current(contents: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(contents).ok()?;
+    match parse_file_name(text.strip_suffix('\n')?)? {
+        FileKind::Manifest(number) => Some(number),
+        _ => None,
+    }
+}
+
+/// Appends a length-prefixed byte string.
+pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    // A key or value of 4 GiB or more is refused before it gets here.
+    put_varint32(out, bytes.len() as u32);
+    out.extend_from_slice(bytes);
+}
+
+/// A cursor over encoded bytes that reports where decoding failed.
+#[derive(Debug)]
+pub struct Decoder<'a> {
+    src: &'a [u8],
+    at: usize,
+}
+
+/// Why decoding failed: at which offset, and what was expected there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Offset within the record.
+    pub offset: usize,
+    /// What was wrong.
+    pub what: String,
+}
+
+impl<'a> Decoder<'a> {
+    /// A decoder positioned at the start of `src`.
+    pub fn new(src: &'a [u8]) -> Decoder<'a> {
+        Decoder { src, at: 0 }
+    }
+
+    /// Whether every byte has been read.
+    pub fn is_empty(&self) -> bool {
+        self.at >= self.src.len()
+    }
+
+    /// The offset of the next byte.
+    pub fn offset(&self) -> usize {
+        self.at
+    }
+
+    /// An error at the current offset.
+    pub fn error(&self, what: impl Into<String>) -> DecodeError {
+        DecodeError {
+            offset: self.at,
+            what: what.into(),
+        }
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        self.src.get(self.at..).unwrap_or_default()
+    }
+
+    /// Reads one byte.
+    pub fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
+        let byte = *self
+            .rest()
+            .first()
+            .ok_or_else(|| self.error(format!("end of record in {what}")))?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    /// Reads a fixed32.
+    pub fn fixed32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let v = get_fixed32(self.src, self.at)
+            .ok_or_else(|| self.error(format!("end of record in {what}")))?;
+        self.at += 4;
+        Ok(v)
+    }
+
+    /// Reads a fixed64.
+    pub fn fixed64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        let v = get_fixed64(self.src, self.at)
+            .ok_or_else(|| self.error(format!("end of record in {what}")))?;
+        self.at += 8;
+        Ok(v)
+    }
+
+    /// Reads a varint32.
+    pub fn varint32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let (v, n) =
+            get_varint32(self.rest()).ok_or_else(|| self.error(format!("bad varint in {what}")))?;
+        self.at += n;
+        Ok(v)
+    }
+
+    /// Reads a varint64.
+    pub fn varint64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        let (v, n) =
+            get_varint64(self.rest()).ok_or_else(|| self.error(format!("bad varint in {what}")))?;
+        self.at += n;
+        Ok(v)
+    }
+
+    /// Reads a length-prefixed byte string, checking the length against the
+    /// bytes left before slicing.
+    pub fn bytes(&mut self, what: &str) -> Result<&'a [u8], DecodeError> {
+        let len = self.varint32(what)? as usize;
+        let rest = self.rest();
+        let bytes = rest.get(..len).ok_or_else(|| {
+            self.error(format!(
+                "{what} of {len} bytes runs past the record's end ({} left)",
+                rest.len()
+            ))
+        })?;
+        self.at += len;
+        Ok(bytes)
+    }
+}
+
+/// Writes a batch header into the first [`BATCH_HEADER_LEN`] bytes of `rep`.
+///
+/// REQUIRES: `rep.len() >= BATCH_HEADER_LEN`.
+pub fn set_batch_header(rep: &mut [u8], seqno: SeqNo, count: u32) {
+    let mut header = Vec::with_capacity(BATCH_HEADER_LEN);
+    put_fixed64(&mut header, seqno);
+    put_fixed32(&mut header, count);
+    rep[..BATCH_HEADER_LEN].copy_from_slice(&header);
+}
+
+/// Appends one op to a batch body.
+pub fn put_op(rep: &mut Vec<u8>, kind: ValueKind, key: &[u8], value: &[u8]) {
+    rep.push(kind as u8);
+    put_bytes(rep, key);
+    if kind != ValueKind::Delete {
+        put_bytes(rep, value);
+    }
+}
+
+/// One decoded op of a batch; `value` is empty for a delete and the end key
+/// for a range delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Op<'a> {
+    /// What the op does.
+    pub kind: ValueKind,
+    /// The key (the start, for a range delete).
+    pub key: &'a [u8],
+    /// The value, or the end of a range delete.
+    pub value: &'a [u8],
+}
+
+/// A batch decoded from its bytes: its first sequence number and its ops,
+/// checked to be exactly `count` well-formed ops filling the record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedBatch<'a> {
+    /// The sequence number of the first op; op `i` has `seqno + i`.
+    pub seqno: SeqNo,
+    /// The ops in order.
+    pub ops: Vec<Op<'a>>,
+}
+
+/// Decodes a batch record. Every op is checked before any is returned, so
+/// that a damaged batch is applied not at all rather than in part.
+pub fn decode_batch(rep: &[u8]) -> Result<DecodedBatch<'_>, DecodeError> {
+    let mut d = Decoder::new(rep);
+    let seqno = d.fixed64("batch sequence number")?;
+    let count = d.fixed32("batch count")?;
+    // Each op takes at least two bytes: never allocate more than the input.
+    let mut ops = Vec::with_capacity((count as usize).min(rep.len() / 2));
+    for _ in 0..count {
+        let at = d.offset();
+        let kind = ValueKind::from_u8(d.u8("op kind")?).ok_or_else(|| DecodeError {
+            offset: at,
+            what: "unknown op kind".into(),
+        })?;
+        let key = d.bytes("key")?;
+        let value = match kind {
+            ValueKind::Delete => &[][..],
+            ValueKind::Put => d.bytes("value")?,
+            ValueKind::RangeDelete => d.bytes("range end")?,
+        };
+        ops.push(Op { kind, key, value });
+    }
+    if !d.is_empty() {
+        return Err(d.error(format!("bytes after the batch's {count} ops")));
+    }
+    Ok(DecodedBatch { seqno, ops })
+}
+
+/// A table as the manifest records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableRecord {
+    /// The run the table belongs to.
+    pub run: u64,
+    /// The table's file number.
+    pub number: u64,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The sequence numbers the table's run covers (every write in it is
+    /// in this range; a run's tables share it).
+    pub min_seqno: SeqNo,
+    /// See `min_seqno`.
+    pub max_seqno: SeqNo,
+    /// The first user key the table answers for within its run.
+    pub lower: Vec<u8>,
+    /// The first user key it no longer answers for; `None`: every key
+    /// from `lower` on. A run's tables partition the key space this way, so
+    /// that a lookup consults exactly one table of a run.
+    pub upper: Option<Vec<u8>>,
+}
+
+/// A change to the set of tables and the counters, one manifest record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionEdit {
+    /// The largest sequence number written so far.
+    pub last_seqno: Option<SeqNo>,
+    /// Every write at or below this sequence number is in a table: WAL
+    /// batches at or below it are skipped on recovery, and the segments
+    /// that hold only such batches are deleted. (The engine's "log number".)
+    pub flushed_seqno: Option<SeqNo>,
+    /// The next file number to hand out (tables, manifests, runs).
+    pub next_file_number: Option<u64>,
+    /// Tables added.
+    pub added: Vec<TableRecord>,
+    /// Tables removed, by number.
+    pub removed: Vec<u64>,
+}
+
+impl VersionEdit {
+    /// Appends the edit's encoding to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut field = |tag: u32, v: Option<u64>| {
+            if let Some(v) = v {
+                put_varint32(out, tag);
+                put_varint64(out, v);
+            }
+        };
+        field(tag::LAST_SEQNO, self.last_seqno);
+        field(tag::FLUSHED_SEQNO, self.flushed_seqno);
+        field(tag::NEXT_FILE_NUMBER, self.next_file_number);
+        for t in &self.added {
+            put_varint32(out, tag::ADD_TABLE);
+            for v in [t.run, t.number, t.size, t.min_seqno, t.max_seqno] {
+                put_varint64(out, v);
+            }
+            put_bytes(out, &t.lower);
+            match &t.upper {
+                None => out.push(0),
+                Some(upper) => {
+                    out.push(1);
+                    put_bytes(out, upper);
+                }
+            }
+        }
+        for &number in &self.removed {
+            put_varint32(out, tag::REMOVE_TABLE);
+            put_varint64(out, number);
+        }
+    }
+
+    /// Decodes an edit.
+    pub fn decode(src: &[u8]) -> Result<VersionEdit, DecodeError> {
+        let mut d = Decoder::new(src);
+        let mut edit = VersionEdit::default();
+        while !d.is_empty() {
+            let at = d.offset();
+            match d.varint32("field tag")? {
+                tag::LAST_SEQNO => edit.last_seqno = Some(d.varint64("last seqno")?),
+                tag::FLUSHED_SEQNO => edit.flushed_seqno = Some(d.varint64("flushed seqno")?),
+                tag::NEXT_FILE_NUMBER => {
+                    edit.next_file_number = Some(d.varint64("next file number")?);
+                }
+                tag::ADD_TABLE => {
+                    let table = TableRecord {
+                        run: d.varint64("table run")?,
+                        number: d.varint64("table number")?,
+                        size: d.varint64("table size")?,
+                        min_seqno: d.varint64("table min seqno")?,
+                        max_seqno: d.varint64("table max seqno")?,
+                        lower: d.bytes("table lower bound")?.to_vec(),
+                        upper: match d.u8("table upper-bound flag")? {
+                            0 => None,
+                            1 => Some(d.bytes("table upper bound")?.to_vec()),
+                            _ => return Err(d.error("table upper-bound flag is not 0 or 1")),
+                        },
+                    };
+                    let empty_keys = table.upper.as_ref().is_some_and(|u| *u <= table.lower);
+                    if table.min_seqno > table.max_seqno || empty_keys {
+                        return Err(DecodeError {
+                            offset: at,
+                            what: format!("table {} has an empty range", table.number),
+                        });
+                    }
+                    edit.added.push(table);
+                }
+                tag::REMOVE_TABLE => edit.removed.push(d.varint64("removed table")?),
+                other => {
+                    return Err(DecodeError {
+                        offset: at,
+                        what: format!("unknown field tag {other}"),
+                    });
+                }
+            }
+        }
+        Ok(edit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn file_names_round_trip() {
+        assert_eq!(
+            parse_file_name(&table_file_name(7)),
+            Some(FileKind::Table(7))
+        );
+        assert_eq!(parse_file_name("000007.sst.tmp"), Some(FileKind::TableTmp));
+        assert_eq!(
+            parse_file_name(&manifest_file_name(12)),
+            Some(FileKind::Manifest(12))
+        );
+        assert_eq!(parse_file_name("CURRENT.tmp"), Some(FileKind::CurrentTmp));
+        for foreign in [
+            "CURRENT",
+            "LOCK",
+            "wal",
+            ".sst",
+            "x.sst",
+            "MANIFEST-",
+            "1a.sst",
+        ] {
+            assert_eq!(parse_file_name(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn current_must_be_one_manifest_name_and_a_newline() {
+        assert_eq!(decode_current(&encode_current(3)), Some(3));
+        assert_eq!(decode_current(b"MANIFEST-000003"), None);
+        assert_eq!(decode_current(b"000003.sst\n"), None);
+        assert_eq!(decode_current(b""), None);
+    }
+
+    #[test]
+    fn batch_with_trailing_bytes_is_refused() {
+        let mut rep = vec![0; BATCH_HEADER_LEN];
+        put_op(&mut rep, ValueKind::Put, b"k", b"v");
+        set_batch_header(&mut rep, 5, 1);
+        assert_eq!(decode_batch(&rep).unwrap().ops.len(), 1);
+        rep.push(0);
+        assert!(decode_batch(&rep).is_err());
+    }
+
+    #[test]
+    fn batch_with_oversized_count_is_refused_without_allocating_it() {
+        let mut rep = vec![0; BATCH_HEADER_LEN];
+        set_batch_header(&mut rep, 5, u32::MAX);
+        let err = decode_batch(&rep).unwrap_err();
+        assert_eq!(err.offset, BATCH_HEADER_LEN);
+    }
+
+    #[test]
+    fn unknown_edit_tag_is_refused_at_its_offset() {
+        let mut rep = Vec::new();
+        VersionEdit {
+            last_seqno: Some(3),
+            ..VersionEdit::default()
+        }
+        .encode(&mut rep);
+        let at = rep.len();
+        put_varint32(&mut rep, 99);
+        let err = VersionEdit::decode(&rep).unwrap_err();
+        assert_eq!(err.offset, at);
+    }
+
+    fn arb_edit() -> impl Strategy<Value = VersionEdit> {
+        let table = (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            0u64..1000,
+            0u64..1000,
+            proptest::collection::vec(any::<u8>(), 0..8),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        )
+            .prop_map(|(run, number, size, a, b, x, y)| TableRecord {
+                run,
+                number,
+                size,
+                min_seqno: a.min(b),
+                max_seqno: a.max(b),
+                upper: (x != y).then(|| x.clone().max(y.clone())),
+                lower: x.min(y),
+            });
+        (
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<u64>()),
+            proptest::collection::vec(table, 0..4),
+            proptest::collection::vec(any::<u64>(), 0..4),
+        )
+            .prop_map(
+                |(last_seqno, flushed_seqno, next_file_number, added, removed)| VersionEdit {
+                    last_seqno,
+                    flushed_seqno,
+                    next_file_number,
+                    added,
+                    removed,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn edit_round_trips(edit in arb_edit()) {
+            let mut rep = Vec::new();
+            edit.encode(&mut rep);
+            prop_assert_eq!(VersionEdit::decode(&rep).unwrap(), edit);
+        }
+
+        #[test]
+        fn edit_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = VersionEdit::decode(&bytes);
+        }
+
+        #[test]
+        fn batch_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_batch(&bytes);
+        }
+
+        #[test]
+        fn batch_round_trips(ops in proptest::collection::vec(
+            (0u8..3, proptest::collection::vec(any::<u8>(), 0..6),
+             proptest::collection::vec(any::<u8>(), 0..6)), 0..8),
+            seqno in any::<u64>()) {
+            let mut rep = vec![0; BATCH_HEADER_LEN];
+            for (kind, key, value) in &ops {
+                put_op(&mut rep, ValueKind::from_u8(*kind).unwrap(), key, value);
+            }
+            set_batch_header(&mut rep, seqno, ops.len() as u32);
+            let decoded = decode_batch(&rep).unwrap();
+            prop_assert_eq!(decoded.seqno, seqno);
+            prop_assert_eq!(decoded.ops.len(), ops.len());
+            for (op, (kind, key, value)) in decoded.ops.iter().zip(&ops) {
+                prop_assert_eq!(op.kind as u8, *kind);
+                prop_assert_eq!(op.key, &key[..]);
+                let expect: &[u8] = if *kind == 0 { b"" } else { value };
+                prop_assert_eq!(op.value, expect);
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! An embedded, persistent, concurrent key-value store: the thin
+//! composition of lsmkit's crates. Writes go to a write-ahead log
+//! (`lsmkit-wal`) and a memtable (`lsmkit-memtable`); full memtables are
+//! flushed to SSTables (`lsmkit-sstable`) by a background thread; sorted runs
+//! of tables are merged by tiered compaction (`lsmkit-compaction`); every
+//! file goes through `lsmkit-vfs`. The engine owns the manifest, the threads
+//! and the wiring, and nothing else: every format, log, table and
+//! compaction decision lives in those crates.
+//!
+//! ```
+//! use lsmkit_engine::{Db, Options, WriteBatch};
+//! # let dir = tempfile::tempdir()?;
+//!
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put(b"apple", b"red")?;
+//! db.put(b"banana", b"yellow")?;
+//! assert_eq!(db.get(b"apple")?, Some(b"red".to_vec()));
+//!
+//! // A snapshot reads at a fixed point, whatever comes after it.
+//! let snapshot = db.snapshot();
+//! let mut batch = WriteBatch::new();
+//! batch.delete(b"apple").put(b"cherry", b"dark");
+//! db.write(batch)?; // atomically: both or neither
+//!
+//! let now: Vec<_> = db.iter().map(|kv| kv.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+//! assert_eq!(now, [b"banana".to_vec(), b"cherry".to_vec()]);
+//! let then: Vec<_> = snapshot.iter().rev().collect::<Result<_, _>>()?;
+//! assert_eq!(then[0], (b"banana".to_vec(), b"yellow".to_vec()));
+//! assert_eq!(snapshot.get(b"apple")?, Some(b"red".to_vec()));
+//!
+//! db.close()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//! assert_eq!(db.get(b"cherry")?, Some(b"dark".to_vec()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Concurrency
+//!
+//! [`Db`] is `Send + Sync`; share it with an `Arc`. Writes (`put`,
+//! `delete`, `delete_range`, `write`) from many threads are ordered by one
+//! short critical section that assigns sequence numbers, appends the batch
+//! to the WAL and inserts it into the memtable; the WAL's fsync for durable
+//! writes runs outside it, one sync for every writer waiting (group
+//! commit). Reads (`get`, iterators, snapshots) take no lock but a short
+//! one to clone the current version (an `Arc`), and never wait for a
+//! flush, a compaction or a writer. A read sees every write whose call has
+//! returned, and a batch either wholly or not at all.
+//!
+//! A write is visible to readers as soon as it is in the memtable, which
+//! is *before* its fsync completes: a reader may see a durable write that
+//! a crash then loses if the crash comes before the writer's call returns.
+//! A write is acknowledged (its call returns) only once it is as durable as
+//! asked.
+//!
+//! Iterators ([`DbIter`]) and [`Snapshot`]s are `Send`, hold what they
+//! read, and may outlive the `Db` handle.
+//!
+//! # Durability
+//!
+//! - A write made with [`WriteOptions::durable`] (or with
+//!   [`Options::sync_writes`]) survives a power loss once its call returns,
+//!   and so does every write acknowledged before it.
+//! - A buffered write (the default) survives a crash of the process once
+//!   its call returns, and a power loss once a later durable write or
+//!   [`Db::sync_wal`] returns.
+//! - A [`WriteBatch`] is one WAL record: after any crash, all of it or none
+//!   of it is there.
+//! - Flushed tables and manifest edits are synced (and their directory
+//!   entries too) before anything depends on them.
+//!
+//! # Recovery
+//!
+//! [`Db::open`] reads CURRENT and the manifest it names, opens every table
+//! it lists (a missing or damaged table is an error naming it), replays the
+//! WAL batches above the flushed sequence number into a memtable, writes a
+//! fresh manifest, and deletes the files no version references.
+//!
+//! # Errors stick
+//!
+//! If a background flush fails in a way that cannot be retried, or a WAL
+//! write fails, the database turns read-only: every later write returns
+//! that first error, reads go on, and [`Db::close`] returns it. Reopening
+//! recovers.
+#![forbid(unsafe_code)]
+
+mod background;
+mod batch;
+mod db;
+mod db_iter;
+mod error;
+mod flush;
+pub mod format;
+mod manifest;
+mod options;
+mod recovery;
+mod snapshot;
+mod stats;
+mod version;
+
+pub use batch::WriteBatch;
+pub use db::{Db, WriteOptions};
+pub use db_iter::{DbIter, KeyValue};
+pub use error::{Error, Result};
+pub use options::Options;
+pub use snapshot::Snapshot;
+pub use stats::Stats;
+
+pub use lsmkit_compaction::TieredOptions;
+pub use lsmkit_wal::RecoveryMode;

@@ -1,0 +1,189 @@
+//! [`Options`]: how a database is opened and run, with documented defaults.
+
+use std::sync::Arc;
+
+use lsmkit_compaction::TieredOptions;
+use lsmkit_vfs::{Fs, StdFs};
+use lsmkit_wal::RecoveryMode;
+
+use crate::error::{Error, Result};
+
+/// How a [`Db`](crate::Db) stores and paces its data.
+///
+/// Every field has a default (`Options::default()`); the builder methods set
+/// one field each. [`Db::open`](crate::Db::open) checks them all.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// The filesystem the database lives on. Default [`StdFs`]; tests pass
+    /// a [`MemFs`](lsmkit_vfs::MemFs) or [`FaultFs`](lsmkit_vfs::FaultFs).
+    pub fs: Arc<dyn Fs>,
+    /// The memtable is frozen and flushed once it holds about this many
+    /// bytes (keys, values and per-entry overhead). It also sets the size
+    /// of WAL segments, so that a flush can retire whole segments.
+    /// Default 64 MiB; at least 1.
+    pub write_buffer_size: usize,
+    /// Frozen memtables waiting for their flush before writers stop (and
+    /// at this number minus one, are slowed). Default 2; at least 1.
+    pub max_immutable_memtables: usize,
+    /// Whether every write is durable (its WAL record synced) before it
+    /// returns, unless the write says otherwise
+    /// ([`WriteOptions`](crate::WriteOptions)). Default `false`: writes
+    /// survive a crash of the process, not a power loss, until the next
+    /// durable write or [`Db::sync_wal`](crate::Db::sync_wal).
+    pub sync_writes: bool,
+    /// What WAL damage recovery may drop. Default
+    /// [`RecoveryMode::TolerateCorruptedTail`]: the torn end of the newest
+    /// segment, which holds only writes that were never acknowledged as
+    /// durable.
+    pub wal_recovery_mode: RecoveryMode,
+    /// Target size of a table's data blocks. Default 4096.
+    pub block_size: usize,
+    /// Bloom filter bits per key in every table; 0 writes no filter.
+    /// Default 10 (about 1% false positives).
+    pub bloom_bits_per_key: u32,
+    /// The tiered compaction strategy, including `target_file_size` (the
+    /// size at which compaction output is cut into tables). Defaults of
+    /// [`TieredOptions`].
+    pub compaction: TieredOptions,
+    /// Whether a background thread compacts when the picker says so.
+    /// Default `true`. With `false` the runs only grow until
+    /// [`Db::compact`](crate::Db::compact) is called, and the run-count
+    /// backpressure below is off.
+    pub auto_compaction: bool,
+    /// Sorted runs at which writers are slowed (1 ms per write) until
+    /// compaction catches up. Default 20.
+    pub runs_slowdown_trigger: usize,
+    /// Sorted runs at which writers stop until compaction catches up.
+    /// Default 36; at least `runs_slowdown_trigger`.
+    pub runs_stop_trigger: usize,
+    /// The manifest is rewritten as one snapshot edit once it is this many
+    /// bytes. Default 4 MiB.
+    pub max_manifest_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            fs: Arc::new(StdFs::new()),
+            write_buffer_size: 64 << 20,
+            max_immutable_memtables: 2,
+            sync_writes: false,
+            wal_recovery_mode: RecoveryMode::default(),
+            block_size: 4096,
+            bloom_bits_per_key: 10,
+            compaction: TieredOptions::default(),
+            auto_compaction: true,
+            runs_slowdown_trigger: 20,
+            runs_stop_trigger: 36,
+            max_manifest_size: 4 << 20,
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`fs`](Self::fs).
+    pub fn fs(mut self, fs: Arc<dyn Fs>) -> Self {
+        self.fs = fs;
+        self
+    }
+
+    /// Sets [`write_buffer_size`](Self::write_buffer_size).
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
+    /// Sets [`max_immutable_memtables`](Self::max_immutable_memtables).
+    pub fn max_immutable_memtables(mut self, n: usize) -> Self {
+        self.max_immutable_memtables = n;
+        self
+    }
+
+    /// Sets [`sync_writes`](Self::sync_writes).
+    pub fn sync_writes(mut self, durable: bool) -> Self {
+        self.sync_writes = durable;
+        self
+    }
+
+    /// Sets [`wal_recovery_mode`](Self::wal_recovery_mode).
+    pub fn wal_recovery_mode(mut self, mode: RecoveryMode) -> Self {
+        self.wal_recovery_mode = mode;
+        self
+    }
+
+    /// Sets [`block_size`](Self::block_size).
+    pub fn block_size(mut self, bytes: usize) -> Self {
+        self.block_size = bytes;
+        self
+    }
+
+    /// Sets [`bloom_bits_per_key`](Self::bloom_bits_per_key).
+    pub fn bloom_bits_per_key(mut self, bits: u32) -> Self {
+        self.bloom_bits_per_key = bits;
+        self
+    }
+
+    /// Sets [`compaction`](Self::compaction).
+    pub fn compaction(mut self, compaction: TieredOptions) -> Self {
+        self.compaction = compaction;
+        self
+    }
+
+    /// Sets the compaction's `target_file_size`.
+    pub fn target_file_size(mut self, bytes: u64) -> Self {
+        self.compaction.target_file_size = bytes;
+        self
+    }
+
+    /// Sets [`auto_compaction`](Self::auto_compaction).
+    pub fn auto_compaction(mut self, on: bool) -> Self {
+        self.auto_compaction = on;
+        self
+    }
+
+    /// Sets [`runs_slowdown_trigger`](Self::runs_slowdown_trigger) and
+    /// [`runs_stop_trigger`](Self::runs_stop_trigger).
+    pub fn runs_triggers(mut self, slowdown: usize, stop: usize) -> Self {
+        self.runs_slowdown_trigger = slowdown;
+        self.runs_stop_trigger = stop;
+        self
+    }
+
+    /// Sets [`max_manifest_size`](Self::max_manifest_size).
+    pub fn max_manifest_size(mut self, bytes: u64) -> Self {
+        self.max_manifest_size = bytes;
+        self
+    }
+
+    /// Checks every option against its documented range.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |option, what| Err(Error::InvalidOption { option, what });
+        if self.write_buffer_size == 0 {
+            return invalid("write_buffer_size", "must be at least 1");
+        }
+        if self.max_immutable_memtables == 0 {
+            return invalid("max_immutable_memtables", "must be at least 1");
+        }
+        if self.block_size == 0 {
+            return invalid("block_size", "must be at least 1");
+        }
+        if self.bloom_bits_per_key > 64 {
+            return invalid("bloom_bits_per_key", "must be at most 64");
+        }
+        if self.runs_stop_trigger < self.runs_slowdown_trigger {
+            return invalid(
+                "runs_stop_trigger",
+                "must be at least runs_slowdown_trigger",
+            );
+        }
+        if self.runs_stop_trigger <= self.compaction.trigger_runs {
+            return invalid(
+                "runs_stop_trigger",
+                "must be above compaction.trigger_runs, or writers stop before compaction starts",
+            );
+        }
+        self.compaction.validate()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! Opening a database: lock it, read the manifest, open its tables, replay
+//! the WAL batches not yet flushed, write a fresh manifest, and delete the
+//! files no version references.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use lsmkit_memtable::Memtable;
+use lsmkit_sstable::{SstOptions, SstReader};
+use lsmkit_vfs::{FileLock, Fs};
+use lsmkit_wal::{SyncPolicy, WalOptions, WalReader};
+
+use crate::background::Background;
+use crate::db::{Inner, WriteState, apply_batch};
+use crate::error::{Error, Result};
+use crate::format::{self, FileKind, LOCK, WAL_DIR};
+use crate::manifest::{self, Manifest, ManifestState};
+use crate::options::Options;
+use crate::snapshot::SnapshotList;
+use crate::stats::Counters;
+use crate::version::{Frozen, Run, Table, Version};
+
+/// Opens (creating or recovering) the database in `dir`.
+pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileLock>)> {
+    options.validate()?;
+    let fs = Arc::clone(&options.fs);
+    fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock_path = dir.join(LOCK);
+    let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => Error::Locked {
+            path: dir.to_path_buf(),
+        },
+        _ => Error::io(&lock_path, e),
+    })?;
+
+    let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
+    let files: Vec<(String, FileKind)> = names
+        .into_iter()
+        .filter_map(|name| format::parse_file_name(&name).map(|kind| (name, kind)))
+        .collect();
+    let (mut state, old_manifest) = match manifest::recover(&*fs, dir)? {
+        Some((state, number)) => (state, Some(number)),
+        None => {
+            if let Some((name, _)) = files.iter().find(|(_, k)| matches!(k, FileKind::Table(_))) {
+                return Err(Error::corruption(
+                    dir.join(format::CURRENT),
+                    0,
+                    "CURRENT",
+                    format!("missing, but the directory holds table {name}"),
+                ));
+            }
+            (ManifestState::default(), None)
+        }
+    };
+    // Numbers of files a crash left unrecorded are never handed out again.
+    let highest = files
+        .iter()
+        .filter_map(|(_, kind)| match kind {
+            FileKind::Table(n) | FileKind::Manifest(n) => Some(*n),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let next_file = Arc::new(AtomicU64::new(
+        state.next_file_number.max(highest + 1).max(1),
+    ));
+
+    let runs = open_runs(&*fs, dir, &state)?;
+
+    // Replay the WAL batches that no table holds.
+    let wal_dir = dir.join(WAL_DIR);
+    let mut reader = WalReader::open(Arc::clone(&fs), &wal_dir, options.wal_recovery_mode)?;
+    let mem = Memtable::new();
+    let mut last_seqno = state.last_seqno;
+    let mut segment_max: BTreeMap<u64, u64> = BTreeMap::new();
+    for record in reader.by_ref() {
+        let record = record?;
+        let path = wal_dir.join(lsmkit_wal::format::segment_file_name(
+            record.position.segment,
+        ));
+        let at = |offset: usize| record.position.offset + offset as u64;
+        let batch = format::decode_batch(&record.data)
+            .map_err(|e| Error::corruption(&path, at(e.offset), "write batch", e.what))?;
+        let Some(batch_last) = (batch.seqno + batch.ops.len() as u64).checked_sub(1) else {
+            continue;
+        };
+        let max = segment_max.entry(record.position.segment).or_default();
+        *max = (*max).max(batch_last);
+        if batch_last <= state.flushed_seqno {
+            continue;
+        }
+        if batch.seqno <= state.flushed_seqno.max(mem.max_seqno().unwrap_or(0)) {
+            return Err(Error::corruption(
+                &path,
+                at(0),
+                "write batch",
+                format!(
+                    "sequence numbers {}..={batch_last} overlap ones already recovered",
+                    batch.seqno
+                ),
+            ));
+        }
+        apply_batch(&mem, &batch)?;
+        last_seqno = last_seqno.max(batch_last);
+    }
+    let wal_options = WalOptions {
+        segment_size: options.write_buffer_size as u64,
+        sync: SyncPolicy::Never,
+    };
+    let (wal, _report) = reader.into_wal(wal_options)?;
+
+    state.last_seqno = last_seqno;
+    let flushed_seqno = state.flushed_seqno;
+    let live_tables: Vec<u64> = state.tables.keys().copied().collect();
+    let manifest = Manifest::create(
+        Arc::clone(&fs),
+        dir,
+        state,
+        Arc::clone(&next_file),
+        options.max_manifest_size,
+        old_manifest,
+    )?;
+    remove_orphans(&*fs, dir, &files, &live_tables, manifest.number())?;
+    let keep = wal
+        .segments()
+        .into_iter()
+        .find(|s| segment_max.get(s).is_some_and(|&max| max > flushed_seqno))
+        .unwrap_or_else(|| wal.current_segment());
+    wal.remove_segments_before(keep)?;
+    segment_max.retain(|&s, _| s >= keep);
+
+    let mem_first_seqno = flushed_seqno + 1;
+    let version = if mem.approximate_memory() >= options.write_buffer_size {
+        mem.freeze();
+        Version {
+            mem: Arc::new(Memtable::new()),
+            frozen: vec![Arc::new(Frozen {
+                mem: Arc::new(mem),
+                first_seqno: mem_first_seqno,
+                last_seqno,
+            })],
+            runs,
+        }
+    } else {
+        Version {
+            mem: Arc::new(mem),
+            frozen: Vec::new(),
+            runs,
+        }
+    };
+    let mem_first_seqno = if version.frozen.is_empty() {
+        mem_first_seqno
+    } else {
+        last_seqno + 1
+    };
+
+    let sst_options = SstOptions::default()
+        .block_size(options.block_size)
+        .bloom_bits_per_key(options.bloom_bits_per_key);
+    let inner = Inner {
+        fs,
+        dir: dir.to_path_buf(),
+        sst_options,
+        wal,
+        write: Mutex::new(WriteState {
+            last_seqno,
+            mem_first_seqno,
+            segment_max,
+        }),
+        visible: AtomicU64::new(last_seqno),
+        version: Mutex::new(Arc::new(version)),
+        manifest: Mutex::new(manifest),
+        next_file,
+        snapshots: SnapshotList::default(),
+        bg: Background::default(),
+        counters: Counters::default(),
+        options,
+    };
+    Ok((inner, lock))
+}
+
+/// Opens every table the manifest lists and groups them into runs, newest
+/// first.
+fn open_runs(fs: &dyn Fs, dir: &Path, state: &ManifestState) -> Result<Vec<Arc<Run>>> {
+    let mut by_run: BTreeMap<u64, Vec<Arc<Table>>> = BTreeMap::new();
+    for record in state.tables.values() {
+        let path = dir.join(format::table_file_name(record.number));
+        let reader = SstReader::open(fs, &path).map_err(|source| Error::MissingTable {
+            number: record.number,
+            source,
+        })?;
+        by_run.entry(record.run).or_default().push(Arc::new(Table {
+            record: record.clone(),
+            reader,
+        }));
+    }
+    let mut runs: Vec<Arc<Run>> = by_run
+        .into_iter()
+        .map(|(id, tables)| Arc::new(Run::new(id, tables)))
+        .collect();
+    runs.sort_by_key(|r| std::cmp::Reverse(r.max_seqno));
+    Ok(runs)
+}
+
+/// Removes the files of the database directory that no version
+/// references: unrecorded or retired tables, unfinished tables, old
+/// manifests, an unfinished CURRENT.
+fn remove_orphans(
+    fs: &dyn Fs,
+    dir: &Path,
+    files: &[(String, FileKind)],
+    live_tables: &[u64],
+    manifest: u64,
+) -> Result<()> {
+    let mut removed = false;
+    for (name, kind) in files {
+        let orphan = match kind {
+            FileKind::Table(n) => live_tables.binary_search(n).is_err(),
+            FileKind::Manifest(n) => *n != manifest,
+            FileKind::TableTmp | FileKind::CurrentTmp => true,
+        };
+        if orphan {
+            let path = dir.join(name);
+            match fs.remove(&path) {
+                Ok(()) => removed = true,
+                // Already gone (the previous manifest, removed just now).
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+    }
+    if removed {
+        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
+}

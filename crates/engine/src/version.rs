@@ -1,0 +1,167 @@
+//! The version: what a reader reads. The mutable memtable, the frozen
+//! memtables waiting for their flush, and the sorted runs of tables, as
+//! one immutable value shared behind an `Arc`.
+//!
+//! # The ordering invariant
+//!
+//! Sources are ordered newest first: the memtable, the frozen memtables
+//! (newest first), then the runs (newest first). Every source's sequence
+//! numbers are above every older source's:
+//!
+//! - the memtable is switched under the write lock, so a frozen memtable
+//!   holds exactly the writes from its first to its last sequence number;
+//! - frozen memtables are flushed oldest first, each into a new run placed
+//!   before every older run;
+//! - a compaction merges a contiguous stretch of runs into one run that
+//!   covers the union of their sequence numbers, in their place.
+//!
+//! Hence a point lookup stops at the first source that answers `Found` or
+//! `Deleted`, and a range tombstone visible in a source deletes the keys it
+//! covers in every older source. Anything that adds data later (ingestion)
+//! must give it sequence numbers above all existing ones.
+
+use std::sync::Arc;
+
+use lsmkit_memtable::Memtable;
+use lsmkit_sstable::{Lookup, RangeTombstone, SeqNo, SstReader};
+
+use crate::error::Result;
+use crate::format::TableRecord;
+
+/// An open table and what the manifest says of it.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub record: TableRecord,
+    pub reader: Arc<SstReader>,
+}
+
+impl Table {
+    /// Whether the keys the table answers for meet `[lower, upper)`.
+    pub fn overlaps(&self, lower: Option<&[u8]>, upper: Option<&[u8]>) -> bool {
+        let below_upper = upper.is_none_or(|u| self.record.lower.as_slice() < u);
+        let above_lower = match (&self.record.upper, lower) {
+            (Some(end), Some(l)) => end.as_slice() > l,
+            _ => true,
+        };
+        below_upper && above_lower
+    }
+}
+
+/// A sorted run: tables that partition the user-key space (each answers
+/// for `[lower, upper)`, see [`TableRecord`]), sorted by key, covering one
+/// range of sequence numbers.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub id: u64,
+    pub tables: Vec<Arc<Table>>,
+    pub min_seqno: SeqNo,
+    pub max_seqno: SeqNo,
+}
+
+impl Run {
+    /// A run of `tables`, which must share one run id and seqno range.
+    pub fn new(id: u64, mut tables: Vec<Arc<Table>>) -> Run {
+        tables.sort_by(|a, b| a.record.lower.cmp(&b.record.lower));
+        let min_seqno = tables.iter().map(|t| t.record.min_seqno).min().unwrap_or(0);
+        let max_seqno = tables.iter().map(|t| t.record.max_seqno).max().unwrap_or(0);
+        Run {
+            id,
+            tables,
+            min_seqno,
+            max_seqno,
+        }
+    }
+
+    /// Bytes on disk.
+    pub fn size(&self) -> u64 {
+        self.tables.iter().map(|t| t.record.size).sum()
+    }
+
+    /// The newest version of `key` visible at `snapshot` in this run.
+    pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Lookup> {
+        let after = self
+            .tables
+            .partition_point(|t| t.record.lower.as_slice() <= key);
+        match after.checked_sub(1).map(|i| &self.tables[i]) {
+            Some(table) if table.overlaps(Some(key), None) => {
+                Ok(table.reader.get(key, snapshot)?)
+            }
+            _ => Ok(Lookup::Absent),
+        }
+    }
+}
+
+/// A memtable that takes no more writes, waiting for its flush.
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    pub mem: Arc<Memtable>,
+    /// The sequence numbers of the writes it holds: all of
+    /// `first_seqno..=last_seqno` (empty when `first_seqno > last_seqno`).
+    pub first_seqno: SeqNo,
+    pub last_seqno: SeqNo,
+}
+
+/// Everything a reader reads, immutable once published.
+#[derive(Debug)]
+pub(crate) struct Version {
+    pub mem: Arc<Memtable>,
+    /// Newest first.
+    pub frozen: Vec<Arc<Frozen>>,
+    /// Newest first.
+    pub runs: Vec<Arc<Run>>,
+}
+
+impl Version {
+    /// The newest value of `key` visible at `snapshot`, `None` when deleted
+    /// or absent. See the module docs for why the first answer is final.
+    pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Vec<u8>>> {
+        use lsmkit_memtable::Lookup as Mem;
+        let memtables = std::iter::once(&self.mem).chain(self.frozen.iter().map(|f| &f.mem));
+        for mem in memtables {
+            match mem.get(key, snapshot) {
+                Mem::Found(value) => return Ok(Some(value.to_vec())),
+                Mem::Deleted => return Ok(None),
+                Mem::Absent => {}
+            }
+        }
+        for run in &self.runs {
+            match run.get(key, snapshot)? {
+                Lookup::Found(value) => return Ok(Some(value)),
+                Lookup::Deleted => return Ok(None),
+                Lookup::Absent => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every range tombstone visible at `snapshot` in any source that may
+    /// cover keys of `[lower, upper)`.
+    pub fn range_tombstones(
+        &self,
+        snapshot: SeqNo,
+        lower: Option<&[u8]>,
+        upper: Option<&[u8]>,
+    ) -> Vec<RangeTombstone> {
+        let mut out: Vec<RangeTombstone> = std::iter::once(&self.mem)
+            .chain(self.frozen.iter().map(|f| &f.mem))
+            .flat_map(|m| m.range_tombstones())
+            .collect();
+        for run in &self.runs {
+            for table in run.tables.iter().filter(|t| t.overlaps(lower, upper)) {
+                out.extend_from_slice(table.reader.range_tombstones());
+            }
+        }
+        out.retain(|t| {
+            t.visible_at(snapshot)
+                && !t.is_empty()
+                && lower.is_none_or(|l| t.end.as_slice() > l)
+                && upper.is_none_or(|u| t.start.as_slice() < u)
+        });
+        out
+    }
+
+    /// Every table of every run.
+    pub fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
+        self.runs.iter().flat_map(|r| r.tables.iter())
+    }
+}
