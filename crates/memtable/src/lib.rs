@@ -115,3 +115,8 @@ pub use error::Error;
 pub use iter::{Entry, Iter};
 pub use memtable::{ENTRY_OVERHEAD, Lookup, Memtable, Value};
 pub use raw_iter::RawIter;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
