@@ -254,13 +254,15 @@ impl Memtable {
         self.points.is_empty() && self.tombstones.is_empty()
     }
 
-    /// The smallest sequence number stored, `None` when empty.
+    /// The smallest sequence number stored, `None` when empty. Exact once
+    /// frozen; while inserts are under way it may lag them.
     pub fn min_seqno(&self) -> Option<SeqNo> {
         let min = self.min_seqno.load(Ordering::Relaxed);
         (min != SeqNo::MAX).then_some(min)
     }
 
-    /// The largest sequence number stored, `None` when empty.
+    /// The largest sequence number stored, `None` when empty. Exact once
+    /// frozen; while inserts are under way it may lag them.
     pub fn max_seqno(&self) -> Option<SeqNo> {
         (!self.is_empty()).then(|| self.max_seqno.load(Ordering::Relaxed))
     }

@@ -221,3 +221,12 @@ fn tombstone_cursor_yields_stored_entries() {
     );
     assert_eq!(drain_forward(&mut t.raw_iter()).len(), 1, "points only");
 }
+
+#[test]
+fn memtable_and_cursors_cross_threads() {
+    fn shareable<T: Send + Sync>() {}
+    fn sendable<T: Send>() {}
+    shareable::<Memtable>();
+    shareable::<lsmkit_memtable::Value>();
+    sendable::<lsmkit_memtable::RawIter>();
+}
