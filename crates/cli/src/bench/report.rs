@@ -1,0 +1,192 @@
+//! The results of a run: one [`Measurement`] per workload, gathered in a
+//! [`Report`] that prints as a table or serializes as JSON.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// What one workload measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measurement {
+    /// The workload as given (`fillsync:4`).
+    pub workload: String,
+    /// Threads that ran it.
+    pub threads: usize,
+    /// Operations run, over all threads.
+    pub ops: u64,
+    /// Wall-clock seconds from the first operation to the last.
+    pub seconds: f64,
+    /// Operations per second of wall-clock time.
+    pub ops_per_sec: f64,
+    /// Mean latency of one operation, in microseconds.
+    pub micros_mean: f64,
+    /// Median latency, in microseconds.
+    pub micros_p50: f64,
+    /// 99th percentile latency, in microseconds.
+    pub micros_p99: f64,
+    /// 99.9th percentile latency, in microseconds.
+    pub micros_p999: f64,
+    /// Megabytes (10^6 bytes) of keys and values moved per second.
+    pub mb_per_sec: f64,
+    /// For writing workloads: bytes the process wrote (write calls of
+    /// every thread, including the flush after the workload) per byte of
+    /// keys and values written.
+    pub write_amplification: Option<f64>,
+    /// Bytes of the database's files after the workload.
+    pub disk_bytes: Option<u64>,
+    /// Peak resident memory of the process during the workload.
+    pub peak_memory_bytes: Option<u64>,
+    /// For reading workloads: how many keys were found.
+    pub found: Option<u64>,
+}
+
+/// A whole run: how it was configured and what each workload measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// The engine's name.
+    pub engine: String,
+    /// The engine's configuration, in a line.
+    pub engine_config: String,
+    /// Keys per workload.
+    pub num: u64,
+    /// Bytes per key.
+    pub key_size: usize,
+    /// Bytes per value.
+    pub value_size: usize,
+    /// The data generator's seed.
+    pub seed: u64,
+    /// One per workload, in the order they ran.
+    pub measurements: Vec<Measurement>,
+}
+
+impl Report {
+    /// The results as an aligned text table, with a heading line.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} keys of {} bytes, values of {} bytes, seed {}",
+            self.engine, self.num, self.key_size, self.value_size, self.seed
+        );
+        let _ = writeln!(out, "{}\n", self.engine_config);
+        let header = [
+            "workload", "ops/s", "µs/op", "p50", "p99", "p99.9", "MB/s", "w-amp", "disk",
+            "peak mem",
+        ];
+        let rows: Vec<[String; 10]> = self
+            .measurements
+            .iter()
+            .map(|m| {
+                [
+                    m.workload.clone(),
+                    format!("{:.0}", m.ops_per_sec),
+                    format!("{:.2}", m.micros_mean),
+                    format!("{:.1}", m.micros_p50),
+                    format!("{:.1}", m.micros_p99),
+                    format!("{:.1}", m.micros_p999),
+                    format!("{:.1}", m.mb_per_sec),
+                    m.write_amplification
+                        .map_or_else(|| "-".to_string(), |w| format!("{w:.2}")),
+                    m.disk_bytes.map_or_else(|| "n/a".to_string(), size),
+                    m.peak_memory_bytes.map_or_else(|| "n/a".to_string(), size),
+                ]
+            })
+            .collect();
+        let mut widths = header.map(|h| h.chars().count());
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut line = |cells: Vec<&str>| {
+            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+                let pad = w - cell.chars().count();
+                if i == 0 {
+                    let _ = write!(out, "{cell}{}", " ".repeat(pad));
+                } else {
+                    let _ = write!(out, "  {}{cell}", " ".repeat(pad));
+                }
+            }
+            out.push('\n');
+        };
+        line(header.to_vec());
+        for row in &rows {
+            line(row.iter().map(String::as_str).collect());
+        }
+        out
+    }
+}
+
+/// A byte count in binary units, to one decimal: `12.3 MiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measurement(workload: &str) -> Measurement {
+        Measurement {
+            workload: workload.to_string(),
+            threads: 1,
+            ops: 1000,
+            seconds: 0.5,
+            ops_per_sec: 2000.0,
+            micros_mean: 500.0,
+            micros_p50: 400.0,
+            micros_p99: 900.0,
+            micros_p999: 1200.0,
+            mb_per_sec: 0.2,
+            write_amplification: Some(1.5),
+            disk_bytes: Some(3 << 20),
+            peak_memory_bytes: None,
+            found: None,
+        }
+    }
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(3 << 20), "3.0 MiB");
+    }
+
+    #[test]
+    fn table_aligns_columns_and_json_has_every_field() {
+        let report = Report {
+            engine: "memory".to_string(),
+            engine_config: "a map".to_string(),
+            num: 1000,
+            key_size: 16,
+            value_size: 100,
+            seed: 1,
+            measurements: vec![measurement("fillseq"), measurement("fillsync:4")],
+        };
+        let table = report.table();
+        let lines: Vec<&str> = table.lines().skip(3).collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("workload  "));
+        assert!(lines[2].starts_with("fillsync:4"));
+        let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+        assert!(widths.iter().all(|&w| w == widths[0]), "{table}");
+        assert!(lines[1].contains("3.0 MiB") && lines[1].ends_with("n/a"));
+
+        let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["measurements"][1]["workload"], "fillsync:4");
+        assert_eq!(json["measurements"][0]["write_amplification"], 1.5);
+        assert!(json["measurements"][0]["peak_memory_bytes"].is_null());
+    }
+}

@@ -1,0 +1,550 @@
+//! [`run`]: the workloads, one after another, against one engine, each
+//! timed per operation on its threads and checked for right answers.
+
+use std::fs;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use super::data::{Permutation, Rng, ValuePool, key_into, missing_key_into};
+use super::process;
+use super::progress::{Progress, Ticker};
+use super::report::{Measurement, Report};
+use super::store::{Engine, Store, StoreError, Write};
+use super::workload::{Workload, WorkloadSpec};
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchConfig {
+    /// Keys per workload (db_bench's `--num`).
+    pub num: u64,
+    /// Bytes per key; at least 2, so that missing keys can be made.
+    pub key_size: usize,
+    /// Bytes per value.
+    pub value_size: usize,
+    /// Threads for workloads that do not name their own.
+    pub threads: usize,
+    /// Seed of every random choice and of the values.
+    pub seed: u64,
+    /// The workloads, in order.
+    pub workloads: Vec<WorkloadSpec>,
+}
+
+impl Default for BenchConfig {
+    /// db_bench's defaults: a million keys of 16 bytes, values of 100, one
+    /// thread, every workload.
+    fn default() -> BenchConfig {
+        BenchConfig {
+            num: 1_000_000,
+            key_size: 16,
+            value_size: 100,
+            threads: 1,
+            seed: 301,
+            workloads: WorkloadSpec::defaults(),
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// The engine failed an operation.
+    #[error("{workload}: {source}")]
+    Store {
+        /// The workload (or `open`, `load`, `flush`) that was running.
+        workload: String,
+        /// The engine's error.
+        #[source]
+        source: StoreError,
+    },
+    /// The engine returned a wrong answer: a benchmark of a broken engine
+    /// measures nothing.
+    #[error("{workload}: wrong answer: {what}")]
+    WrongAnswer {
+        /// The workload.
+        workload: String,
+        /// What was expected and found.
+        what: String,
+    },
+    /// Preparing or measuring the database directory failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The directory holds files that no benchmark made; a run would
+    /// delete them.
+    #[error(
+        "{} is not empty and was not made by lsmkit bench (no {MARKER} file); refusing to delete its contents",
+        dir.display()
+    )]
+    NotBenchDir {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The configuration cannot run.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// The file that marks a directory as a benchmark's own, whose contents a
+/// run may delete.
+pub const MARKER: &str = "LSMKIT_BENCH";
+
+/// Runs `config`'s workloads against stores `engine` opens in `dir`,
+/// reporting progress as `progress` says.
+///
+/// The run starts from an empty database, and so does every fill
+/// workload (`fill*`): `dir`'s contents are deleted then. So `dir` must be
+/// empty, missing, or a directory an earlier run marked as its own (with a
+/// [`MARKER`] file); anything else is refused with
+/// [`BenchError::NotBenchDir`]. A workload that needs keys `0..num` and
+/// follows one that did not leave them (the first workload, say, or one
+/// after `deleterandom`) loads them first, untimed.
+pub fn run<E: Engine>(
+    engine: &E,
+    dir: &Path,
+    config: &BenchConfig,
+    progress: Progress,
+) -> Result<Report, BenchError> {
+    check(config)?;
+    let values = ValuePool::new(config.seed, config.value_size);
+    let mut store = Some(open_fresh(engine, dir)?);
+    let mut loaded = false;
+    let mut measurements = Vec::new();
+    for (ordinal, spec) in config.workloads.iter().enumerate() {
+        let workload = spec.workload;
+        if workload.fresh() && ordinal > 0 {
+            drop(store.take());
+            store = Some(open_fresh(engine, dir)?);
+            loaded = false;
+        }
+        let Some(db) = store.as_ref() else {
+            unreachable!("a store is open between workloads")
+        };
+        if workload.needs_keys() && !loaded {
+            load(db, config, &values, progress)?;
+        }
+        let run = Run {
+            spec: *spec,
+            threads: spec.threads.unwrap_or(config.threads),
+            config,
+            values: &values,
+            permutation: Permutation::new(config.num, stream_seed(config.seed, ordinal, 0)),
+            ordinal,
+        };
+        measurements.push(run.measure(db, dir, progress)?);
+        loaded = workload.leaves_keys(loaded);
+    }
+    Ok(Report {
+        engine: engine.name().to_string(),
+        engine_config: engine.config(),
+        num: config.num,
+        key_size: config.key_size,
+        value_size: config.value_size,
+        seed: config.seed,
+        measurements,
+    })
+}
+
+fn check(config: &BenchConfig) -> Result<(), BenchError> {
+    if config.num == 0 {
+        return Err(BenchError::Config("--num must be at least 1".to_string()));
+    }
+    if config.key_size < 2 {
+        return Err(BenchError::Config(
+            "--key-size must be at least 2".to_string(),
+        ));
+    }
+    // Keys 0..num must be distinct after truncation to key_size digits.
+    let digits = config.num.saturating_sub(1).max(1).ilog10() as usize + 1;
+    if digits > config.key_size - 1 {
+        return Err(BenchError::Config(format!(
+            "--key-size {} is too short for {} keys: it needs {} bytes",
+            config.key_size,
+            config.num,
+            digits + 1
+        )));
+    }
+    if config.threads == 0 || config.workloads.iter().any(|s| s.threads == Some(0)) {
+        return Err(BenchError::Config("threads must be at least 1".to_string()));
+    }
+    Ok(())
+}
+
+/// Empties `dir` (after checking it is the benchmark's own), marks it, and
+/// opens a store in it.
+fn open_fresh<E: Engine>(engine: &E, dir: &Path) -> Result<E::Store, BenchError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BenchError::Io { path, source }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let entries: Vec<fs::DirEntry> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    if !entries.is_empty() && !dir.join(MARKER).is_file() {
+        return Err(BenchError::NotBenchDir {
+            dir: dir.to_path_buf(),
+        });
+    }
+    for entry in entries {
+        let path = entry.path();
+        let removed = if entry.file_type().map_err(io(&path))?.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.map_err(io(&path))?;
+    }
+    let marker = dir.join(MARKER);
+    fs::write(
+        &marker,
+        "made by lsmkit bench: its contents are deleted by the next run\n",
+    )
+    .map_err(io(&marker))?;
+    engine.open(dir).map_err(|source| BenchError::Store {
+        workload: "open".to_string(),
+        source,
+    })
+}
+
+/// Writes keys `0..num` in batches, in key order, and flushes: untimed.
+fn load<S: Store>(
+    store: &S,
+    config: &BenchConfig,
+    values: &ValuePool,
+    progress: Progress,
+) -> Result<(), BenchError> {
+    const BATCH: u64 = 1000;
+    let error = |source| BenchError::Store {
+        workload: "load".to_string(),
+        source,
+    };
+    let ticker = progress.start("load", config.num);
+    let mut keys = vec![Vec::new(); BATCH as usize];
+    let mut start = 0;
+    while start < config.num {
+        let end = (start + BATCH).min(config.num);
+        for (i, key) in (start..end).zip(keys.iter_mut()) {
+            key_into(i, config.key_size, key);
+        }
+        let writes: Vec<Write<'_>> = (start..end)
+            .zip(&keys)
+            .map(|(i, key)| Write::Put {
+                key,
+                value: values.get(i),
+            })
+            .collect();
+        store.write_batch(&writes).map_err(error)?;
+        ticker.inc(end - start);
+        start = end;
+    }
+    store.flush().map_err(error)?;
+    ticker.finish(&format!("{} keys loaded", config.num));
+    Ok(())
+}
+
+/// A seed for one stream of random choices: per workload and thread.
+fn stream_seed(seed: u64, ordinal: usize, thread: usize) -> u64 {
+    let mut rng = Rng::new(seed ^ ((ordinal as u64) << 32) ^ thread as u64);
+    rng.next_u64()
+}
+
+/// One workload's run.
+struct Run<'a> {
+    spec: WorkloadSpec,
+    threads: usize,
+    config: &'a BenchConfig,
+    values: &'a ValuePool,
+    permutation: Permutation,
+    ordinal: usize,
+}
+
+/// What one thread measured.
+struct Share {
+    latencies: Histogram<u64>,
+    /// Operations done (entries visited, for `readseq`).
+    ops: u64,
+    /// Bytes of keys and values moved.
+    bytes: u64,
+    /// Keys found (reads) or entries visited (scans).
+    found: u64,
+    /// What `found` must be if the engine is right, where it is known.
+    expected: Option<u64>,
+}
+
+impl Run<'_> {
+    fn measure<S: Store>(
+        &self,
+        store: &S,
+        dir: &Path,
+        progress: Progress,
+    ) -> Result<Measurement, BenchError> {
+        let workload = self.spec.workload;
+        let label = self.spec.to_string();
+        let store_error = |source| BenchError::Store {
+            workload: label.clone(),
+            source,
+        };
+        let ops = workload.ops(self.config.num);
+        let ticker = progress.start(&label, ops);
+        process::reset_peak_memory();
+        let written_before = process::bytes_written();
+
+        let started = Instant::now();
+        let shares: Vec<Result<Share, StoreError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..self.threads)
+                .map(|t| {
+                    let range = share(ops, self.threads, t);
+                    let ticker = &ticker;
+                    scope.spawn(move || self.run_share(store, range, t, ticker))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(share) => share,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        let shares: Vec<Share> = shares
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(store_error)?;
+
+        if workload.writes() {
+            store.flush().map_err(store_error)?;
+        }
+        let written = match (written_before, process::bytes_written()) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+            _ => None,
+        };
+        let peak_memory_bytes = process::peak_memory();
+        let disk_bytes = process::disk_usage(dir).ok();
+
+        let mut latencies =
+            histogram().map_err(|e| BenchError::Config(format!("latency histogram: {e}")))?;
+        let (mut done, mut bytes, mut found, mut expected) = (0, 0, 0, Some(0));
+        for share in &shares {
+            latencies
+                .add(&share.latencies)
+                .map_err(|e| BenchError::Config(format!("latency histogram: {e}")))?;
+            done += share.ops;
+            bytes += share.bytes;
+            found += share.found;
+            expected = expected.zip(share.expected).map(|(a, b)| a + b);
+        }
+        if let Some(expected) = expected
+            && found != expected
+        {
+            return Err(BenchError::WrongAnswer {
+                workload: label,
+                what: format!("expected {expected} keys or entries, found {found}"),
+            });
+        }
+        let reads = !workload.writes();
+        let per_second = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
+        let micros = |q: f64| latencies.value_at_quantile(q) as f64 / 1000.0;
+        let measurement = Measurement {
+            workload: label,
+            threads: self.threads,
+            ops: done,
+            seconds,
+            ops_per_sec: per_second(done as f64),
+            micros_mean: latencies.mean() / 1000.0,
+            micros_p50: micros(0.5),
+            micros_p99: micros(0.99),
+            micros_p999: micros(0.999),
+            mb_per_sec: per_second(bytes as f64) / 1e6,
+            write_amplification: written
+                .filter(|_| workload.writes() && bytes > 0)
+                .map(|w| w as f64 / bytes as f64),
+            disk_bytes,
+            peak_memory_bytes,
+            found: reads.then_some(found),
+        };
+        ticker.finish(&format!(
+            "{} ops in {:.2} s, {:.0} ops/s",
+            measurement.ops, seconds, measurement.ops_per_sec
+        ));
+        Ok(measurement)
+    }
+
+    /// Runs operations `range` of the workload on this thread.
+    fn run_share<S: Store>(
+        &self,
+        store: &S,
+        range: Range<u64>,
+        thread: usize,
+        ticker: &Ticker,
+    ) -> Result<Share, StoreError> {
+        let num = self.config.num;
+        let key_size = self.config.key_size;
+        let mut rng = Rng::new(stream_seed(self.config.seed, self.ordinal, thread + 1));
+        let mut key = Vec::with_capacity(key_size);
+        let mut value = Vec::with_capacity(self.config.value_size);
+        let mut share = Share {
+            latencies: histogram().map_err(StoreError::new)?,
+            ops: 0,
+            bytes: 0,
+            found: 0,
+            expected: None,
+        };
+        let value_len = self.values.value_len() as u64;
+        let key_len = key_size as u64;
+        let mut last = Instant::now();
+        let mut record = |share: &mut Share| {
+            let now = Instant::now();
+            share
+                .latencies
+                .saturating_record(now.duration_since(last).as_nanos() as u64);
+            last = now;
+            share.ops += 1;
+            if share.ops.is_multiple_of(Ticker::EVERY) {
+                ticker.inc(Ticker::EVERY);
+            }
+        };
+
+        match self.spec.workload {
+            Workload::ReadSeq => {
+                key_into(range.start, key_size, &mut key);
+                let limit = (range.end - range.start) as usize;
+                store.scan(&key, limit, &mut |k, v| {
+                    share.bytes += (k.len() + v.len()) as u64;
+                    record(&mut share);
+                })?;
+                share.found = share.ops;
+                share.expected = Some(range.end - range.start);
+            }
+            workload => {
+                let mut expected = 0;
+                for i in range {
+                    match workload {
+                        Workload::FillSeq => {
+                            key_into(i, key_size, &mut key);
+                            store.put(&key, self.values.get(i))?;
+                        }
+                        Workload::FillRandom => {
+                            key_into(self.permutation.get(i), key_size, &mut key);
+                            store.put(&key, self.values.get(i))?;
+                        }
+                        Workload::Overwrite => {
+                            key_into(rng.below(num), key_size, &mut key);
+                            store.put(&key, self.values.get(i + num))?;
+                        }
+                        Workload::FillSync => {
+                            key_into(self.permutation.get(i), key_size, &mut key);
+                            store.put_sync(&key, self.values.get(i))?;
+                        }
+                        Workload::DeleteRandom => {
+                            key_into(self.permutation.get(i), key_size, &mut key);
+                            store.delete(&key)?;
+                        }
+                        Workload::ReadRandom => {
+                            key_into(rng.below(num), key_size, &mut key);
+                            if store.get(&key, &mut value)? {
+                                share.found += 1;
+                                share.bytes += value.len() as u64;
+                            }
+                            expected += 1;
+                        }
+                        Workload::ReadMissing => {
+                            missing_key_into(rng.below(num), key_size, &mut key);
+                            share.found += u64::from(store.get(&key, &mut value)?);
+                        }
+                        Workload::SeekRandom => {
+                            let k = rng.below(num);
+                            key_into(k, key_size, &mut key);
+                            share.found += store.scan(&key, 11, &mut |k, v| {
+                                share.bytes += (k.len() + v.len()) as u64;
+                            })? as u64;
+                            expected += (num - k).min(11);
+                        }
+                        Workload::ReadSeq => unreachable!("scanned above"),
+                    }
+                    share.bytes += match workload {
+                        Workload::DeleteRandom | Workload::ReadRandom | Workload::ReadMissing => {
+                            key_len
+                        }
+                        Workload::SeekRandom => 0,
+                        _ => key_len + value_len,
+                    };
+                    record(&mut share);
+                }
+                share.expected = match workload {
+                    Workload::ReadRandom | Workload::SeekRandom => Some(expected),
+                    Workload::ReadMissing => Some(0),
+                    _ => None,
+                };
+            }
+        }
+        ticker.inc(share.ops % Ticker::EVERY);
+        Ok(share)
+    }
+}
+
+/// A histogram of latencies in nanoseconds, from 1 ns to 1000 s at three
+/// significant digits; longer ones saturate.
+fn histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
+    Histogram::new_with_bounds(1, 1_000_000_000_000, 3)
+}
+
+/// Operations `[t * ops / threads, (t + 1) * ops / threads)`: thread `t`'s
+/// share.
+fn share(ops: u64, threads: usize, t: usize) -> Range<u64> {
+    let part = |t: usize| (u128::from(ops) * t as u128 / threads as u128) as u64;
+    part(t)..part(t + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_tile_the_operations() {
+        for (ops, threads) in [(10, 3), (1, 4), (1000, 1), (7, 7)] {
+            let ranges: Vec<_> = (0..threads).map(|t| share(ops, threads, t)).collect();
+            assert_eq!(ranges[0].start, 0);
+            assert_eq!(ranges[threads - 1].end, ops);
+            assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        }
+    }
+
+    #[test]
+    fn configurations_that_cannot_run_are_refused() {
+        let ok = BenchConfig::default();
+        assert!(check(&ok).is_ok());
+        for bad in [
+            BenchConfig {
+                num: 0,
+                ..ok.clone()
+            },
+            BenchConfig {
+                key_size: 1,
+                ..ok.clone()
+            },
+            BenchConfig {
+                key_size: 6,
+                ..ok.clone()
+            },
+            BenchConfig {
+                threads: 0,
+                ..ok.clone()
+            },
+        ] {
+            assert!(matches!(check(&bad), Err(BenchError::Config(_))), "{bad:?}");
+        }
+        assert!(check(&BenchConfig { key_size: 7, ..ok }).is_ok());
+    }
+}

@@ -1,0 +1,224 @@
+//! The [`Store`] trait: the operations the workloads need of an engine,
+//! and [`Engine`], which opens one in a directory.
+//!
+//! Adapters implement them for lsmkit-engine here and for RocksDB, fjall and
+//! sled in the unpublished `lsmkit-benches` crate, so that every engine runs
+//! the very same workload code. [`MemStore`] is the reference: a `BTreeMap`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::RwLock;
+
+/// A failed store operation: the engine's own error, boxed.
+#[derive(Debug)]
+pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
+
+impl StoreError {
+    /// Wraps an engine's error (or a message).
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+        StoreError(error.into())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// One write of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write<'a> {
+    /// Set `key` to `value`.
+    Put {
+        /// The key.
+        key: &'a [u8],
+        /// The value.
+        value: &'a [u8],
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: &'a [u8],
+    },
+}
+
+/// What the workloads do to an engine. Every write goes through the
+/// engine's write-ahead log; only [`put_sync`](Store::put_sync) waits for
+/// it to be durable.
+///
+/// Shared by the workload threads: implementations are `Sync` and take
+/// `&self`.
+pub trait Store: Send + Sync {
+    /// Sets `key` to `value`, logged but not synced.
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+
+    /// Sets `key` to `value` and returns once the write is durable (the
+    /// log synced).
+    fn put_sync(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+
+    /// Removes `key`, logged but not synced.
+    fn delete(&self, key: &[u8]) -> Result<(), StoreError>;
+
+    /// Applies `writes` atomically, logged but not synced.
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StoreError>;
+
+    /// Copies the value of `key` into `value` (cleared first) and returns
+    /// true, or returns false when the key is absent.
+    fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError>;
+
+    /// Positions on the first key `>= start` and visits up to `limit`
+    /// entries in key order; returns how many it visited.
+    fn scan(
+        &self,
+        start: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize, StoreError>;
+
+    /// Writes everything held in memory to the engine's tables and waits
+    /// for the background work this started, so that what follows runs
+    /// against settled files.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// A kind of store, and how it is configured: opens a [`Store`] in a
+/// directory.
+pub trait Engine: Sync {
+    /// The store this engine opens.
+    type Store: Store;
+
+    /// The engine's name in results: `lsmkit`, `rocksdb`, ...
+    fn name(&self) -> &str;
+
+    /// How the engine is configured, in a line, for the results.
+    fn config(&self) -> String;
+
+    /// Opens (creating if needed) the store in `dir`, which exists.
+    fn open(&self, dir: &Path) -> Result<Self::Store, StoreError>;
+}
+
+/// A store in memory: a `BTreeMap` under a lock. The reference model the
+/// workloads are tested against, and a measure of the harness's own cost.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    map: RwLock<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    /// How many keys the store holds.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether the store holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
+        self.map
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
+        self.map
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Store for MemStore {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.write().insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+
+    fn put_sync(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.put(key, value)
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.write().remove(key);
+        Ok(())
+    }
+
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StoreError> {
+        let mut map = self.write();
+        for write in writes {
+            match *write {
+                Write::Put { key, value } => map.insert(key.to_vec(), value.to_vec()),
+                Write::Delete { key } => map.remove(key),
+            };
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
+        value.clear();
+        match self.read().get(key) {
+            Some(found) => {
+                value.extend_from_slice(found);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize, StoreError> {
+        let map = self.read();
+        let mut n = 0;
+        for (key, value) in map
+            .range::<[u8], _>((Bound::Included(start), Bound::Unbounded))
+            .take(limit)
+        {
+            visit(key, value);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The [`Engine`] of [`MemStore`]: every open is a fresh, empty map (the
+/// directory is not used).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemEngine;
+
+impl Engine for MemEngine {
+    type Store = MemStore;
+
+    fn name(&self) -> &str {
+        "memory"
+    }
+
+    fn config(&self) -> String {
+        "a BTreeMap under a RwLock; nothing on disk".to_string()
+    }
+
+    fn open(&self, _dir: &Path) -> Result<MemStore, StoreError> {
+        Ok(MemStore::new())
+    }
+}

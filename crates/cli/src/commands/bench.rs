@@ -1,0 +1,127 @@
+//! `lsmkit bench`: db_bench's workloads through lsmkit-engine, with a
+//! table (or JSON) of throughput, latency percentiles, write amplification,
+//! disk usage and peak memory.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use lsmkit_cli::bench::{self, BenchConfig, Engine, MemEngine, Progress, WorkloadSpec};
+
+use crate::failure::Failure;
+
+/// Keys per workload by default: db_bench's million.
+const DEFAULT_NUM: u64 = 1_000_000;
+
+/// The flags of `lsmkit bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Keys per workload (fillsync writes NUM / 1000, at least 100).
+    #[arg(long, default_value_t = DEFAULT_NUM)]
+    num: u64,
+    /// Bytes per key (decimal digits, zero-padded).
+    #[arg(long, default_value_t = 16)]
+    key_size: usize,
+    /// Bytes per value (half pseudo-random, half a repeat: compressible to
+    /// about half).
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Threads for each workload that does not name its own.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seed of the keys' order and the values.
+    #[arg(long, default_value_t = 301)]
+    seed: u64,
+    /// Workloads to run, in order, comma-separated; NAME:THREADS runs one
+    /// on its own number of threads. Names: fillseq, fillrandom, overwrite,
+    /// readrandom, readmissing, readseq, seekrandom, deleterandom,
+    /// fillsync.
+    #[arg(long, value_delimiter = ',', default_values_t = WorkloadSpec::defaults())]
+    workloads: Vec<WorkloadSpec>,
+    /// Database directory, kept afterwards. It must be empty, missing, or
+    /// left by an earlier `lsmkit bench`: fills delete its contents.
+    /// Default: a fresh temporary directory, removed at the end.
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// How to show progress on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    progress: ProgressArg,
+    /// The engine to measure: lsmkit, or an in-memory map (the harness's
+    /// own cost).
+    #[arg(long, value_enum, default_value_t = EngineArg::Memory)]
+    engine: EngineArg,
+}
+
+/// `--progress`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ProgressArg {
+    /// A bar when stderr is a terminal, lines otherwise.
+    Auto,
+    /// A progress bar per workload.
+    Bar,
+    /// A line per workload.
+    Lines,
+    /// Nothing.
+    None,
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    /// A BTreeMap under a lock: nothing on disk.
+    Memory,
+}
+
+/// Runs the benchmark, printing the results to `out`.
+pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let config = BenchConfig {
+        num: args.num,
+        key_size: args.key_size,
+        value_size: args.value_size,
+        threads: args.threads,
+        seed: args.seed,
+        workloads: args.workloads.clone(),
+    };
+    let progress = match args.progress {
+        ProgressArg::Auto => Progress::auto(),
+        ProgressArg::Bar => Progress::Bar,
+        ProgressArg::Lines => Progress::Lines,
+        ProgressArg::None => Progress::Quiet,
+    };
+    match args.engine {
+        EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),
+    }
+}
+
+fn run_on<E: Engine>(
+    engine: &E,
+    args: &BenchArgs,
+    config: &BenchConfig,
+    progress: Progress,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    // Dropped (and removed) after the run, when it is ours.
+    let temporary;
+    let dir = match &args.db {
+        Some(dir) => dir.clone(),
+        None => {
+            temporary = tempfile::Builder::new()
+                .prefix("lsmkit-bench-")
+                .tempdir()
+                .map_err(|e| Failure::new(format!("creating a temporary directory: {e}")))?;
+            temporary.path().to_path_buf()
+        }
+    };
+    let report = bench::run(engine, &dir, config, progress).map_err(Failure::new)?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report)
+            .map_err(|e| Failure::from(std::io::Error::from(e)))?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", report.table())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand group.
+
+pub mod bench;
+pub mod sst;
+pub mod wal;
