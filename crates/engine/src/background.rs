@@ -96,7 +96,7 @@ impl Background {
     /// `runs_slowdown_trigger`).
     pub fn throttle(&self, inner: &Inner) -> Result<()> {
         let options = &inner.options;
-        let runs_count = false;
+        let runs_count = options.auto_compaction;
         let started = Instant::now();
         let mut stopped = false;
         let mut state = lock(&self.state);
@@ -191,6 +191,9 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
             .spawn(move || flush_loop(&flusher))
             .map_err(|e| Error::io(&inner.dir, e))?,
     );
+    if let Some(thread) = crate::compact::start(inner)? {
+        threads.push(thread);
+    }
     Ok(threads)
 }
 

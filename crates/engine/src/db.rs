@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     pub visible: AtomicU64,
     pub version: Mutex<Arc<Version>>,
     pub manifest: Mutex<Manifest>,
+    /// Held while a compaction is picked and run: one at a time.
+    pub compaction: Mutex<()>,
     pub next_file: Arc<AtomicU64>,
     pub snapshots: SnapshotList,
     pub bg: Background,
@@ -88,6 +90,16 @@ impl Inner {
         Arc::clone(&lock(&self.version))
     }
 
+    /// The current version and the newest visible sequence number, read
+    /// together under the version lock. Read apart, a compaction installed
+    /// in between could have dropped a version the sequence number needs
+    /// (one shadowed by a write above it); read together, every compaction
+    /// in the version had only inputs at or below the sequence number.
+    pub fn view(&self) -> (Arc<Version>, SeqNo) {
+        let version = lock(&self.version);
+        (Arc::clone(&version), self.visible_seqno())
+    }
+
     pub fn visible_seqno(&self) -> SeqNo {
         self.visible.load(Ordering::Acquire)
     }
@@ -96,7 +108,12 @@ impl Inner {
         self.dir.join(format::table_file_name(number))
     }
 
-    pub fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R, seqno: SeqNo) -> DbIter {
+    pub fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        version: Arc<Version>,
+        seqno: SeqNo,
+    ) -> DbIter {
         fn as_bytes<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
             match bound {
                 Bound::Included(k) => Bound::Included(k.as_ref()),
@@ -105,12 +122,12 @@ impl Inner {
             }
         }
         let (lower, upper) = bounds_of(as_bytes(range.start_bound()), as_bytes(range.end_bound()));
-        DbIter::new(self.current(), seqno, lower, upper)
+        DbIter::new(version, seqno, lower, upper)
     }
 
-    pub fn prefix_at(&self, prefix: &[u8], seqno: SeqNo) -> DbIter {
+    pub fn prefix_at(&self, prefix: &[u8], version: Arc<Version>, seqno: SeqNo) -> DbIter {
         let lower = (!prefix.is_empty()).then(|| prefix.to_vec());
-        DbIter::new(self.current(), seqno, lower, prefix_end(prefix))
+        DbIter::new(version, seqno, lower, prefix_end(prefix))
     }
 
     /// Applies `batch` under the write lock, then syncs the WAL if asked.
@@ -282,8 +299,8 @@ impl Db {
 
     /// The newest value of `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let seqno = self.inner.visible_seqno();
-        self.inner.current().get(key, seqno)
+        let (version, seqno) = self.inner.view();
+        version.get(key, seqno)
     }
 
     /// A consistent view of the database as it is now.
@@ -294,12 +311,14 @@ impl Db {
     /// The live keys of `range`, in key order (`.rev()` for descending),
     /// as of now.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        self.inner.range_at(range, self.inner.visible_seqno())
+        let (version, seqno) = self.inner.view();
+        self.inner.range_at(range, version, seqno)
     }
 
     /// The live keys that start with `prefix`, as of now.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        self.inner.prefix_at(prefix, self.inner.visible_seqno())
+        let (version, seqno) = self.inner.view();
+        self.inner.prefix_at(prefix, version, seqno)
     }
 
     /// Every live key, as of now.
@@ -316,6 +335,13 @@ impl Db {
             self.inner.switch_memtable(&mut w);
         }
         self.inner.bg.wait_flushed(&self.inner)
+    }
+
+    /// Flushes, then merges every sorted run into one (a full, bottommost
+    /// compaction that keeps what live snapshots need), and waits for it.
+    pub fn compact(&self) -> Result<()> {
+        self.flush()?;
+        crate::compact::compact_all(&self.inner).map_err(|e| self.inner.bg.set_error(e))
     }
 
     /// Counters and the current shape of the database.

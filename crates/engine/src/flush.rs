@@ -126,7 +126,7 @@ fn install(inner: &Inner, frozen: &Arc<Frozen>, table: Option<Table>) -> Result<
     let mut current = lock(&inner.version);
     let mut runs = Vec::with_capacity(current.runs.len() + 1);
     if let Some(table) = table {
-        runs.push(Arc::new(Run::new(table.record.run, vec![Arc::new(table)])));
+        runs.push(Arc::new(Run::new(vec![Arc::new(table)])));
     }
     runs.extend(current.runs.iter().cloned());
     *current = Arc::new(Version {

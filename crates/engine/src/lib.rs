@@ -85,6 +85,7 @@
 
 mod background;
 mod batch;
+mod compact;
 mod db;
 mod db_iter;
 mod error;

@@ -159,11 +159,6 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// The state as of the last edit.
-    pub fn state(&self) -> &ManifestState {
-        &self.state
-    }
-
     /// The manifest file's number.
     pub fn number(&self) -> u64 {
         self.number

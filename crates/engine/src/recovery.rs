@@ -173,6 +173,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         visible: AtomicU64::new(last_seqno),
         version: Mutex::new(Arc::new(version)),
         manifest: Mutex::new(manifest),
+        compaction: Mutex::new(()),
         next_file,
         snapshots: SnapshotList::default(),
         bg: Background::default(),
@@ -198,8 +199,8 @@ fn open_runs(fs: &dyn Fs, dir: &Path, state: &ManifestState) -> Result<Vec<Arc<R
         }));
     }
     let mut runs: Vec<Arc<Run>> = by_run
-        .into_iter()
-        .map(|(id, tables)| Arc::new(Run::new(id, tables)))
+        .into_values()
+        .map(|tables| Arc::new(Run::new(tables)))
         .collect();
     runs.sort_by_key(|r| std::cmp::Reverse(r.max_seqno));
     Ok(runs)

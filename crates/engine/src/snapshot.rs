@@ -77,12 +77,13 @@ impl Snapshot {
     /// The live keys of `range` as of this snapshot, in order (`.rev()`
     /// for descending).
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        self.inner.range_at(range, self.seqno)
+        self.inner.range_at(range, self.inner.current(), self.seqno)
     }
 
     /// The live keys that start with `prefix` as of this snapshot.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        self.inner.prefix_at(prefix, self.seqno)
+        self.inner
+            .prefix_at(prefix, self.inner.current(), self.seqno)
     }
 
     /// Every live key as of this snapshot.

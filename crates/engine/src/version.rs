@@ -52,7 +52,6 @@ impl Table {
 /// range of sequence numbers.
 #[derive(Debug)]
 pub(crate) struct Run {
-    pub id: u64,
     pub tables: Vec<Arc<Table>>,
     pub min_seqno: SeqNo,
     pub max_seqno: SeqNo,
@@ -60,12 +59,11 @@ pub(crate) struct Run {
 
 impl Run {
     /// A run of `tables`, which must share one run id and seqno range.
-    pub fn new(id: u64, mut tables: Vec<Arc<Table>>) -> Run {
+    pub fn new(mut tables: Vec<Arc<Table>>) -> Run {
         tables.sort_by(|a, b| a.record.lower.cmp(&b.record.lower));
         let min_seqno = tables.iter().map(|t| t.record.min_seqno).min().unwrap_or(0);
         let max_seqno = tables.iter().map(|t| t.record.max_seqno).max().unwrap_or(0);
         Run {
-            id,
             tables,
             min_seqno,
             max_seqno,
