@@ -139,6 +139,79 @@ mod tests {
         assert_eq!(FilterBuilder::new(7).finish(), None);
     }
 
+    /// SipHash-1-3 of a 16-byte key and an 8-byte message, written from
+    /// the SipHash paper, not from the `siphasher` crate.
+    fn sip13(key: &[u8], message: [u8; 8]) -> u64 {
+        let k0 = u64::from_le_bytes(key[..8].try_into().unwrap());
+        let k1 = u64::from_le_bytes(key[8..16].try_into().unwrap());
+        let mut v = [
+            k0 ^ 0x736f_6d65_7073_6575,
+            k1 ^ 0x646f_7261_6e64_6f6d,
+            k0 ^ 0x6c79_6765_6e65_7261,
+            k1 ^ 0x7465_6462_7974_6573,
+        ];
+        let round = |v: &mut [u64; 4]| {
+            v[0] = v[0].wrapping_add(v[1]);
+            v[1] = v[1].rotate_left(13) ^ v[0];
+            v[0] = v[0].rotate_left(32);
+            v[2] = v[2].wrapping_add(v[3]);
+            v[3] = v[3].rotate_left(16) ^ v[2];
+            v[0] = v[0].wrapping_add(v[3]);
+            v[3] = v[3].rotate_left(21) ^ v[0];
+            v[2] = v[2].wrapping_add(v[1]);
+            v[1] = v[1].rotate_left(17) ^ v[2];
+            v[2] = v[2].rotate_left(32);
+        };
+        for m in [u64::from_le_bytes(message), 8u64 << 56] {
+            v[3] ^= m;
+            round(&mut v);
+            v[0] ^= m;
+        }
+        v[2] ^= 0xff;
+        for _ in 0..3 {
+            round(&mut v);
+        }
+        v[0] ^ v[1] ^ v[2] ^ v[3]
+    }
+
+    #[test]
+    fn filter_bits_follow_the_documented_hashing() {
+        // docs/FORMAT.md, "Filter block", step by step.
+        let keys: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| format!("user-{i}").into_bytes())
+            .collect();
+        let mut b = FilterBuilder::new(10);
+        for k in &keys {
+            b.add(k);
+        }
+        let bytes = b.finish().unwrap();
+        assert_eq!(bytes[0], 1);
+        let m = u64::from_le_bytes(bytes[1..9].try_into().unwrap());
+        let k = u32::from_le_bytes(bytes[9..13].try_into().unwrap());
+        let seed = &bytes[13..45];
+        assert_eq!(seed, FILTER_SEED);
+        assert_eq!(m, (300 * 10u64).div_ceil(8));
+        assert_eq!(
+            k,
+            (8.0 * m as f64 / 300.0 * std::f64::consts::LN_2).round() as u32
+        );
+        let mut bitmap = vec![0u8; m as usize];
+        for key in &keys {
+            let item = xxh3_64(key).to_le_bytes();
+            let (h0, h1) = (sip13(&seed[..16], item), sip13(&seed[16..], item));
+            for i in 0..u64::from(k) {
+                let h = match i {
+                    0 => h0,
+                    1 => h1,
+                    _ => h0.wrapping_add(i.wrapping_mul(h1)) % 0xFFFF_FFFF_FFFF_FFC5,
+                };
+                let bit = h % (8 * m);
+                bitmap[(bit / 8) as usize] |= 1 << (bit % 8);
+            }
+        }
+        assert_eq!(&bytes[45..], &bitmap[..]);
+    }
+
     #[test]
     fn parse_refuses_empty_bitmaps_and_runaway_hash_counts() {
         let mut b = FilterBuilder::new(10);

@@ -10,7 +10,7 @@
 //! [`SstReader`] opens a table through `lsmkit-vfs` (memory-mapped where the
 //! filesystem allows), answers [`get`](SstReader::get) at any snapshot,
 //! iterates with a [`TableIter`], and [`verify`](SstReader::verify)s every
-//! byte. The byte layout is in [`format`] and `docs/FORMAT.md`.
+//! byte. The byte layout is in [`format`](mod@format) and `docs/FORMAT.md`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -67,7 +67,7 @@
 mod error;
 mod filter;
 pub mod format;
-mod iterator;
+pub mod iterator;
 pub mod key;
 mod properties;
 mod reader;
@@ -85,3 +85,8 @@ pub use reader::{Lookup, SstReader};
 pub use table_iter::TableIter;
 pub use tombstone::RangeTombstone;
 pub use writer::{SstOptions, SstWriter, TableMeta};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -1,0 +1,116 @@
+//! lsmkit-sstable: writing a table of 1,000,000 entries (16-byte keys,
+//! 100-byte values, db_bench's defaults), point lookups of present and
+//! absent keys with and without the bloom filter, and a full scan. Tables
+//! live on `StdFs` in a temporary directory (memory-mapped reads).
+//!
+//! ```sh
+//! cargo bench -p lsmkit-benches --bench sstable -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use lsmkit_benches::{Rng, key, value};
+use lsmkit_sstable::{InternalIterator, Lookup, SstOptions, SstReader, SstWriter};
+use lsmkit_vfs::{Fs, StdFs};
+
+const ENTRIES: u64 = 1_000_000;
+const KEY_LEN: usize = 16;
+const VALUE_LEN: usize = 100;
+
+/// Stored keys are the even indexes; odd ones are absent but fall between
+/// stored keys, so that only the filter can rule them out.
+fn stored_key(i: u64) -> Vec<u8> {
+    key(2 * i, KEY_LEN)
+}
+
+fn write_table(fs: &Arc<dyn Fs>, path: &Path, bloom_bits: u32) -> u64 {
+    let mut rng = Rng::new(42);
+    let options = SstOptions::default().bloom_bits_per_key(bloom_bits);
+    let mut w = SstWriter::create(fs.clone(), path, options)
+        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    for i in 0..ENTRIES {
+        w.put(&stored_key(i), 1, &value(&mut rng, VALUE_LEN))
+            .unwrap_or_else(|e| panic!("put: {e}"));
+    }
+    w.finish().unwrap_or_else(|e| panic!("finish: {e}")).file_size
+}
+
+fn open(fs: &Arc<dyn Fs>, path: &Path) -> Arc<SstReader> {
+    SstReader::open(&**fs, path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+fn bench_write(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
+    let path = dir.path().join("write.sst");
+    let mut group = c.benchmark_group("sstable/write");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(ENTRIES * (KEY_LEN + VALUE_LEN) as u64));
+    group.bench_function("1M-16B-100B", |b| {
+        b.iter(|| black_box(write_table(&fs, &path, 10)))
+    });
+    group.finish();
+}
+
+fn bench_get(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
+    let with_filter = dir.path().join("bloom.sst");
+    let without_filter = dir.path().join("plain.sst");
+    write_table(&fs, &with_filter, 10);
+    write_table(&fs, &without_filter, 0);
+    let mut rng = Rng::new(7);
+    let picks: Vec<u64> = (0..4096).map(|_| rng.below(ENTRIES)).collect();
+    let present: Vec<Vec<u8>> = picks.iter().map(|&i| stored_key(i)).collect();
+    let absent: Vec<Vec<u8>> = picks.iter().map(|&i| key(2 * i + 1, KEY_LEN)).collect();
+
+    let mut group = c.benchmark_group("sstable/get");
+    group.throughput(Throughput::Elements(1));
+    for (name, path, keys, found) in [
+        ("present", &with_filter, &present, true),
+        ("absent-bloom", &with_filter, &absent, false),
+        ("absent-no-filter", &without_filter, &absent, false),
+    ] {
+        let table = open(&fs, path);
+        let mut n = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                n = (n + 1) % keys.len();
+                let r = table.get(&keys[n], u64::MAX).unwrap_or_else(|e| panic!("get: {e}"));
+                debug_assert_eq!(matches!(r, Lookup::Found(_)), found);
+                black_box(r)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_scan(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
+    let path = dir.path().join("scan.sst");
+    write_table(&fs, &path, 10);
+    let table = open(&fs, &path);
+    let mut group = c.benchmark_group("sstable/scan");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(ENTRIES * (KEY_LEN + VALUE_LEN) as u64));
+    group.bench_function("1M-16B-100B", |b| {
+        b.iter(|| {
+            let mut it = table.iter();
+            it.seek_to_first();
+            let mut bytes = 0;
+            while it.valid() {
+                bytes += it.key().len() + it.value().len();
+                it.next();
+            }
+            black_box(bytes)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_write, bench_get, bench_scan);
+criterion_main!(benches);

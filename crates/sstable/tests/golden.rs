@@ -1,0 +1,126 @@
+//! Golden tables: the writer must keep producing these files byte for
+//! byte, and the reader must keep reading them. A change to the format
+//! means a new `FormatVersion` and new golden files beside the old ones,
+//! which stay readable.
+//!
+//! A missing golden file is written (and the test fails, so that it gets
+//! committed) when `LSMKIT_BLESS=1` is set; an existing one is never
+//! overwritten.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{Model, scan, small_model, small_options};
+use lsmkit_sstable::{FormatVersion, RangeTombstone, SstOptions, SstReader};
+use lsmkit_vfs::{Fs, MemFs, StdFs};
+
+struct Golden {
+    name: &'static str,
+    model: Model,
+    options: SstOptions,
+}
+
+fn goldens() -> Vec<Golden> {
+    let mut tombstones = Model::default();
+    for (i, k) in [&b"apple"[..], b"banana", b"cherry", b"date"]
+        .iter()
+        .enumerate()
+    {
+        tombstones.put(k, 10 + i as u64, &k.repeat(3));
+    }
+    tombstones.delete(b"banana", 20);
+    tombstones
+        .tombstones
+        .push(RangeTombstone::new(&b"b"[..], &b"d"[..], 15));
+    tombstones
+        .tombstones
+        .push(RangeTombstone::new(&b"a"[..], &b"z"[..], 5));
+    vec![
+        Golden {
+            name: "v1-small.sst",
+            model: small_model(),
+            options: small_options().user_property("origin", &b"golden"[..]),
+        },
+        Golden {
+            name: "v1-empty.sst",
+            model: Model::default(),
+            options: SstOptions::default().creation_time(1_700_000_000),
+        },
+        Golden {
+            name: "v1-tombstones-no-filter.sst",
+            model: tombstones,
+            options: SstOptions::default()
+                .bloom_bits_per_key(0)
+                .creation_time(1_700_000_000),
+        },
+    ]
+}
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+}
+
+fn written(g: &Golden) -> Vec<u8> {
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    g.model.write(&fs, "/g.sst", g.options.clone());
+    let file = fs.open(Path::new("/g.sst")).unwrap();
+    file.as_bytes().unwrap().to_vec()
+}
+
+#[test]
+fn the_writer_reproduces_the_golden_files_byte_for_byte() {
+    let mut blessed = Vec::new();
+    for g in goldens() {
+        let path = testdata(g.name);
+        let bytes = written(&g);
+        if !path.exists() && std::env::var_os("LSMKIT_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+            blessed.push(g.name);
+            continue;
+        }
+        let golden = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (LSMKIT_BLESS=1 writes it)", path.display()));
+        assert!(
+            bytes == golden,
+            "{} changed: the writer's output differs from the golden file; \
+             a format change needs a new FormatVersion and new golden files",
+            g.name
+        );
+    }
+    assert!(
+        blessed.is_empty(),
+        "wrote new golden files {blessed:?}; commit them"
+    );
+}
+
+#[test]
+fn the_reader_reads_the_golden_files() {
+    for g in goldens() {
+        let table = SstReader::open(&StdFs::new(), testdata(g.name)).unwrap();
+        table.verify().unwrap();
+        assert_eq!(table.footer().version, FormatVersion::V1);
+        assert_eq!(scan(&mut table.iter()), g.model.list(), "{}", g.name);
+        let mut tombstones = g.model.tombstones.clone();
+        tombstones.sort_by(|a, b| a.start.cmp(&b.start).then(b.seqno.cmp(&a.seqno)));
+        assert_eq!(table.range_tombstones(), &tombstones[..]);
+        let p = table.properties();
+        assert_eq!(p.creation_time, 1_700_000_000);
+        assert_eq!(p.num_entries, g.model.entries.len() as u64);
+        assert_eq!(p.user, g.options.user_properties);
+        for k in g.model.entries.keys() {
+            for snapshot in [k.seqno(), k.seqno() + 1, u64::MAX] {
+                let user = k.user_key();
+                assert_eq!(
+                    table.get(user, snapshot).unwrap(),
+                    g.model.get(user, snapshot)
+                );
+            }
+        }
+    }
+}
