@@ -1,17 +1,84 @@
-//! Compaction for lsmkit (in progress).
+//! Compaction for lsmkit: the merge machinery and a tiered strategy,
+//! usable without the engine. Bring your table list; get back what to
+//! compact, and the compacted tables.
+//!
+//! - [`MergingIterator`]: any number of sorted sources (memtable cursors,
+//!   table cursors, other merges) as one [`InternalIterator`], on a heap:
+//!   O(log n) per entry, seek, next and prev, no deduplication.
+//! - [`CompactionStream`]: on top of a merge, keeps for each key the newest
+//!   version and the newest version visible to each live snapshot, applies
+//!   range tombstones, and drops tombstones nothing needs when the output is
+//!   the oldest data. [The rules](stream) are written down there: they are
+//!   where LSM engines lose data.
+//! - [`pick`]: the tiered strategy (RocksDB's universal compaction) as a
+//!   pure function from the sorted runs to a [`CompactionTask`];
+//!   [the algorithm](picker), a worked example and the amplification it
+//!   aims for are in its docs.
+//! - [`execute`]: runs a task, from input tables to output tables written
+//!   through `lsmkit-sstable` and `lsmkit-vfs`, cleaning up on failure.
+//! - [`simulate`]: drives the picker over an ingest pattern without I/O and
+//!   reports write amplification, space amplification and run counts.
+//!
+//! ```
+//! use lsmkit_compaction::{CompactionStream, MergingIterator, RunInfo, TieredOptions, pick};
+//! use lsmkit_memtable::Memtable;
+//! use lsmkit_sstable::{ParsedKey, ValueKind};
+//!
+//! // Two sorted sources with versions of "k"; a snapshot at 2 is live.
+//! let older = Memtable::new();
+//! older.insert(b"k", 1, ValueKind::Put, b"v1")?;
+//! older.insert(b"k", 2, ValueKind::Put, b"v2")?;
+//! let newer = Memtable::new();
+//! newer.insert(b"k", 3, ValueKind::Put, b"v3")?;
+//! newer.insert(b"k", 4, ValueKind::Delete, b"")?;
+//!
+//! let merge = MergingIterator::new(vec![newer.raw_iter(), older.raw_iter()]);
+//! let mut stream = CompactionStream::new(merge, &[], &[2], false);
+//! let mut kept = Vec::new();
+//! while let Some((key, _value)) = stream.next() {
+//!     kept.push(ParsedKey::parse(key).map(|k| k.seqno));
+//! }
+//! // The newest version (the delete), and the newest one snapshot 2 sees.
+//! assert_eq!(kept, [Some(4), Some(2)]);
+//! let (_range_tombstones, stats) = stream.finish()?;
+//! assert_eq!(stats.shadowed, 2);
+//!
+//! // Four runs of similar size, newest first: merge them all.
+//! let run = |size, seqno| RunInfo { size, min_seqno: seqno, max_seqno: seqno };
+//! let runs = [run(10, 40), run(10, 30), run(10, 20), run(10, 10)];
+//! let options = TieredOptions { trigger_runs: 4, ..TieredOptions::default() };
+//! let task = pick(&options, &runs)?.expect("a compaction");
+//! assert_eq!(task.runs, 0..4);
+//! assert!(task.bottommost);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Concurrency
+//!
+//! Everything here is single-threaded and synchronous: a merge, a stream
+//! and an execution each belong to one thread at a time (they are `Send`
+//! when their sources are). The picker and simulator are pure. An engine
+//! runs compactions on its own background threads, one task each, and must
+//! not hand the picker runs that a running compaction is merging.
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod executor;
 mod fragments;
-mod merge;
-mod stream;
+pub mod merge;
+pub mod picker;
+pub mod simulator;
+pub mod stream;
 
 pub use error::Error;
-pub use merge::MergingIterator;
-pub use stream::{CompactionStream, StreamStats};
-mod picker;
-pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick};
-mod simulator;
-pub use simulator::{Simulation, SimulationReport, Simulator, Workload, simulate};
-mod executor;
 pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute};
+pub use lsmkit_sstable::InternalIterator;
+pub use merge::MergingIterator;
+pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick};
+pub use simulator::{Simulation, SimulationReport, Simulator, Workload, simulate};
+pub use stream::{CompactionStream, StreamStats};
+
+// The README's example runs as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
