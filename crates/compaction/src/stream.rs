@@ -139,8 +139,9 @@ pub struct CompactionStream<I> {
     fragment: Option<usize>,
     /// The current entry of the input was yielded: step past it first.
     step: bool,
-    /// The current entry of the input is kept and yielded after `release`.
-    yield_current: bool,
+    /// The current entry of the input, of this sequence number, is kept
+    /// and yielded after `release`.
+    yield_current: Option<SeqNo>,
     /// Point tombstones of the current key held back at the bottom.
     held: VecDeque<(Owned, SeqNo)>,
     /// Held tombstones that turned out to be needed, to yield now.
@@ -193,7 +194,7 @@ impl<I: InternalIterator> CompactionStream<I> {
             last_stripe: None,
             fragment: None,
             step: false,
-            yield_current: false,
+            yield_current: None,
             held: VecDeque::new(),
             release: VecDeque::new(),
             out: Owned::default(),
@@ -217,8 +218,8 @@ impl<I: InternalIterator> CompactionStream<I> {
             self.yielded(seqno, self.out.key.len() + self.out.value.len());
             return Some((&self.out.key, &self.out.value));
         }
-        if std::mem::take(&mut self.yield_current) {
-            return Some(self.yield_input());
+        if let Some(seqno) = self.yield_current.take() {
+            return Some(self.yield_input(seqno));
         }
         if std::mem::take(&mut self.step) {
             self.input.next();
@@ -252,12 +253,12 @@ impl<I: InternalIterator> CompactionStream<I> {
                     };
                     self.held.push_back((entry, seqno));
                 }
-                Verdict::Keep { .. } if !self.held.is_empty() => {
+                Verdict::Keep { seqno, .. } if !self.held.is_empty() => {
                     self.release.append(&mut self.held);
-                    self.yield_current = true;
+                    self.yield_current = Some(seqno);
                     return self.next();
                 }
-                Verdict::Keep { .. } => return Some(self.yield_input()),
+                Verdict::Keep { seqno, .. } => return Some(self.yield_input(seqno)),
             }
             self.input.next();
         }
@@ -299,11 +300,9 @@ impl<I: InternalIterator> CompactionStream<I> {
     }
 
     /// Yields the input's current entry and steps past it on the next call.
-    fn yield_input(&mut self) -> (&[u8], &[u8]) {
+    fn yield_input(&mut self, seqno: SeqNo) -> (&[u8], &[u8]) {
         self.step = true;
-        let (key, value) = (self.input.key(), self.input.value());
-        let seqno = ParsedKey::parse(key).map_or(0, |k| k.seqno);
-        let bytes = key.len() + value.len();
+        let bytes = self.input.key().len() + self.input.value().len();
         self.yielded(seqno, bytes);
         (self.input.key(), self.input.value())
     }

@@ -18,7 +18,7 @@ fn config(workload: Workload, flushes: u64, options: TieredOptions) -> Simulatio
     Simulation {
         workload,
         flushes,
-        flush_bytes: 200 * 100,
+        flush_bytes: 100 * 100,
         entry_bytes: 100,
         seed: 42,
         options,
