@@ -171,6 +171,47 @@ fn outputs_are_cut_at_the_target_size_between_user_keys() {
 }
 
 #[test]
+fn target_size_boundaries_one_table_per_user_key_or_one_in_all() {
+    let case = Case {
+        snapshots: vec![50, 150, 250],
+        ..busy_case()
+    };
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    let inputs = write_inputs(&fs, &build(&case));
+    // A table is full after its first block: every user key (all of its
+    // versions, here up to four) starts a new one.
+    let tiny = SstOptions::default().block_size(1).creation_time(0);
+    let outcome = execute(
+        &fs,
+        &CompactionJob {
+            table_options: tiny,
+            ..job(&case, inputs.clone(), 1)
+        },
+        output_namer(),
+    )
+    .unwrap();
+    let mut user_keys = 0;
+    for table in &outcome.added {
+        let (versions, _) = read_table(&fs, table);
+        let first = &versions[0].user_key;
+        assert!(
+            versions.iter().all(|v| &v.user_key == first),
+            "one user key per table"
+        );
+        user_keys += 1;
+    }
+    assert!(
+        outcome.stats.entries_out > user_keys,
+        "some keys kept several versions"
+    );
+    for table in &outcome.added {
+        fs.remove(&table.meta.path).unwrap();
+    }
+    let outcome = execute(&fs, &job(&case, inputs, u64::MAX), output_namer()).unwrap();
+    assert_eq!(outcome.added.len(), 1);
+}
+
+#[test]
 fn a_compaction_that_keeps_nothing_writes_nothing() {
     let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
     fs.create_dir_all(Path::new(DIR)).unwrap();
