@@ -29,6 +29,7 @@
 //! ```
 
 mod data;
+mod lsmkit_store;
 pub mod process;
 mod progress;
 mod report;
@@ -37,6 +38,7 @@ mod store;
 mod workload;
 
 pub use data::{Permutation, Rng, ValuePool, key, key_into, missing_key_into, value};
+pub use lsmkit_store::{LsmkitEngine, LsmkitStore};
 pub use progress::Progress;
 pub use report::{Measurement, Report, size};
 pub use runner::{BenchConfig, BenchError, MARKER, run};

@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use lsmkit_cli::bench::{self, BenchConfig, Engine, MemEngine, Progress, WorkloadSpec};
+use lsmkit_cli::bench::{
+    self, BenchConfig, Engine, LsmkitEngine, MemEngine, Progress, WorkloadSpec,
+};
 
 use crate::failure::Failure;
 
@@ -51,7 +53,7 @@ pub struct BenchArgs {
     progress: ProgressArg,
     /// The engine to measure: lsmkit, or an in-memory map (the harness's
     /// own cost).
-    #[arg(long, value_enum, default_value_t = EngineArg::Memory)]
+    #[arg(long, value_enum, default_value_t = EngineArg::Lsmkit)]
     engine: EngineArg,
 }
 
@@ -71,6 +73,8 @@ enum ProgressArg {
 /// `--engine`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum EngineArg {
+    /// lsmkit-engine.
+    Lsmkit,
     /// A BTreeMap under a lock: nothing on disk.
     Memory,
 }
@@ -92,6 +96,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
         ProgressArg::None => Progress::Quiet,
     };
     match args.engine {
+        EngineArg::Lsmkit => run_on(&LsmkitEngine::new(), args, &config, progress, out),
         EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),
     }
 }

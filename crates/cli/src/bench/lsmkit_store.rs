@@ -1,0 +1,134 @@
+//! lsmkit-engine behind the [`Store`] trait: what `lsmkit bench` measures.
+
+use std::path::Path;
+
+use lsmkit_engine::{Db, Options, WriteBatch, WriteOptions};
+
+use super::store::{Engine, Store, StoreError, Write};
+
+/// Opens lsmkit-engine databases configured as the comparison configures
+/// every engine: 64 MiB write buffer, bloom filters of 10 bits per key,
+/// WAL on and unsynced except for durable writes. lsmkit tables are never
+/// compressed.
+#[derive(Clone, Debug)]
+pub struct LsmkitEngine {
+    options: Options,
+}
+
+impl LsmkitEngine {
+    /// The comparison's configuration.
+    pub fn new() -> LsmkitEngine {
+        LsmkitEngine {
+            options: Options::default()
+                .write_buffer_size(64 << 20)
+                .bloom_bits_per_key(10)
+                .sync_writes(false),
+        }
+    }
+
+    /// Opens with `options` instead.
+    pub fn with_options(options: Options) -> LsmkitEngine {
+        LsmkitEngine { options }
+    }
+}
+
+impl Default for LsmkitEngine {
+    fn default() -> LsmkitEngine {
+        LsmkitEngine::new()
+    }
+}
+
+impl Engine for LsmkitEngine {
+    type Store = LsmkitStore;
+
+    fn name(&self) -> &str {
+        "lsmkit"
+    }
+
+    fn config(&self) -> String {
+        let o = &self.options;
+        format!(
+            "lsmkit-engine {}: write buffer {} MiB, bloom {} bits/key, blocks {} B, no compression, tiered compaction, WAL unsynced except fillsync",
+            env!("CARGO_PKG_VERSION"),
+            o.write_buffer_size >> 20,
+            o.bloom_bits_per_key,
+            o.block_size
+        )
+    }
+
+    fn open(&self, dir: &Path) -> Result<LsmkitStore, StoreError> {
+        let db = Db::open(dir, self.options.clone()).map_err(StoreError::new)?;
+        Ok(LsmkitStore { db })
+    }
+}
+
+/// An open lsmkit-engine database.
+pub struct LsmkitStore {
+    db: Db,
+}
+
+impl LsmkitStore {
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl Store for LsmkitStore {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.db.put(key, value).map_err(StoreError::new)
+    }
+
+    fn put_sync(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.db
+            .write_with(batch, WriteOptions::durable())
+            .map_err(StoreError::new)
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.db.delete(key).map_err(StoreError::new)
+    }
+
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::new();
+        for write in writes {
+            match *write {
+                Write::Put { key, value } => batch.put(key, value),
+                Write::Delete { key } => batch.delete(key),
+            };
+        }
+        self.db.write(batch).map_err(StoreError::new)
+    }
+
+    fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
+        value.clear();
+        match self.db.get(key).map_err(StoreError::new)? {
+            Some(found) => {
+                *value = found;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for entry in self.db.range(start..).take(limit) {
+            let (key, value) = entry.map_err(StoreError::new)?;
+            visit(&key, &value);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(StoreError::new)
+    }
+}
