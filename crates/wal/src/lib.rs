@@ -87,3 +87,8 @@ pub use log_writer::LogWriter;
 pub use recovery::{DropReason, Dropped, LogReport, RecoveryMode, RecoveryReport, SegmentReport};
 pub use wal::{Appended, Position, SyncPolicy, Wal, WalOptions};
 pub use wal_reader::{Record, WalReader};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
