@@ -108,3 +108,8 @@ pub use stats::Stats;
 
 pub use lsmkit_compaction::TieredOptions;
 pub use lsmkit_wal::RecoveryMode;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
