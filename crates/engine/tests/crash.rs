@@ -1,0 +1,206 @@
+//! Crash tests on `MemFs`: power losses at random moments of random
+//! workloads, at every mutating filesystem call of a workload, and during
+//! the recovery that follows one. After each, the reopened database must
+//! hold the state after a prefix of the acknowledged batches that keeps
+//! every durable one (see `common` for the check).
+//!
+//! The write buffer, compaction trigger and manifest limit are tiny, so
+//! that crashes land in the middle of flushes, compactions and manifest
+//! rewrites, not only between writes.
+//!
+//! # Environment
+//!
+//! - `LSMKIT_CRASH_DEPTH` (default 1): scales the workloads. The random
+//!   test runs `8 × depth` seeds; the every-call test runs a workload of
+//!   `70 × depth` steps and crashes the recovery at `3 × depth` points of
+//!   every fifth crash. `LSMKIT_CRASH_DEPTH=10` runs for minutes.
+//! - `LSMKIT_CRASH_SEED`: runs the random test for this one seed only (a
+//!   failure prints its seed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{DIR, History, Rng, Step, check_prefix, contents, env_number, run, small_options};
+use lsmkit_engine::{Db, Options};
+use lsmkit_vfs::{FaultFs, Fs, MemFs, Rule};
+
+fn depth() -> u64 {
+    env_number("LSMKIT_CRASH_DEPTH", 1).max(1)
+}
+
+fn options(fs: &MemFs) -> Options {
+    small_options(Arc::new(fs.clone()))
+}
+
+fn manifest_numbers(fs: &MemFs) -> Vec<String> {
+    fs.list(Path::new(DIR))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.starts_with("MANIFEST-"))
+        .collect()
+}
+
+/// Reopens the crashed filesystem `fs`, checks the recovered state against
+/// `history`, then checks that the database takes writes and that a clean
+/// close and reopen keeps all of it. Returns the prefix length.
+fn recover_and_check(fs: &MemFs, history: &History, context: &str) -> usize {
+    let db = Db::open(DIR, options(fs)).unwrap_or_else(|e| panic!("{context}: reopen: {e}"));
+    let p = check_prefix(&db, history, context);
+    db.put(b"after-recovery", b"yes")
+        .unwrap_or_else(|e| panic!("{context}: write after recovery: {e}"));
+    let before = contents(&db).unwrap();
+    db.close()
+        .unwrap_or_else(|e| panic!("{context}: close after recovery: {e}"));
+    let db = Db::open(DIR, options(fs)).unwrap_or_else(|e| panic!("{context}: second reopen: {e}"));
+    assert_eq!(
+        contents(&db).unwrap(),
+        before,
+        "{context}: a clean close and reopen after recovery changed the contents"
+    );
+    p
+}
+
+#[test]
+fn random_workloads_recover_a_prefix_after_crashes_at_random_moments() {
+    let seeds: Vec<u64> = match std::env::var("LSMKIT_CRASH_SEED") {
+        Ok(_) => vec![env_number("LSMKIT_CRASH_SEED", 0)],
+        Err(_) => (0..8 * depth()).collect(),
+    };
+    let (mut flushes, mut compactions, mut rewrites, mut crashes) = (0, 0, 0, 0);
+    for seed in seeds {
+        let fs = MemFs::new();
+        let db = Db::open(DIR, options(&fs)).unwrap();
+        let steps = common::workload(seed, 300, true);
+        let mut rng = Rng::new(seed ^ 0xC0FFEE);
+        let mut history = History::default();
+        let mut manifests = manifest_numbers(&fs);
+        for (i, step) in steps.iter().enumerate() {
+            run(&db, std::slice::from_ref(step), &mut history)
+                .unwrap_or_else(|e| panic!("seed {seed}: step {i}: {e}"));
+            let now = manifest_numbers(&fs);
+            rewrites += u64::from(now != manifests);
+            manifests = now;
+            // Crash right after a write, while the background threads may
+            // be halfway through a flush, a compaction or a manifest
+            // rewrite; torn half the time.
+            if rng.chance(4) {
+                crashes += 1;
+                let torn = rng.chance(50);
+                let crash_seed = rng.next_u64();
+                let crashed = if torn {
+                    fs.crash_clone_torn(crash_seed)
+                } else {
+                    fs.crash_clone()
+                };
+                let context = format!(
+                    "seed {seed} (LSMKIT_CRASH_SEED={seed}), crash after step {i}, torn {torn} \
+                     (tear seed {crash_seed})"
+                );
+                recover_and_check(&crashed, &history, &context);
+            }
+        }
+        let stats = db.stats();
+        flushes += stats.flushes;
+        compactions += stats.compactions;
+        db.close().unwrap();
+    }
+    eprintln!(
+        "{crashes} crashes; {flushes} flushes, {compactions} compactions, {rewrites} manifest rewrites"
+    );
+    // The options are meant to make these happen; if they stop happening
+    // the test stops testing them.
+    assert!(crashes > 0 && flushes > 10, "{flushes} flushes");
+    assert!(compactions > 0, "no compaction ran");
+    assert!(rewrites > 0, "no manifest rewrite ran");
+}
+
+/// The workload of the every-call test: tiny buffers so that memtable
+/// switches, WAL segment switches, flushes, compactions and manifest
+/// rewrites all happen within it, plus explicit flushes and compactions.
+fn every_call_workload() -> Vec<Step> {
+    common::workload(0xE7E7, 70 * depth() as usize, true)
+}
+
+/// Runs the every-call workload on a fresh `MemFs` whose disk dies at the
+/// `k`-th mutating call; returns the filesystem, the history, and whether
+/// the disk died.
+fn run_until_disk_dies(steps: &[Step], k: u64) -> (MemFs, History, bool) {
+    let mem = MemFs::new();
+    let fs = FaultFs::new(mem.clone());
+    let dies = fs.add(Rule::on_mutating().from_nth(k));
+    let mut history = History::default();
+    match Db::open(DIR, small_options(Arc::new(fs.clone()))) {
+        Ok(db) => {
+            let _ = run(&db, steps, &mut history);
+            drop(db);
+        }
+        Err(_) => assert!(fs.fired(dies) > 0, "k {k}: open failed without a fault"),
+    }
+    (mem, history, fs.fired(dies) > 0)
+}
+
+#[test]
+fn crash_at_every_mutating_call_recovers_a_prefix() {
+    let steps = every_call_workload();
+    let mut k = 1;
+    let mut recovery_crashes = 0;
+    loop {
+        let (mem, history, died) = run_until_disk_dies(&steps, k);
+        if !died {
+            break;
+        }
+        let context = format!("disk died at mutating call {k}");
+        let p = recover_and_check(&mem.crash_clone(), &history, &context);
+        recover_and_check(
+            &mem.crash_clone_torn(k),
+            &history,
+            &format!("{context}, torn crash (seed {k})"),
+        );
+        if k % 5 == 0 {
+            recovery_crashes += crash_during_recovery(&mem.crash_clone(), &history, p, k);
+        }
+        k += 1;
+    }
+    eprintln!(
+        "crashed at {} mutating calls, {recovery_crashes} recoveries interrupted",
+        k - 1
+    );
+    assert!(k > 100, "the workload made only {k} mutating calls");
+    assert!(recovery_crashes > 0, "no recovery was interrupted");
+}
+
+/// Crashes the recovery of `crashed` at its `j`-th mutating call for a few
+/// `j`, then recovers again: the state must be the very prefix `p` an
+/// uninterrupted recovery found (nothing durable was lost, nothing
+/// resurrected). Returns how many recoveries were interrupted.
+fn crash_during_recovery(crashed: &MemFs, history: &History, p: usize, k: u64) -> u64 {
+    // How many mutating calls an uninterrupted recovery makes.
+    let calls = {
+        let fs = FaultFs::new(crashed.crash_clone());
+        drop(Db::open(DIR, small_options(Arc::new(fs.clone()))).unwrap());
+        fs.mutating_count()
+    };
+    let mut interrupted = 0;
+    let points = 3 * depth();
+    for i in 0..points {
+        let j = 1 + i * calls / points;
+        let mem = crashed.crash_clone();
+        let fs = FaultFs::new(mem.clone());
+        let dies = fs.add(Rule::on_mutating().from_nth(j));
+        drop(Db::open(DIR, small_options(Arc::new(fs.clone()))));
+        if fs.fired(dies) == 0 {
+            continue;
+        }
+        interrupted += 1;
+        let context = format!("disk died at mutating call {k}, then at call {j} of recovery");
+        let again = recover_and_check(&mem.crash_clone(), history, &context);
+        assert_eq!(
+            again, p,
+            "{context}: an interrupted recovery changed what the next one finds"
+        );
+    }
+    interrupted
+}
