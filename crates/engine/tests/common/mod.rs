@@ -226,15 +226,9 @@ impl History {
             .map_or(0, |i| i + 1)
     }
 
-    /// The model after every acknowledged batch.
-    pub fn acked_state(&self) -> Model {
-        let mut model = Model::new();
-        for attempt in self.attempts.iter().filter(|a| a.acked) {
-            for write in &attempt.writes {
-                apply(&mut model, write);
-            }
-        }
-        model
+    /// How many batches were acknowledged: all but a failed last one.
+    pub fn acked_len(&self) -> usize {
+        self.attempts.iter().take_while(|a| a.acked).count()
     }
 }
 
@@ -253,14 +247,19 @@ pub fn contents(db: &Db) -> lsmkit_engine::Result<Model> {
 /// every key; returns the prefix length. `context` (seed, crash point)
 /// heads every failure message.
 pub fn check_prefix(db: &Db, history: &History, context: &str) -> usize {
+    check_prefix_from(db, history, history.durable_len(), context)
+}
+
+/// Like [`check_prefix`], with the shortest acceptable prefix given:
+/// `durable` batches.
+pub fn check_prefix_from(db: &Db, history: &History, durable: usize, context: &str) -> usize {
     let found = contents(db).unwrap_or_else(|e| panic!("{context}: scan after recovery: {e}"));
     let states = history.states();
-    let durable = history.durable_len();
     let Some(p) = (durable..states.len()).rev().find(|&p| states[p] == found) else {
         let older = (0..durable).rev().find(|&p| states[p] == found);
         panic!(
             "{context}: recovered state is no prefix of the history that keeps the {durable} \
-             batches up to the last durable one ({} batches written; matches prefix {older:?}); \
+             batches it must keep ({} batches written; matches prefix {older:?}); \
              recovered {} keys: {:?}",
             history.attempts.len(),
             found.len(),
