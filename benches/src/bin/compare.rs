@@ -1,0 +1,188 @@
+//! The engine comparison: `lsmkit bench`'s workloads against lsmkit-engine
+//! and, with the cargo features `rocksdb`, `fjall`, `sled`, those engines;
+//! writes `comparison.md`, `comparison.svg` and `comparison.json` to the
+//! output directory (default `benches/results`).
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches \
+//!     --features rocksdb,fjall,sled --bin compare -- --num 1000000
+//! ```
+//!
+//! Each engine runs in its own child process (this binary again, with
+//! `--child`), so that its peak memory is its own and no engine inherits
+//! another's heap or page-cache state in its process.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use clap::Parser;
+use lsmkit_benches::{chart, engines};
+use lsmkit_cli::bench::{BenchConfig, Progress, Report, WorkloadSpec};
+
+/// Runs the comparison.
+#[derive(Debug, Parser)]
+#[command(about)]
+struct Args {
+    /// Keys per workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    num: u64,
+    /// Workloads, comma-separated (see `lsmkit bench --help`).
+    #[arg(long, value_delimiter = ',', default_values_t = WorkloadSpec::defaults())]
+    workloads: Vec<WorkloadSpec>,
+    /// Engines to run, comma-separated; default every engine this build
+    /// has.
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<String>,
+    /// Where the results go.
+    #[arg(long, default_value = "benches/results")]
+    out: PathBuf,
+    /// Run one engine in this process and write its report as JSON to
+    /// --json-out (used by the parent process).
+    #[arg(long, hide = true)]
+    child: Option<String>,
+    #[arg(long, hide = true)]
+    json_out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match &args.child {
+        Some(engine) => child(&args, engine),
+        None => parent(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("compare: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config(args: &Args) -> BenchConfig {
+    BenchConfig {
+        num: args.num,
+        workloads: args.workloads.clone(),
+        ..BenchConfig::default()
+    }
+}
+
+fn child(args: &Args, engine: &str) -> Result<(), String> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("compare-{engine}-"))
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let report = engines::run(engine, dir.path(), &config(args), Progress::auto())
+        .ok_or_else(|| format!("this build has no engine {engine:?}"))?
+        .map_err(|e| format!("{engine}: {e}"))?;
+    let out = args.json_out.as_ref().ok_or("--child needs --json-out")?;
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    fs::write(out, json).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+fn parent(args: &Args) -> Result<(), String> {
+    let names: Vec<String> = if args.engines.is_empty() {
+        engines::available().iter().map(|s| s.to_string()).collect()
+    } else {
+        args.engines.clone()
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+    let scratch = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let workloads: Vec<String> = args.workloads.iter().map(|w| w.to_string()).collect();
+    let mut reports: Vec<Report> = Vec::new();
+    for name in &names {
+        eprintln!("== {name}");
+        let json = scratch.path().join(format!("{name}.json"));
+        let status = Command::new(&exe)
+            .args(["--child", name, "--num", &args.num.to_string()])
+            .args(["--workloads", &workloads.join(",")])
+            .arg("--json-out")
+            .arg(&json)
+            .status()
+            .map_err(|e| format!("running {name}: {e}"))?;
+        if !status.success() {
+            return Err(format!("{name} failed ({status})"));
+        }
+        let text = fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?;
+        let report: Report = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        println!("{}", report.table());
+        reports.push(report);
+    }
+
+    let machine = machine();
+    let date = today();
+    let command = format!(
+        "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches --features rocksdb,fjall,sled --bin compare -- --num {}",
+        args.num
+    );
+    let mut md = format!(
+        "# Engine comparison\n\n{date}, {machine}.\n\n{} keys of 16 bytes, values of 100 bytes (half compressible), one thread unless the workload says `:N`.\n\n```sh\n{command}\n```\n\n",
+        args.num
+    );
+    md.push_str(&chart::markdown(&reports));
+    md.push_str("\nConfigurations:\n\n");
+    for r in &reports {
+        md.push_str(&format!("- **{}**: {}\n", r.engine, r.engine_config));
+    }
+    fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let title = format!("ops/s per workload, {} keys ({date}, {machine})", args.num);
+    let files = [
+        ("comparison.md", md),
+        ("comparison.svg", chart::svg(&reports, &title)),
+        (
+            "comparison.json",
+            serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?,
+        ),
+    ];
+    for (file, contents) in files {
+        let path = args.out.join(file);
+        fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// "2-core Intel(R) Xeon(R) ..., 23.5 GiB RAM, Linux", from /proc.
+fn machine() -> String {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        })
+        .map_or_else(String::new, |kib| {
+            format!(", {} RAM", lsmkit_cli::bench::size(kib * 1024))
+        });
+    format!("{cores}-core {cpu}{memory}, {}", std::env::consts::OS)
+}
+
+/// Today's UTC date, `YYYY-MM-DD`.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Howard Hinnant's civil_from_days.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}

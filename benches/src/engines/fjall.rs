@@ -1,0 +1,108 @@
+//! fjall behind the `Store` trait.
+
+use std::path::Path;
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use lsmkit_cli::bench::{Engine, Store, StoreError, Write};
+
+use super::{CACHE_BYTES, WRITE_BUFFER_BYTES};
+
+/// Opens fjall with the comparison's configuration: built without its
+/// `lz4` feature, so nothing is compressed; fjall's default bloom filter
+/// (10 bits per key) and leveled compaction.
+pub struct FjallEngine;
+
+impl Engine for FjallEngine {
+    type Store = FjallStore;
+
+    fn name(&self) -> &str {
+        "fjall"
+    }
+
+    fn config(&self) -> String {
+        format!(
+            "fjall 3.1 (no lz4): memtable {} MiB, default bloom filter (10 bits/key), cache {} MiB, no compression, leveled compaction, journal unsynced except fillsync",
+            WRITE_BUFFER_BYTES >> 20,
+            CACHE_BYTES >> 20
+        )
+    }
+
+    fn open(&self, dir: &Path) -> Result<FjallStore, StoreError> {
+        let db = Database::builder(dir)
+            .cache_size(CACHE_BYTES as u64)
+            .open()
+            .map_err(StoreError::new)?;
+        let keyspace = db
+            .keyspace("bench", || {
+                KeyspaceCreateOptions::default().max_memtable_size(WRITE_BUFFER_BYTES as u64)
+            })
+            .map_err(StoreError::new)?;
+        Ok(FjallStore { db, keyspace })
+    }
+}
+
+/// An open fjall database and its one keyspace.
+pub struct FjallStore {
+    db: Database,
+    keyspace: Keyspace,
+}
+
+impl Store for FjallStore {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.keyspace.insert(key, value).map_err(StoreError::new)
+    }
+
+    fn put_sync(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.put(key, value)?;
+        self.db
+            .persist(PersistMode::SyncData)
+            .map_err(StoreError::new)
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.keyspace.remove(key).map_err(StoreError::new)
+    }
+
+    fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StoreError> {
+        let mut batch = self.db.batch();
+        for write in writes {
+            match *write {
+                Write::Put { key, value } => batch.insert(&self.keyspace, key, value),
+                Write::Delete { key } => batch.remove(&self.keyspace, key),
+            }
+        }
+        batch.commit().map_err(StoreError::new)
+    }
+
+    fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
+        value.clear();
+        match self.keyspace.get(key).map_err(StoreError::new)? {
+            Some(found) => {
+                value.extend_from_slice(&found);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        limit: usize,
+        visit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for guard in self.keyspace.range(start..).take(limit) {
+            let (key, value) = guard.into_inner().map_err(StoreError::new)?;
+            visit(&key, &value);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.keyspace
+            .rotate_memtable_and_wait()
+            .map_err(StoreError::new)
+    }
+}

@@ -1,0 +1,70 @@
+//! The engines of the comparison, each behind the [`Store`] trait of
+//! `lsmkit-cli`, and all configured alike:
+//!
+//! - compression off;
+//! - write-ahead log on, not synced, except for `fillsync`, whose every
+//!   write waits for its log sync;
+//! - 64 MiB write buffer (memtable);
+//! - bloom filters of 10 bits per key;
+//! - 64 MiB of block cache for the engines that have one (RocksDB, fjall;
+//!   sled's page cache). lsmkit has no block cache: it reads tables
+//!   through memory maps, that is the OS page cache, which every engine
+//!   here also reads through.
+//!
+//! RocksDB, fjall and sled are compiled only with the cargo features of
+//! the same names, so that `cargo test --workspace` never builds them.
+//!
+//! [`Store`]: lsmkit_cli::bench::Store
+
+use std::path::Path;
+
+use lsmkit_cli::bench::{self, BenchConfig, BenchError, LsmkitEngine, Progress, Report};
+
+#[cfg(feature = "fjall")]
+mod fjall;
+#[cfg(feature = "rocksdb")]
+mod rocksdb;
+#[cfg(feature = "sled")]
+mod sled;
+
+/// The cache every engine with a block cache gets.
+pub const CACHE_BYTES: usize = 64 << 20;
+/// The write buffer (memtable) size of every engine.
+pub const WRITE_BUFFER_BYTES: usize = 64 << 20;
+/// Bloom filter bits per key for every engine.
+pub const BLOOM_BITS_PER_KEY: u32 = 10;
+
+/// The engines compiled into this build, lsmkit first.
+pub fn available() -> Vec<&'static str> {
+    let mut names = vec!["lsmkit"];
+    if cfg!(feature = "rocksdb") {
+        names.push("rocksdb");
+    }
+    if cfg!(feature = "fjall") {
+        names.push("fjall");
+    }
+    if cfg!(feature = "sled") {
+        names.push("sled");
+    }
+    names
+}
+
+/// Runs `config` against the engine named `name` in `dir`; `None` when
+/// this build does not have it.
+pub fn run(
+    name: &str,
+    dir: &Path,
+    config: &BenchConfig,
+    progress: Progress,
+) -> Option<Result<Report, BenchError>> {
+    match name {
+        "lsmkit" => Some(bench::run(&LsmkitEngine::new(), dir, config, progress)),
+        #[cfg(feature = "rocksdb")]
+        "rocksdb" => Some(bench::run(&rocksdb::RocksEngine, dir, config, progress)),
+        #[cfg(feature = "fjall")]
+        "fjall" => Some(bench::run(&fjall::FjallEngine, dir, config, progress)),
+        #[cfg(feature = "sled")]
+        "sled" => Some(bench::run(&sled::SledEngine, dir, config, progress)),
+        _ => None,
+    }
+}
