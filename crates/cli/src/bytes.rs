@@ -20,6 +20,15 @@ impl Encoding {
             Encoding::Hex => hex(bytes),
         }
     }
+
+    /// Bytes given on the command line in this encoding: text as is
+    /// (UTF-8), hex as pairs of digits.
+    pub fn parse(self, given: &str) -> Result<Vec<u8>, String> {
+        match self {
+            Encoding::Text => Ok(given.as_bytes().to_vec()),
+            Encoding::Hex => parse_hex(given),
+        }
+    }
 }
 
 /// `bytes` as lowercase hex.
@@ -29,6 +38,21 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(out, "{b:02x}");
     }
     out
+}
+
+fn parse_hex(given: &str) -> Result<Vec<u8>, String> {
+    let digits = given.as_bytes();
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err(format!("{given:?} is not hex"));
+    }
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!("hex {given:?} has an odd number of digits"));
+    }
+    let nibble = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
+    Ok(digits
+        .chunks_exact(2)
+        .map(|pair| nibble(pair[0]) << 4 | nibble(pair[1]))
+        .collect())
 }
 
 #[cfg(test)]
@@ -44,5 +68,9 @@ mod tests {
     fn hex_round_trips() {
         let bytes = [0u8, 0x7f, 0xff, b'a'];
         assert_eq!(Encoding::Hex.show(&bytes), "007fff61");
+        assert_eq!(Encoding::Hex.parse("007fFF61").unwrap(), bytes);
+        assert!(Encoding::Hex.parse("abc").is_err());
+        assert!(Encoding::Hex.parse("zz").is_err());
+        assert!(Encoding::Hex.parse("+1").is_err());
     }
 }

@@ -24,6 +24,7 @@
 //! threads, which share the store through `&S` (so [`Store`] is `Sync`).
 //!
 //! [`Store`]: bench::Store
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod bench;

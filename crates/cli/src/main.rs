@@ -9,11 +9,13 @@ mod commands;
 mod failure;
 
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use commands::bench::BenchArgs;
+use commands::db::{DbArgs, ScanArgs};
 use commands::sst::SstCommand;
 use commands::wal::WalCommand;
 use failure::{Failure, one_line};
@@ -21,8 +23,9 @@ use failure::{Failure, one_line};
 /// lsmkit's tool: db_bench-style benchmarks, and sst_dump and ldb for
 /// lsmkit's files.
 ///
-/// Commands that only read (sst, wal) open their inputs read-only and never
-/// change them. Exit status: 0 ok, 1 the command failed (one line on
+/// Commands that only read files (sst, wal, manifest) open them read-only
+/// and never change them; the database commands open the database with
+/// lsmkit-engine, whose recovery may write (see their help). Exit status: 0 ok, 1 the command failed (one line on
 /// stderr), 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "lsmkit", version, about, long_about)]
@@ -44,6 +47,54 @@ enum Command {
     Wal {
         #[command(subcommand)]
         command: WalCommand,
+    },
+    /// Print the current version from a database's manifest: its sorted
+    /// runs, their tables, sizes, key and sequence number ranges.
+    /// Read-only: the database is not opened.
+    Manifest {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// Print the value of KEY (exit 1 when it is absent).
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Get {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key.
+        key: String,
+    },
+    /// Set KEY to VALUE, durably. The database must exist.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Put {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Delete KEY, durably.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Delete {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key.
+        key: String,
+    },
+    /// Print the live entries in key order.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Scan(ScanArgs),
+    /// Flush and merge every sorted run into one.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Compact {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print the engine's statistics: runs, tables, memtable.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Stats {
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
@@ -68,5 +119,12 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Bench(args) => commands::bench::run(args, out),
         Command::Sst { command } => commands::sst::run(command, out),
         Command::Wal { command } => commands::wal::run(command, out),
+        Command::Manifest { dir } => commands::db::manifest(dir, out),
+        Command::Get { db, key } => commands::db::get(db, key, out),
+        Command::Put { db, key, value } => commands::db::write(db, key, Some(value)),
+        Command::Delete { db, key } => commands::db::write(db, key, None),
+        Command::Scan(args) => commands::db::scan(args, out),
+        Command::Compact { db } => commands::db::compact(db, out),
+        Command::Stats { db } => commands::db::stats(db, out),
     }
 }

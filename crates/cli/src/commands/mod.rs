@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
 pub mod bench;
+pub mod db;
 pub mod sst;
 pub mod wal;

@@ -1,0 +1,297 @@
+//! The database commands, RocksDB's ldb for lsmkit: `get`, `put`,
+//! `delete`, `scan`, `compact`, `stats` open the database with
+//! lsmkit-engine; `manifest` reads the manifest alone, read-only.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use lsmkit_engine::format::{
+    CURRENT, TableRecord, VersionEdit, decode_current, manifest_file_name,
+};
+use lsmkit_engine::{Db, Options, WriteBatch, WriteOptions};
+use lsmkit_vfs::{Fs, StdFs};
+use lsmkit_wal::{LogReader, RecoveryMode};
+
+use crate::bytes::Encoding;
+use crate::failure::Failure;
+
+/// What opening a database for a command does to it, for the help texts.
+pub const RECOVERY_WRITES: &str = "Opening the database runs lsmkit-engine's recovery, which writes: it replays the WAL, cuts a torn WAL tail, writes a new manifest and deletes obsolete files. It never changes what the database holds.";
+
+/// The database and how keys and values are written.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The database directory.
+    #[arg(long, value_name = "DIR")]
+    db: PathBuf,
+    /// How keys and values are given and shown: text (shown escaped) or
+    /// hex.
+    #[arg(long, value_enum, default_value_t = Encoding::Text)]
+    encoding: Encoding,
+}
+
+/// `lsmkit scan`'s bounds.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// The first key (inclusive).
+    #[arg(long)]
+    from: Option<String>,
+    /// The key to stop before (exclusive).
+    #[arg(long)]
+    to: Option<String>,
+    /// Print at most this many entries.
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+impl DbArgs {
+    /// Opens the database, which must exist: these commands never create
+    /// one.
+    fn open(&self) -> Result<Db, Failure> {
+        if !self.db.join(CURRENT).is_file() {
+            return Err(Failure::new(format!(
+                "{}: not an lsmkit database (no {CURRENT} file)",
+                self.db.display()
+            )));
+        }
+        Db::open(&self.db, Options::default()).map_err(|e| self.failure(e))
+    }
+
+    fn failure(&self, error: lsmkit_engine::Error) -> Failure {
+        Failure::new(format!("database {}: {error}", self.db.display()))
+    }
+
+    fn parse(&self, what: &str, given: &str) -> Result<Vec<u8>, Failure> {
+        self.encoding
+            .parse(given)
+            .map_err(|e| Failure::new(format!("{what}: {e}")))
+    }
+
+    /// Closes `db`, reporting a background error it kept.
+    fn close(&self, db: Db) -> Result<(), Failure> {
+        db.close().map_err(|e| self.failure(e))
+    }
+}
+
+/// `lsmkit get`: prints the value, or fails when the key is absent.
+pub fn get(args: &DbArgs, key: &str, out: &mut dyn Write) -> Result<(), Failure> {
+    let key = args.parse("key", key)?;
+    let db = args.open()?;
+    let value = db.get(&key).map_err(|e| args.failure(e))?;
+    args.close(db)?;
+    match value {
+        Some(value) => {
+            writeln!(out, "{}", args.encoding.show(&value))?;
+            Ok(())
+        }
+        None => Err(Failure::new(format!(
+            "{}: key {} not found",
+            args.db.display(),
+            args.encoding.show(&key)
+        ))),
+    }
+}
+
+/// `lsmkit put` (`value` Some) and `lsmkit delete`: one durable write.
+pub fn write(args: &DbArgs, key: &str, value: Option<&str>) -> Result<(), Failure> {
+    let key = args.parse("key", key)?;
+    let mut batch = WriteBatch::new();
+    match value {
+        Some(value) => batch.put(&key, &args.parse("value", value)?),
+        None => batch.delete(&key),
+    };
+    let db = args.open()?;
+    db.write_with(batch, WriteOptions::durable())
+        .map_err(|e| args.failure(e))?;
+    args.close(db)
+}
+
+/// `lsmkit scan`: the live entries in `[from, to)`.
+pub fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let db_args = &args.db;
+    let from = args
+        .from
+        .as_deref()
+        .map(|k| db_args.parse("--from", k))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|k| db_args.parse("--to", k))
+        .transpose()?;
+    let db = db_args.open()?;
+    let range = (
+        from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included),
+        to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+    );
+    for entry in db.range(range).take(args.limit.unwrap_or(usize::MAX)) {
+        let (key, value) = entry.map_err(|e| db_args.failure(e))?;
+        writeln!(
+            out,
+            "{} => {}",
+            db_args.encoding.show(&key),
+            db_args.encoding.show(&value)
+        )?;
+    }
+    db_args.close(db)
+}
+
+/// `lsmkit compact`: flush, merge every run into one, print the shape.
+pub fn compact(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let db = args.open()?;
+    let before = db.stats();
+    db.compact().map_err(|e| args.failure(e))?;
+    let after = db.stats();
+    writeln!(
+        out,
+        "compacted {}: {} runs ({} bytes) -> {} runs ({} bytes)",
+        args.db.display(),
+        before.runs(),
+        before.run_bytes.iter().sum::<u64>(),
+        after.runs(),
+        after.run_bytes.iter().sum::<u64>()
+    )?;
+    args.close(db)
+}
+
+/// `lsmkit stats`: the engine's counters and shape after opening.
+pub fn stats(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let db = args.open()?;
+    let s = db.stats();
+    let rows: Vec<(&str, String)> = vec![
+        ("last seqno", s.last_seqno.to_string()),
+        ("sorted runs", s.runs().to_string()),
+        ("tables per run", format!("{:?}", s.tables_per_run)),
+        ("bytes per run", format!("{:?}", s.run_bytes)),
+        ("memtable bytes", s.memtable_bytes.to_string()),
+        ("frozen memtables", format!("{:?}", s.frozen_memtable_bytes)),
+        ("user bytes (since open)", s.user_bytes.to_string()),
+        ("wal bytes (since open)", s.wal_bytes.to_string()),
+        ("flush bytes (since open)", s.flush_bytes.to_string()),
+        ("flushes (since open)", s.flushes.to_string()),
+        ("compactions (since open)", s.compactions.to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<26} {value}")?;
+    }
+    args.close(db)
+}
+
+/// What the manifest says: the live tables and the counters.
+#[derive(Debug, Default)]
+struct ManifestView {
+    tables: BTreeMap<u64, TableRecord>,
+    last_seqno: u64,
+    flushed_seqno: u64,
+    next_file_number: u64,
+    edits: u64,
+}
+
+/// `lsmkit manifest DIR`: the current version, read from CURRENT and the
+/// manifest it names without opening the database: nothing is written.
+pub fn manifest(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
+    let fs = StdFs::new();
+    let current = dir.join(CURRENT);
+    let contents = std::fs::read(&current).map_err(|e| {
+        Failure::new(format!(
+            "{}: not an lsmkit database ({}: {e})",
+            dir.display(),
+            current.display()
+        ))
+    })?;
+    let number = decode_current(&contents).ok_or_else(|| {
+        Failure::new(format!(
+            "{}: does not name a manifest: {:?}",
+            current.display(),
+            contents.escape_ascii().to_string()
+        ))
+    })?;
+    let path = dir.join(manifest_file_name(number));
+    let view = read_manifest(&fs, &path, number)?;
+    writeln!(
+        out,
+        "{}: {} edits; last seqno {}, flushed seqno {}, next file number {}",
+        path.display(),
+        view.edits,
+        view.last_seqno,
+        view.flushed_seqno,
+        view.next_file_number
+    )?;
+    let mut runs: BTreeMap<u64, Vec<&TableRecord>> = BTreeMap::new();
+    for table in view.tables.values() {
+        runs.entry(table.run).or_default().push(table);
+    }
+    // Newest run first: runs are numbered as they are made.
+    for (run, tables) in runs.iter().rev() {
+        let bytes: u64 = tables.iter().map(|t| t.size).sum();
+        let (min, max) = (tables[0].min_seqno, tables[0].max_seqno);
+        writeln!(
+            out,
+            "run {run}: {} tables, {bytes} bytes, seqnos {min}..={max}",
+            tables.len()
+        )?;
+        for t in tables {
+            let upper = t
+                .upper
+                .as_deref()
+                .map_or_else(|| "end".to_string(), |u| Encoding::Text.show(u));
+            writeln!(
+                out,
+                "  table {:06}.sst: {} bytes, keys [{}, {upper})",
+                t.number,
+                t.size,
+                Encoding::Text.show(&t.lower)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn read_manifest(fs: &dyn Fs, path: &Path, number: u64) -> Result<ManifestView, Failure> {
+    let corrupt = |offset: u64, what: String| {
+        Failure::new(format!(
+            "corrupt manifest {} at offset {offset}: {what}",
+            path.display()
+        ))
+    };
+    let reader = LogReader::open(
+        fs,
+        path,
+        lsmkit_wal::format::log_number(number),
+        RecoveryMode::TolerateCorruptedTail,
+    )?;
+    let mut view = ManifestView::default();
+    for record in reader {
+        let record = record?;
+        let edit = VersionEdit::decode(&record.data)
+            .map_err(|e| corrupt(record.offset + e.offset as u64, e.what))?;
+        for number in &edit.removed {
+            if view.tables.remove(number).is_none() {
+                return Err(corrupt(
+                    record.offset,
+                    format!("edit removes table {number}, which is not live"),
+                ));
+            }
+        }
+        for table in edit.added {
+            let number = table.number;
+            if view.tables.insert(number, table).is_some() {
+                return Err(corrupt(
+                    record.offset,
+                    format!("edit adds table {number}, which is live"),
+                ));
+            }
+        }
+        view.last_seqno = view.last_seqno.max(edit.last_seqno.unwrap_or(0));
+        view.flushed_seqno = view.flushed_seqno.max(edit.flushed_seqno.unwrap_or(0));
+        view.next_file_number = view
+            .next_file_number
+            .max(edit.next_file_number.unwrap_or(0));
+        view.edits += 1;
+    }
+    Ok(view)
+}

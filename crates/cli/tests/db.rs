@@ -1,0 +1,149 @@
+//! The database commands: get, put, delete, scan, compact, stats through
+//! the engine, and manifest read-only.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{assert_fails_naming, lsmkit, stdout};
+use lsmkit_engine::{Db, Options};
+
+/// A database with keys k000..k099 (value v<i>), flushed to a table, and
+/// k100 in the WAL only.
+fn database(dir: &Path) -> PathBuf {
+    let path = dir.join("db");
+    let db = Db::open(&path, Options::default()).unwrap();
+    for i in 0..100 {
+        db.put(format!("k{i:03}").as_bytes(), format!("v{i}").as_bytes())
+            .unwrap();
+    }
+    db.flush().unwrap();
+    db.put(b"k100", b"in the log").unwrap();
+    db.close().unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    lsmkit(args)
+}
+
+/// Every file under `dir`, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(snapshot(&path));
+        } else {
+            files.push((path.clone(), fs::read(&path).unwrap()));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn get_put_delete_scan_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let db = db.to_str().unwrap();
+
+    let output = run(&["get", "--db", db, "k042"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "'v42'\n");
+    assert_eq!(stdout(&run(&["get", "--db", db, "k100"])), "'in the log'\n");
+
+    assert_eq!(
+        run(&["put", "--db", db, "new", "value\n"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(stdout(&run(&["get", "--db", db, "new"])), "'value\\n'\n");
+    let hex = run(&["get", "--db", db, "--encoding", "hex", "6e6577"]);
+    assert_eq!(stdout(&hex), "76616c75650a\n");
+
+    assert_eq!(run(&["delete", "--db", db, "k042"]).status.code(), Some(0));
+    let gone = run(&["get", "--db", db, "k042"]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("'k042' not found"));
+
+    let output = run(&[
+        "scan", "--db", db, "--from", "k040", "--to", "k045", "--limit", "3",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "'k040' => 'v40'\n'k041' => 'v41'\n'k043' => 'v43'\n"
+    );
+    let all = stdout(&run(&["scan", "--db", db]));
+    assert_eq!(all.lines().count(), 101); // 101 keys, one deleted, one added
+}
+
+#[test]
+fn compact_stats_and_manifest_describe_the_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let db_str = db.to_str().unwrap();
+
+    let before = snapshot(&db);
+    let output = run(&["manifest", db_str]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(text.contains("1 tables"), "{text}");
+    assert!(text.contains("seqnos 1..=100"), "{text}");
+    assert_eq!(snapshot(&db), before, "manifest changed the database");
+
+    let output = run(&["compact", "--db", db_str]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("-> 1 runs"));
+
+    let output = run(&["stats", "--db", db_str]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("sorted runs                1"));
+    assert!(stdout(&output).contains("last seqno                 101"));
+
+    let text = stdout(&run(&["manifest", db_str]));
+    assert!(text.contains("seqnos 1..=101"), "{text}");
+}
+
+#[test]
+fn a_missing_directory_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing");
+    for args in [
+        vec!["get", "--db", missing.to_str().unwrap(), "k"],
+        vec!["put", "--db", missing.to_str().unwrap(), "k", "v"],
+        vec!["scan", "--db", missing.to_str().unwrap()],
+        vec!["stats", "--db", missing.to_str().unwrap()],
+        vec!["compact", "--db", missing.to_str().unwrap()],
+        vec!["manifest", missing.to_str().unwrap()],
+    ] {
+        assert_fails_naming(&run(&args), &missing);
+        assert!(!missing.exists(), "{args:?} created it");
+    }
+}
+
+#[test]
+fn a_damaged_manifest_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let current = db.join("CURRENT");
+    fs::write(&current, "garbage\n").unwrap();
+    let before = snapshot(&db);
+    assert_fails_naming(&run(&["manifest", db.to_str().unwrap()]), &current);
+    assert_eq!(snapshot(&db), before);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let name = fs::read_to_string(db.join("CURRENT")).unwrap();
+    let manifest = db.join(name.trim());
+    let mut bytes = fs::read(&manifest).unwrap();
+    bytes[5] ^= 0x40;
+    fs::write(&manifest, &bytes).unwrap();
+    let before = snapshot(&db);
+    let output = run(&["manifest", db.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_fails_naming(&output, &manifest);
+    assert_eq!(snapshot(&db), before);
+}
