@@ -53,6 +53,7 @@
 //! an `Arc`, so any number of threads can iterate one block, each with its
 //! own [`BlockIter`]. A [`BlockBuilder`] or [`BlockIter`] is used by one
 //! thread at a time (`&mut self`) and may be moved between threads.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod block;

@@ -60,6 +60,7 @@
 //! when their sources are). The picker and simulator are pure. An engine
 //! runs compactions on its own background threads, one task each, and must
 //! not hand the picker runs that a running compaction is merging.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod error;

@@ -81,6 +81,7 @@
 //! write fails, the database turns read-only: every later write returns
 //! that first error, reads go on, and [`Db::close`] returns it. Reopening
 //! recovers.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod background;

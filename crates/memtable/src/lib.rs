@@ -101,6 +101,7 @@
 //! the tombstones that start at or before its key (nothing when there are
 //! none, the common case); an [`Iter`] fragments the visible tombstones once
 //! when created and then checks each key in O(log t).
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod error;

@@ -62,6 +62,7 @@
 //! iterators at once. A [`TableIter`] belongs to one thread at a time (it
 //! is `Send`) and holds an `Arc` of its reader. An [`SstWriter`] is used by
 //! one thread.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod error;

@@ -68,6 +68,7 @@
 //! - `mmap` (default): `StdFs` readers memory-map files (memmap2). Without
 //!   it readers use positional reads, and the crate compiles with
 //!   `forbid(unsafe_code)` and no dependency but thiserror.
+#![deny(missing_docs)]
 #![cfg_attr(not(feature = "mmap"), forbid(unsafe_code))]
 #![cfg_attr(feature = "mmap", deny(unsafe_code))]
 

@@ -69,6 +69,7 @@
 //! syncing for every waiting thread. [`LogWriter`], [`LogReader`] and
 //! [`WalReader`] are used by one thread at a time and may be moved
 //! between threads.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod error;
