@@ -195,8 +195,17 @@ fn crash_during_recovery(crashed: &MemFs, history: &History, p: usize, k: u64) -
             continue;
         }
         interrupted += 1;
-        let context = format!("disk died at mutating call {k}, then at call {j} of recovery");
-        let again = recover_and_check(&mem.crash_clone(), history, &context);
+        // Torn every other time: the recovery's own unsynced writes (the
+        // fresh manifest, CURRENT.tmp) are cut anywhere.
+        let torn = i % 2 == 1;
+        let context =
+            format!("disk died at mutating call {k}, then at call {j} of recovery (torn {torn})");
+        let crashed_again = if torn {
+            mem.crash_clone_torn(j)
+        } else {
+            mem.crash_clone()
+        };
+        let again = recover_and_check(&crashed_again, history, &context);
         assert_eq!(
             again, p,
             "{context}: an interrupted recovery changed what the next one finds"
