@@ -65,6 +65,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cache;
 mod error;
 mod filter;
 pub mod format;
@@ -72,17 +73,19 @@ pub mod iterator;
 pub mod key;
 mod properties;
 mod reader;
+mod table_file;
 mod table_iter;
 mod tombstone;
 mod verify;
 mod writer;
 
+pub use cache::{BlockCache, CacheStats};
 pub use error::Error;
 pub use format::{BlockHandle, Footer, FormatVersion};
 pub use iterator::InternalIterator;
 pub use key::{InternalKey, InternalKeyComparator, MAX_SEQNO, ParsedKey, SeqNo, ValueKind};
 pub use properties::Properties;
-pub use reader::{Lookup, SstReader};
+pub use reader::{Lookup, ReaderOptions, SstReader};
 pub use table_iter::TableIter;
 pub use tombstone::RangeTombstone;
 pub use writer::{SstOptions, SstWriter, TableMeta};

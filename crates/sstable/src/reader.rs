@@ -5,23 +5,23 @@
 //! the file and that the blocks tile it from offset 0 to the footer with no
 //! gap or overlap. Data blocks are read when a lookup or an iterator first
 //! needs them, and validated (checksum, structure, key order) each time
-//! they are read; this crate has no block cache.
+//! they are read from the file; a reader given a [`BlockCache`] keeps them
+//! there, validated, and reads each from the file only on a miss.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsmkit_block::{Block, Bytewise, Comparator};
+use lsmkit_block::{Block, Bytewise};
 use lsmkit_vfs::{Fs, RandomAccessFile};
 
+use crate::cache::{self, BlockCache, DataBlock};
 use crate::error::Error;
 use crate::filter::{self, Filter};
-use crate::format::{
-    self, BlockHandle, FILTER_POLICY, FOOTER_LEN, Footer, FooterError, FormatVersion, META_FILTER,
-    META_PROPERTIES, META_RANGE_DEL,
-};
+use crate::format::{BlockHandle, FOOTER_LEN, Footer};
 use crate::key::{self, InternalKeyComparator, ParsedKey, SeqNo, ValueKind};
 use crate::properties::Properties;
+use crate::table_file::{self, MetaHandles, TableFile};
 use crate::table_iter::TableIter;
 use crate::tombstone::RangeTombstone;
 
@@ -53,28 +53,61 @@ pub struct SstReader {
     meta: MetaHandles,
     /// The end of the data blocks.
     data_end: u64,
+    /// This reader's key in the block cache; unique in the process.
+    id: u64,
+    block_cache: Option<Arc<BlockCache>>,
 }
 
-/// The meta blocks named by the metaindex.
-#[derive(Clone, Copy, Debug, Default)]
-struct MetaHandles {
-    filter: Option<BlockHandle>,
-    properties: Option<BlockHandle>,
-    range_del: Option<BlockHandle>,
+/// How an [`SstReader`] reads: where it caches blocks.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ReaderOptions {
+    /// The cache data blocks go through; `None` (the default) reads every
+    /// block from the file. One cache is meant to be shared by all the
+    /// readers of a database.
+    pub block_cache: Option<Arc<BlockCache>>,
+}
+
+impl ReaderOptions {
+    /// Sets [`block_cache`](Self::block_cache).
+    pub fn block_cache(mut self, cache: Arc<BlockCache>) -> Self {
+        self.block_cache = Some(cache);
+        self
+    }
 }
 
 impl SstReader {
-    /// Opens the table at `path` on `fs`.
+    /// Opens the table at `path` on `fs`, without a block cache.
     pub fn open(fs: &dyn Fs, path: impl Into<PathBuf>) -> Result<Arc<SstReader>, Error> {
-        let path = path.into();
-        let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
-        SstReader::open_file(file, path)
+        SstReader::open_with(fs, path, ReaderOptions::default())
     }
 
-    /// Opens the table in `file`; `path` only names it in errors.
+    /// Opens the table at `path` on `fs`, reading as `options` say.
+    pub fn open_with(
+        fs: &dyn Fs,
+        path: impl Into<PathBuf>,
+        options: ReaderOptions,
+    ) -> Result<Arc<SstReader>, Error> {
+        let path = path.into();
+        let file = fs.open(&path).map_err(|e| Error::io(&path, e))?;
+        SstReader::open_file_with(file, path, options)
+    }
+
+    /// Opens the table in `file`, without a block cache; `path` only names
+    /// it in errors.
     pub fn open_file(
         file: Arc<dyn RandomAccessFile>,
         path: impl Into<PathBuf>,
+    ) -> Result<Arc<SstReader>, Error> {
+        SstReader::open_file_with(file, path, ReaderOptions::default())
+    }
+
+    /// Opens the table in `file`, reading as `options` say; `path` only
+    /// names it in errors.
+    pub fn open_file_with(
+        file: Arc<dyn RandomAccessFile>,
+        path: impl Into<PathBuf>,
+        options: ReaderOptions,
     ) -> Result<Arc<SstReader>, Error> {
         let path = path.into();
         let len = file.len();
@@ -88,8 +121,8 @@ impl SstReader {
         }
         let footer_at = len - min;
         let mut bytes = [0u8; FOOTER_LEN];
-        read_at(&*file, &path, footer_at, &mut bytes)?;
-        let footer = decode_footer(&bytes, &path, footer_at)?;
+        table_file::read_at(&*file, &path, footer_at, &mut bytes)?;
+        let footer = table_file::decode_footer(&bytes, &path, footer_at)?;
 
         let table = TableFile { file, path };
         table.check_handle(footer.metaindex, "metaindex", footer_at)?;
@@ -109,6 +142,8 @@ impl SstReader {
             properties,
             meta,
             data_end,
+            id: cache::next_reader_id(),
+            block_cache: options.block_cache,
         }))
     }
 
@@ -135,7 +170,7 @@ impl SstReader {
         let mut index = self.index.iter();
         index.seek(&target);
         while index.valid() {
-            let (block, at) = self.read_data_block(index.value())?;
+            let (block, at) = self.read_data_block(index.value(), CacheUse::Fill)?;
             let mut it = block.iter();
             it.seek(&target);
             if !it.valid() {
@@ -234,12 +269,13 @@ impl SstReader {
         &self.index
     }
 
-    /// Reads the data block whose handle is the index value `handle`;
-    /// returns it with its offset.
+    /// The data block whose handle is the index value `handle`, from the
+    /// block cache or the file as `cache` says; returns it with its offset.
     pub(crate) fn read_data_block(
         &self,
         handle: &[u8],
-    ) -> Result<(Block<InternalKeyComparator>, u64), Error> {
+        cache: CacheUse,
+    ) -> Result<(DataBlock, u64), Error> {
         let handle = BlockHandle::decode(handle)
             .filter(|h| h.end().is_some_and(|end| end <= self.data_end))
             .ok_or_else(|| {
@@ -249,10 +285,24 @@ impl SstReader {
                     "index entry holds a bad data block handle",
                 )
             })?;
-        Ok((
-            self.table.read_block(handle, InternalKeyComparator)?,
-            handle.offset,
-        ))
+        let block_cache = self
+            .block_cache
+            .as_deref()
+            .filter(|_| cache != CacheUse::Bypass);
+        if let Some(block) = block_cache.and_then(|c| c.get(self.id, handle.offset)) {
+            return Ok((block, handle.offset));
+        }
+        // A block that fails validation returns here, before any insert.
+        let block = self.table.read_block(handle, InternalKeyComparator)?;
+        if let Some(c) = block_cache.filter(|_| cache == CacheUse::Fill) {
+            c.insert(self.id, handle.offset, block.clone());
+        }
+        Ok((block, handle.offset))
+    }
+
+    /// The block cache this reader reads through, if any.
+    pub fn block_cache(&self) -> Option<&Arc<BlockCache>> {
+        self.block_cache.as_ref()
     }
 
     /// The sequence number of the newest tombstone visible at `snapshot`
@@ -269,6 +319,19 @@ impl SstReader {
     }
 }
 
+/// How a data block read uses the reader's block cache (if it has one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheUse {
+    /// Look the block up; on a miss, read it and insert it.
+    Fill,
+    /// Look the block up; on a miss, read it but leave the cache as it is
+    /// (a scan that would only push out blocks worth keeping).
+    Peek,
+    /// Read from the file whatever the cache holds (verification checks
+    /// the bytes on disk).
+    Bypass,
+}
+
 impl fmt::Debug for SstReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SstReader")
@@ -278,300 +341,7 @@ impl fmt::Debug for SstReader {
             .field("entries", &self.properties.num_entries)
             .field("data_blocks", &self.properties.num_data_blocks)
             .field("range_tombstones", &self.tombstones.len())
+            .field("cached", &self.block_cache.is_some())
             .finish()
-    }
-}
-
-fn read_at(
-    file: &dyn RandomAccessFile,
-    path: &Path,
-    offset: u64,
-    buf: &mut [u8],
-) -> Result<(), Error> {
-    file.read_at(offset, buf).map_err(|e| Error::io(path, e))
-}
-
-fn decode_footer(bytes: &[u8; FOOTER_LEN], path: &Path, at: u64) -> Result<Footer, Error> {
-    Footer::decode(bytes).map_err(|e| match e {
-        FooterError::BadMagic { found } => Error::BadMagic {
-            file: path.to_path_buf(),
-            offset: at + format::FOOTER_MAGIC_AT as u64,
-            found,
-        },
-        FooterError::UnsupportedVersion { found } => Error::UnsupportedVersion {
-            file: path.to_path_buf(),
-            offset: at + format::FOOTER_VERSION_AT as u64,
-            found,
-            newest: FormatVersion::LATEST as u32,
-        },
-        FooterError::BadField { at: field, what } => {
-            Error::corruption(path, at + field as u64, format!("footer: {what}"))
-        }
-        FooterError::ChecksumMismatch { stored, computed } => Error::ChecksumMismatch {
-            file: path.to_path_buf(),
-            offset: at + format::FOOTER_CHECKSUM_AT as u64,
-            what: "footer",
-            stored,
-            computed,
-        },
-    })
-}
-
-/// The file of a table and its name, with the checked reads that opening
-/// and reading use.
-struct TableFile {
-    file: Arc<dyn RandomAccessFile>,
-    path: PathBuf,
-}
-
-impl TableFile {
-    /// The offset of the footer; the file is at least a footer long.
-    fn footer_at(&self) -> u64 {
-        self.file.len().saturating_sub(FOOTER_LEN as u64)
-    }
-
-    /// Reads and validates the block at `handle`.
-    fn read_block<C: Comparator>(&self, handle: BlockHandle, cmp: C) -> Result<Block<C>, Error> {
-        let bad = || Error::BadHandle {
-            file: self.path.clone(),
-            offset: handle.offset,
-            what: "block",
-            handle_offset: handle.offset,
-            handle_size: handle.size,
-            limit: self.file.len(),
-        };
-        // Checked before any allocation: a handle cannot ask for more
-        // bytes than the file has.
-        let end = handle
-            .end()
-            .filter(|&end| end <= self.file.len())
-            .ok_or_else(bad)?;
-        let range = usize::try_from(handle.offset).map_err(|_| bad())?
-            ..usize::try_from(end).map_err(|_| bad())?;
-        let bytes: Arc<[u8]> = match self.file.as_bytes() {
-            Some(all) => Arc::from(all.get(range).ok_or_else(bad)?),
-            None => {
-                let mut buf = vec![0; range.len()];
-                read_at(&*self.file, &self.path, handle.offset, &mut buf)?;
-                Arc::from(buf)
-            }
-        };
-        Block::new(bytes, cmp).map_err(|source| Error::Block {
-            file: self.path.clone(),
-            offset: handle.offset,
-            source,
-        })
-    }
-
-    /// Checks that `handle`, stored at `stored_at`, lies before the footer.
-    fn check_handle(
-        &self,
-        handle: BlockHandle,
-        what: &'static str,
-        stored_at: u64,
-    ) -> Result<(), Error> {
-        let limit = self.footer_at();
-        if handle.end().is_some_and(|end| end <= limit) {
-            return Ok(());
-        }
-        Err(Error::BadHandle {
-            file: self.path.clone(),
-            offset: stored_at,
-            what,
-            handle_offset: handle.offset,
-            handle_size: handle.size,
-            limit,
-        })
-    }
-
-    fn load_metaindex(&self, handle: BlockHandle) -> Result<MetaHandles, Error> {
-        let at = handle.offset;
-        let block = self.read_block(handle, Bytewise)?;
-        let mut meta = MetaHandles::default();
-        let mut it = block.iter();
-        it.seek_to_first();
-        while it.valid() {
-            let handle = BlockHandle::decode(it.value())
-                .ok_or_else(|| Error::corruption(&self.path, at, "malformed metaindex handle"))?;
-            let (slot, what) = match it.key() {
-                META_FILTER => (&mut meta.filter, "filter"),
-                META_PROPERTIES => (&mut meta.properties, "properties"),
-                META_RANGE_DEL => (&mut meta.range_del, "range deletion"),
-                other => {
-                    let what = format!("unknown meta block \"{}\"", other.escape_ascii());
-                    return Err(Error::corruption(&self.path, at, what));
-                }
-            };
-            *slot = Some(handle);
-            self.check_handle(handle, what, at)?;
-            it.next();
-        }
-        Ok(meta)
-    }
-
-    fn load_properties(&self, meta: &MetaHandles, footer: &Footer) -> Result<Properties, Error> {
-        let at = footer.metaindex.offset;
-        let handle = meta
-            .properties
-            .ok_or_else(|| Error::corruption(&self.path, at, "no properties block"))?;
-        let block = self.read_block(handle, Bytewise)?;
-        let mut it = block.iter();
-        it.seek_to_first();
-        let mut entries = Vec::new();
-        while it.valid() {
-            entries.push((it.key().to_vec(), it.value().to_vec()));
-            it.next();
-        }
-        let props = Properties::decode(entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
-            .map_err(|what| Error::corruption(&self.path, handle.offset, what))?;
-        let expected = InternalKeyComparator.name();
-        if props.comparator != expected {
-            return Err(Error::ComparatorMismatch {
-                file: self.path.clone(),
-                found: props.comparator,
-                expected,
-            });
-        }
-        if props.format_version != footer.version as u32 {
-            let what = format!(
-                "properties say format version {}, footer says {}",
-                props.format_version, footer.version as u32
-            );
-            return Err(Error::corruption(&self.path, handle.offset, what));
-        }
-        Ok(props)
-    }
-
-    /// Loads the index and checks that its data block handles are
-    /// contiguous from offset 0, as many and as large as the properties say.
-    /// Returns the index and the end of the data blocks.
-    fn load_index(
-        &self,
-        handle: BlockHandle,
-        p: &Properties,
-    ) -> Result<(Block<InternalKeyComparator>, u64), Error> {
-        let at = handle.offset;
-        let index = self.read_block(handle, InternalKeyComparator)?;
-        let mut it = index.iter();
-        it.seek_to_first();
-        let (mut end, mut blocks) = (0u64, 0u64);
-        while it.valid() {
-            let data = BlockHandle::decode(it.value())
-                .ok_or_else(|| Error::corruption(&self.path, at, "malformed data block handle"))?;
-            if data.offset != end {
-                let what = format!(
-                    "data block {blocks} starts at {}, expected {end}",
-                    data.offset
-                );
-                return Err(Error::corruption(&self.path, at, what));
-            }
-            self.check_handle(data, "data block", at)?;
-            end += data.size;
-            blocks += 1;
-            it.next();
-        }
-        if blocks != p.num_data_blocks || end != p.data_size || handle.size != p.index_size {
-            let what = format!(
-                "index has {blocks} data blocks of {end} bytes and is {} bytes; properties say {}, {} and {}",
-                handle.size, p.num_data_blocks, p.data_size, p.index_size
-            );
-            return Err(Error::corruption(&self.path, at, what));
-        }
-        Ok((index, end))
-    }
-
-    /// Checks that the meta blocks follow the data blocks back to back and
-    /// end at the footer: no byte of the file lies outside a checksummed
-    /// block or the footer.
-    fn check_tiling(
-        &self,
-        meta: &MetaHandles,
-        footer: &Footer,
-        data_end: u64,
-    ) -> Result<(), Error> {
-        let mut blocks = [
-            meta.filter,
-            meta.range_del,
-            Some(footer.index),
-            meta.properties,
-            Some(footer.metaindex),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
-        blocks.sort_by_key(|h| h.offset);
-        let mut end = data_end;
-        for h in blocks {
-            if h.offset != end {
-                let what = format!(
-                    "block at {} does not start where the previous one ends ({end})",
-                    h.offset
-                );
-                return Err(Error::corruption(&self.path, h.offset, what));
-            }
-            end += h.size;
-        }
-        let footer_at = self.footer_at();
-        if end != footer_at {
-            let what = format!("blocks end at {end}, but the footer starts at {footer_at}");
-            return Err(Error::corruption(&self.path, end, what));
-        }
-        Ok(())
-    }
-
-    fn load_filter(&self, meta: &MetaHandles, p: &Properties) -> Result<Option<Filter>, Error> {
-        let Some(handle) = meta.filter else {
-            return Ok(None);
-        };
-        let bad = |what: &str| {
-            Error::corruption(&self.path, handle.offset, format!("filter block: {what}"))
-        };
-        let block = self.read_block(handle, Bytewise)?;
-        if block.len() != 1 || handle.size != p.filter_size {
-            return Err(bad(
-                "must hold one entry and match the filter_size property",
-            ));
-        }
-        let mut it = block.iter();
-        it.seek_to_first();
-        if it.key() != FILTER_POLICY {
-            return Err(bad("unknown filter policy"));
-        }
-        Filter::parse(it.value()).map(Some).map_err(bad)
-    }
-
-    fn load_range_del(
-        &self,
-        meta: &MetaHandles,
-        footer: &Footer,
-        p: &Properties,
-    ) -> Result<Vec<RangeTombstone>, Error> {
-        let expected = p.num_range_tombstones;
-        let Some(handle) = meta.range_del else {
-            if expected == 0 {
-                return Ok(Vec::new());
-            }
-            let at = footer.metaindex.offset;
-            return Err(Error::corruption(&self.path, at, "no range deletion block"));
-        };
-        let block = self.read_block(handle, InternalKeyComparator)?;
-        if block.len() != expected {
-            let what = format!(
-                "range deletion block holds {} tombstones, properties say {expected}",
-                block.len()
-            );
-            return Err(Error::corruption(&self.path, handle.offset, what));
-        }
-        let mut tombstones = Vec::new();
-        let mut it = block.iter();
-        it.seek_to_first();
-        while it.valid() {
-            let t = format::decode_tombstone(it.key(), it.value()).ok_or_else(|| {
-                Error::corruption(&self.path, handle.offset, "malformed range tombstone")
-            })?;
-            tombstones.push(t);
-            it.next();
-        }
-        Ok(tombstones)
     }
 }

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::format::BlockHandle;
 use crate::iterator::InternalIterator;
 use crate::key::{self, InternalKeyComparator, MAX_SEQNO};
-use crate::reader::SstReader;
+use crate::reader::{CacheUse, SstReader};
 
 type Cursor = BlockIter<InternalKeyComparator>;
 
@@ -19,9 +19,12 @@ type Cursor = BlockIter<InternalKeyComparator>;
 /// limited to user keys in `[lower, upper)`; see [`InternalIterator`].
 ///
 /// It holds an `Arc` of its reader, so it lives as long as it is needed.
-/// Data blocks are read, checksummed and validated as the cursor enters
-/// them; a block that fails makes the cursor invalid with the error in
+/// Data blocks are taken from the reader's block cache or read,
+/// checksummed and validated as the cursor enters them; a block that fails
+/// makes the cursor invalid with the error in
 /// [`status`](InternalIterator::status), and every later move leaves it so.
+/// Blocks read on a miss are inserted in the cache unless
+/// [`fill_cache(false)`](Self::fill_cache) says otherwise.
 pub struct TableIter {
     reader: Arc<SstReader>,
     index: Cursor,
@@ -31,6 +34,7 @@ pub struct TableIter {
     lower: Option<Vec<u8>>,
     /// Seek key of the upper bound (exclusive): the first version of `upper`.
     upper: Option<Vec<u8>>,
+    cache: CacheUse,
     status: Result<(), Error>,
 }
 
@@ -51,8 +55,19 @@ impl TableIter {
             data: None,
             lower: lower.map(seek_key),
             upper: upper.map(seek_key),
+            cache: CacheUse::Fill,
             status: Ok(()),
         }
+    }
+
+    /// Whether blocks this iterator reads from the file go into the
+    /// reader's block cache (default true). A scan that reads a table once
+    /// — a compaction, a backup, a full export — should say `false`: it
+    /// still uses blocks already cached, but does not push out blocks that
+    /// point lookups keep coming back to.
+    pub fn fill_cache(mut self, fill: bool) -> TableIter {
+        self.cache = if fill { CacheUse::Fill } else { CacheUse::Peek };
+        self
     }
 
     /// The reader this iterator reads.
@@ -79,7 +94,7 @@ impl TableIter {
         {
             return true;
         }
-        match self.reader.read_data_block(self.index.value()) {
+        match self.reader.read_data_block(self.index.value(), self.cache) {
             Ok((block, offset)) => {
                 self.data = Some((block.iter(), offset));
                 true

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use crate::error::Error;
 use crate::key::{self, ParsedKey, ValueKind};
 use crate::properties::Properties;
-use crate::reader::SstReader;
+use crate::reader::{CacheUse, SstReader};
 
 /// Reads every data block and checks its keys against the index and the
 /// totals against the properties.
@@ -17,7 +17,7 @@ pub(crate) fn data_blocks(reader: &SstReader) -> Result<(), Error> {
     index.seek_to_first();
     let mut prev_separator: Option<Vec<u8>> = None;
     while index.valid() {
-        let (block, at) = reader.read_data_block(index.value())?;
+        let (block, at) = reader.read_data_block(index.value(), CacheUse::Bypass)?;
         let corrupt = |what: &str| Error::corruption(path, at, what);
         if block.is_empty() {
             return Err(corrupt("empty data block"));

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use common::{Model, scan, scan_back, seek_key};
 use lsmkit_sstable::key::{self, InternalKey};
-use lsmkit_sstable::{InternalIterator, Lookup, RangeTombstone, SstOptions, SstReader, SstWriter};
+use lsmkit_sstable::{
+    BlockCache, InternalIterator, Lookup, RangeTombstone, ReaderOptions, SstOptions, SstReader,
+    SstWriter,
+};
 use lsmkit_vfs::{Fs, MemFs};
 use proptest::prelude::*;
 
@@ -67,10 +70,35 @@ fn lower_bound(list: &[(Vec<u8>, Vec<u8>)], target: &[u8]) -> usize {
     list.partition_point(|(k, _)| key::compare(k, target) == Ordering::Less)
 }
 
-fn open(model: &Model, options: SstOptions) -> Arc<SstReader> {
+/// No cache, a cache too small for any block, one that holds a few
+/// blocks (so that reads evict), or one that holds the whole table.
+fn cache() -> impl Strategy<Value = Option<u64>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(0)),
+        (1..3000u64).prop_map(Some),
+        Just(Some(1 << 20))
+    ]
+}
+
+fn open(model: &Model, options: SstOptions, cache: Option<u64>) -> Arc<SstReader> {
     let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
     model.write(&fs, "/t.sst", options);
-    SstReader::open(&*fs, "/t.sst").unwrap()
+    let mut reader_options = ReaderOptions::default();
+    if let Some(capacity) = cache {
+        reader_options = reader_options.block_cache(Arc::new(BlockCache::new(capacity)));
+    }
+    SstReader::open_with(&*fs, "/t.sst", reader_options).unwrap()
+}
+
+/// Every data block read of `table` so far went through its cache, which
+/// holds no more than its capacity.
+fn check_cache(table: &SstReader) {
+    if let Some(cache) = table.block_cache() {
+        let stats = cache.stats();
+        assert!(stats.bytes <= stats.capacity, "{stats:?}");
+        assert!(stats.inserts <= stats.misses, "{stats:?}");
+    }
 }
 
 proptest! {
@@ -79,9 +107,10 @@ proptest! {
     #[test]
     fn lookups_match_the_model(ops in proptest::collection::vec(op(), 0..120),
                                options in options(),
+                               cache in cache(),
                                probes in proptest::collection::vec((user_key(), 0..110u64), 1..60)) {
         let model = model_of(&ops);
-        let table = open(&model, options);
+        let table = open(&model, options, cache);
         table.verify().unwrap();
         for (k, snapshot) in probes {
             prop_assert_eq!(table.get(&k, snapshot).unwrap(), model.get(&k, snapshot), "{:?}@{}", k, snapshot);
@@ -94,17 +123,20 @@ proptest! {
         }
         let props = table.properties();
         prop_assert_eq!(props.num_entries, model.entries.len() as u64);
+        check_cache(&table);
     }
 
     #[test]
     fn iteration_matches_the_model(ops in proptest::collection::vec(op(), 0..120),
                                    options in options(),
+                                   cache in cache(),
+                                   fill in any::<bool>(),
                                    seeks in proptest::collection::vec(
                                        (user_key(), 0..110u64, proptest::collection::vec(any::<bool>(), 0..8)), 1..20)) {
         let model = model_of(&ops);
         let list = model.list();
-        let table = open(&model, options);
-        let mut it = table.iter();
+        let table = open(&model, options, cache);
+        let mut it = table.iter().fill_cache(fill);
         prop_assert_eq!(scan(&mut it), list.clone());
         let mut back = list.clone();
         back.reverse();
@@ -127,16 +159,18 @@ proptest! {
             }
             it.status().unwrap();
         }
+        check_cache(&table);
     }
 
     #[test]
     fn bounded_ranges_match_the_model(ops in proptest::collection::vec(op(), 0..120),
                                       options in options(),
+                                      cache in cache(),
                                       lower in proptest::option::of(user_key()),
                                       upper in proptest::option::of(user_key()),
                                       seek in user_key()) {
         let model = model_of(&ops);
-        let table = open(&model, options);
+        let table = open(&model, options, cache);
         let inside = |k: &InternalKey| {
             lower.as_ref().is_none_or(|l| k.user_key() >= l.as_slice())
                 && upper.as_ref().is_none_or(|u| k.user_key() < u.as_slice())
@@ -197,7 +231,7 @@ fn a_table_of_only_range_tombstones_deletes() {
     model
         .tombstones
         .push(RangeTombstone::new(&b"b"[..], &b"d"[..], 9));
-    let table = open(&model, SstOptions::default());
+    let table = open(&model, SstOptions::default(), None);
     assert_eq!(table.get(b"c", 9).unwrap(), Lookup::Deleted);
     assert_eq!(table.get(b"c", 8).unwrap(), Lookup::Absent);
     assert_eq!(table.get(b"d", 9).unwrap(), Lookup::Absent);
