@@ -26,13 +26,18 @@ fn entries(target: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn options(target: usize) -> BlockOptions {
-    BlockOptions { restart_interval: 16, target_size: target }
+    BlockOptions {
+        restart_interval: 16,
+        target_size: target,
+    }
 }
 
 fn build(entries: &[(Vec<u8>, Vec<u8>)], target: usize) -> Arc<[u8]> {
     let mut builder = BlockBuilder::with_options(Bytewise, options(target));
     for (k, v) in entries {
-        builder.add(k, v).unwrap_or_else(|e| panic!("bench data out of order: {e}"));
+        builder
+            .add(k, v)
+            .unwrap_or_else(|e| panic!("bench data out of order: {e}"));
     }
     builder.into_bytes().into()
 }

@@ -58,13 +58,19 @@ fn get(c: &mut Criterion) {
     group.bench_function("hit", |b| {
         b.iter(|| {
             let i = rng.below(ENTRIES) & !1;
-            black_box(db.get(&key(i, KEY_LEN)).unwrap_or_else(|e| panic!("get: {e}")))
+            black_box(
+                db.get(&key(i, KEY_LEN))
+                    .unwrap_or_else(|e| panic!("get: {e}")),
+            )
         })
     });
     group.bench_function("miss", |b| {
         b.iter(|| {
             let i = rng.below(ENTRIES) | 1;
-            black_box(db.get(&key(i, KEY_LEN)).unwrap_or_else(|e| panic!("get: {e}")))
+            black_box(
+                db.get(&key(i, KEY_LEN))
+                    .unwrap_or_else(|e| panic!("get: {e}")),
+            )
         })
     });
     group.finish();

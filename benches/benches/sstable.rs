@@ -35,7 +35,9 @@ fn write_table(fs: &Arc<dyn Fs>, path: &Path, bloom_bits: u32) -> u64 {
         w.put(&stored_key(i), 1, &value(&mut rng, VALUE_LEN))
             .unwrap_or_else(|e| panic!("put: {e}"));
     }
-    w.finish().unwrap_or_else(|e| panic!("finish: {e}")).file_size
+    w.finish()
+        .unwrap_or_else(|e| panic!("finish: {e}"))
+        .file_size
 }
 
 fn open(fs: &Arc<dyn Fs>, path: &Path) -> Arc<SstReader> {
@@ -79,7 +81,9 @@ fn bench_get(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 n = (n + 1) % keys.len();
-                let r = table.get(&keys[n], u64::MAX).unwrap_or_else(|e| panic!("get: {e}"));
+                let r = table
+                    .get(&keys[n], u64::MAX)
+                    .unwrap_or_else(|e| panic!("get: {e}"));
                 debug_assert_eq!(matches!(r, Lookup::Found(_)), found);
                 black_box(r)
             })

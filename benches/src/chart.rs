@@ -91,13 +91,17 @@ pub fn markdown(reports: &[Report]) -> String {
         out.push('\n');
     };
     for workload in ["fillrandom", "overwrite"] {
-        row(&mut out, &format!("write amplification, {workload}"), &|r| {
-            r.measurements
-                .iter()
-                .find(|m| m.workload == workload)
-                .and_then(|m| m.write_amplification)
-                .map_or_else(|| "-".to_string(), |w| format!("{w:.2}"))
-        });
+        row(
+            &mut out,
+            &format!("write amplification, {workload}"),
+            &|r| {
+                r.measurements
+                    .iter()
+                    .find(|m| m.workload == workload)
+                    .and_then(|m| m.write_amplification)
+                    .map_or_else(|| "-".to_string(), |w| format!("{w:.2}"))
+            },
+        );
     }
     row(&mut out, "disk after overwrite", &|r| {
         r.measurements
@@ -261,10 +265,19 @@ mod tests {
     #[test]
     fn the_table_bolds_the_best_engine_per_workload() {
         let md = markdown(&[report("a", 1000.0, 5.0), report("b", 2000.0, 1.0)]);
-        assert!(md.contains("| fillrandom | 1\u{202f}000 | **2\u{202f}000** |"), "{md}");
+        assert!(
+            md.contains("| fillrandom | 1\u{202f}000 | **2\u{202f}000** |"),
+            "{md}"
+        );
         assert!(md.contains("| readrandom | **5** | 1 |"), "{md}");
-        assert!(md.contains("| write amplification, fillrandom | 2.00 | 2.00 |"), "{md}");
-        assert!(md.contains("| peak memory (any workload) | 1.0 MiB | 1.0 MiB |"), "{md}");
+        assert!(
+            md.contains("| write amplification, fillrandom | 2.00 | 2.00 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| peak memory (any workload) | 1.0 MiB | 1.0 MiB |"),
+            "{md}"
+        );
     }
 
     #[test]
