@@ -79,6 +79,12 @@ pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick}
 pub use simulator::{Simulation, SimulationReport, Simulator, Workload, simulate};
 pub use stream::{CompactionStream, StreamStats};
 
+/// The crates this crate's API is written in, re-exported so that a user
+/// needs no versions of their own: tables, keys, table options and errors
+/// from `lsmkit-sstable`; the [`Fs`](lsmkit_vfs::Fs) that [`execute`] writes
+/// through from `lsmkit-vfs`.
+pub use {lsmkit_sstable, lsmkit_vfs};
+
 // The README's example runs as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

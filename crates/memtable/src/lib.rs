@@ -117,6 +117,13 @@ pub use iter::{Entry, Iter};
 pub use memtable::{ENTRY_OVERHEAD, Lookup, Memtable, Value};
 pub use raw_iter::RawIter;
 
+/// The crate whose key types ([`SeqNo`](lsmkit_sstable::SeqNo),
+/// [`ValueKind`](lsmkit_sstable::ValueKind),
+/// [`RangeTombstone`](lsmkit_sstable::RangeTombstone)), error and
+/// [`InternalIterator`](lsmkit_sstable::InternalIterator) this crate's API
+/// is written in, re-exported so that a user needs no version of its own.
+pub use lsmkit_sstable;
+
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
