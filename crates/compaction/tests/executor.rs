@@ -96,7 +96,7 @@ fn check_partition(fs: &Arc<dyn Fs>, outcome: &CompactionOutcome) -> Result<(), 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::scaled_cases(64), ..ProptestConfig::default() })]
 
     #[test]
     fn every_reader_sees_the_same_after_compaction_through_tables(

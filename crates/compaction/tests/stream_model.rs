@@ -55,7 +55,7 @@ fn drain<I: lsmkit_sstable::InternalIterator>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::scaled_cases(512), ..ProptestConfig::default() })]
 
     #[test]
     fn every_reader_sees_the_same_after_compaction(case in arb_case()) {

@@ -9,6 +9,18 @@ use lsmkit_sstable::key::{self, compare};
 use lsmkit_sstable::{InternalIterator, MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
 use proptest::prelude::*;
 
+/// `base` proptest cases, scaled by `PROPTEST_CASES` as that variable
+/// scales proptest's default of 256 (an explicit `cases` ignores it):
+/// `PROPTEST_CASES=2560` runs ten times `base`.
+pub fn scaled_cases(base: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(base, |n| {
+            u32::try_from((u64::from(base) * n / 256).max(1)).unwrap_or(u32::MAX)
+        })
+}
+
 /// An in-memory sorted source that can be told to fail once it reaches a
 /// given position, as a table with a corrupt block would.
 #[derive(Clone, Debug)]
