@@ -110,10 +110,17 @@ pub fn markdown(reports: &[Report]) -> String {
             .and_then(|m| m.disk_bytes)
             .map_or_else(|| "-".to_string(), size)
     });
-    row(&mut out, "peak memory (any workload)", &|r| {
+    row(&mut out, "peak memory, heap (any workload)", &|r| {
         r.measurements
             .iter()
             .filter_map(|m| m.peak_memory_bytes)
+            .max()
+            .map_or_else(|| "-".to_string(), size)
+    });
+    row(&mut out, "peak resident set (any workload)", &|r| {
+        r.measurements
+            .iter()
+            .filter_map(|m| m.peak_rss_bytes)
             .max()
             .map_or_else(|| "-".to_string(), size)
     });
@@ -249,6 +256,7 @@ mod tests {
             write_amplification: Some(2.0),
             disk_bytes: Some(2048),
             peak_memory_bytes: Some(1 << 20),
+            peak_rss_bytes: Some(2 << 20),
             found: None,
         };
         Report {
@@ -275,7 +283,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| peak memory (any workload) | 1.0 MiB | 1.0 MiB |"),
+            md.contains("| peak memory, heap (any workload) | 1.0 MiB | 1.0 MiB |"),
             "{md}"
         );
     }

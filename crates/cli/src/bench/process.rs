@@ -8,6 +8,10 @@
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// Bytes this process has passed to `write`-family system calls so far
 /// (`wchar` of `/proc/self/io`), counting every thread, foreground and
@@ -32,6 +36,61 @@ pub fn peak_memory() -> Option<u64> {
 /// whether the system allowed it (Linux 4.0 and later do).
 pub fn reset_peak_memory() -> bool {
     fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// The anonymous resident memory of this process (`RssAnon` of
+/// `/proc/self/status`), in bytes: heap, stacks, anonymous maps. Unlike
+/// [`peak_memory`] it leaves out file pages mapped into the process, which
+/// are the OS page cache that every engine reads through, mapped or not.
+pub fn anonymous_memory() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    field(&status, "RssAnon:").map(|kib| kib * 1024)
+}
+
+/// Samples [`anonymous_memory`] every few milliseconds on a thread of its
+/// own, keeping the largest, until [`stop`](PeakSampler::stop).
+#[derive(Debug)]
+pub struct PeakSampler {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Option<u64>>>,
+}
+
+impl PeakSampler {
+    /// How often memory is sampled.
+    const PERIOD: Duration = Duration::from_millis(5);
+
+    /// Starts sampling.
+    pub fn start() -> PeakSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut peak = anonymous_memory();
+            while !flag.load(Ordering::Relaxed) {
+                thread::sleep(PeakSampler::PERIOD);
+                peak = peak.max(anonymous_memory());
+            }
+            peak.max(anonymous_memory())
+        });
+        PeakSampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling and returns the largest sample (`None` where the
+    /// system does not say).
+    pub fn stop(mut self) -> Option<u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take()?.join().ok().flatten()
+    }
+}
+
+impl Drop for PeakSampler {
+    /// A sampler dropped without [`stop`](PeakSampler::stop) (a run that
+    /// failed) ends its thread too.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The first number after `label` in a `/proc` text file.
@@ -92,5 +151,11 @@ mod tests {
         fs::write(dir.path().join("f"), vec![1u8; 4096]).unwrap();
         assert!(bytes_written().unwrap() >= before + 4096);
         assert!(peak_memory().unwrap() > 0);
+        let sampler = PeakSampler::start();
+        let big = vec![1u8; 8 << 20];
+        std::thread::sleep(Duration::from_millis(20));
+        let peak = sampler.stop().unwrap();
+        assert!(peak >= 8 << 20, "{peak}");
+        drop(big);
     }
 }

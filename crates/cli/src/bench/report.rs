@@ -34,8 +34,14 @@ pub struct Measurement {
     pub write_amplification: Option<f64>,
     /// Bytes of the database's files after the workload.
     pub disk_bytes: Option<u64>,
-    /// Peak resident memory of the process during the workload.
+    /// Peak anonymous resident memory (heap, stacks) of the process during
+    /// the workload and its flush, sampled every 5 ms: what the engine
+    /// holds, without the file pages it maps (the OS page cache, which
+    /// every engine uses whether it maps files or reads them).
     pub peak_memory_bytes: Option<u64>,
+    /// Peak resident set of the process during the workload (`VmHWM`),
+    /// mapped file pages included.
+    pub peak_rss_bytes: Option<u64>,
     /// For reading workloads: how many keys were found.
     pub found: Option<u64>,
 }
@@ -152,6 +158,7 @@ mod tests {
             write_amplification: Some(1.5),
             disk_bytes: Some(3 << 20),
             peak_memory_bytes: None,
+            peak_rss_bytes: None,
             found: None,
         }
     }

@@ -299,6 +299,7 @@ impl Run<'_> {
         let ticker = progress.start(&label, ops);
         process::reset_peak_memory();
         let written_before = process::bytes_written();
+        let sampler = process::PeakSampler::start();
 
         let started = Instant::now();
         let shares: Vec<Result<Share, StoreError>> = std::thread::scope(|scope| {
@@ -330,7 +331,8 @@ impl Run<'_> {
             (Some(before), Some(after)) => Some(after.saturating_sub(before)),
             _ => None,
         };
-        let peak_memory_bytes = process::peak_memory();
+        let peak_memory_bytes = sampler.stop();
+        let peak_rss_bytes = process::peak_memory();
         let disk_bytes = process::disk_usage(dir).ok();
 
         let mut latencies =
@@ -372,6 +374,7 @@ impl Run<'_> {
                 .map(|w| w as f64 / bytes as f64),
             disk_bytes,
             peak_memory_bytes,
+            peak_rss_bytes,
             found: reads.then_some(found),
         };
         ticker.finish(&format!(
