@@ -1,6 +1,8 @@
 //! lsmkit-sstable: writing a table of 1,000,000 entries (16-byte keys,
 //! 100-byte values, db_bench's defaults), point lookups of present and
-//! absent keys with and without the bloom filter, and a full scan. Tables
+//! absent keys with and without the bloom filter, and a full scan; each
+//! read also through a `BlockCache` big enough for the table (warmed
+//! first), and scans through a cache that they fill or leave alone. Tables
 //! live on `StdFs` in a temporary directory (memory-mapped reads).
 //!
 //! ```sh
@@ -13,12 +15,16 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lsmkit_benches::{Rng, key, value};
-use lsmkit_sstable::{InternalIterator, Lookup, SstOptions, SstReader, SstWriter};
+use lsmkit_sstable::{
+    BlockCache, InternalIterator, Lookup, ReaderOptions, SstOptions, SstReader, SstWriter,
+};
 use lsmkit_vfs::{Fs, StdFs};
 
 const ENTRIES: u64 = 1_000_000;
 const KEY_LEN: usize = 16;
 const VALUE_LEN: usize = 100;
+/// Comfortably more than the 1M-entry table's ~130 MB of data blocks.
+const CACHE_BYTES: u64 = 256 << 20;
 
 /// Stored keys are the even indexes; odd ones are absent but fall between
 /// stored keys, so that only the filter can rule them out.
@@ -42,6 +48,25 @@ fn write_table(fs: &Arc<dyn Fs>, path: &Path, bloom_bits: u32) -> u64 {
 
 fn open(fs: &Arc<dyn Fs>, path: &Path) -> Arc<SstReader> {
     SstReader::open(&**fs, path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+fn open_cached(fs: &Arc<dyn Fs>, path: &Path, cache: &Arc<BlockCache>) -> Arc<SstReader> {
+    let options = ReaderOptions::default().block_cache(cache.clone());
+    SstReader::open_with(&**fs, path, options)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+/// Reads every entry of `table`; returns the bytes read.
+fn scan(table: &Arc<SstReader>, fill_cache: bool) -> usize {
+    let mut it = table.iter().fill_cache(fill_cache);
+    it.seek_to_first();
+    let mut bytes = 0;
+    while it.valid() {
+        bytes += it.key().len() + it.value().len();
+        it.next();
+    }
+    it.status().unwrap_or_else(|e| panic!("scan: {e}"));
+    bytes
 }
 
 fn bench_write(c: &mut Criterion) {
@@ -71,23 +96,40 @@ fn bench_get(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("sstable/get");
     group.throughput(Throughput::Elements(1));
-    for (name, path, keys, found) in [
+    let cases = [
         ("present", &with_filter, &present, true),
         ("absent-bloom", &with_filter, &absent, false),
         ("absent-no-filter", &without_filter, &absent, false),
-    ] {
-        let table = open(&fs, path);
-        let mut n = 0;
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                n = (n + 1) % keys.len();
-                let r = table
-                    .get(&keys[n], u64::MAX)
-                    .unwrap_or_else(|e| panic!("get: {e}"));
-                debug_assert_eq!(matches!(r, Lookup::Found(_)), found);
-                black_box(r)
-            })
-        });
+    ];
+    for cached in [false, true] {
+        for (name, path, keys, found) in cases {
+            let table = if cached {
+                // A cache of its own: what another case left in a shared
+                // one would make it evict its own blocks.
+                let cache = Arc::new(BlockCache::new(CACHE_BYTES));
+                let table = open_cached(&fs, path, &cache);
+                scan(&table, true);
+                table
+            } else {
+                open(&fs, path)
+            };
+            let name = if cached {
+                format!("{name}-cached")
+            } else {
+                name.to_string()
+            };
+            let mut n = 0;
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    n = (n + 1) % keys.len();
+                    let r = table
+                        .get(&keys[n], u64::MAX)
+                        .unwrap_or_else(|e| panic!("get: {e}"));
+                    debug_assert_eq!(matches!(r, Lookup::Found(_)), found);
+                    black_box(r)
+                })
+            });
+        }
     }
     group.finish();
 }
@@ -97,22 +139,27 @@ fn bench_scan(c: &mut Criterion) {
     let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
     let path = dir.path().join("scan.sst");
     write_table(&fs, &path, 10);
-    let table = open(&fs, &path);
+    let plain = open(&fs, &path);
+    let cache = Arc::new(BlockCache::new(CACHE_BYTES));
+    let cached = open_cached(&fs, &path, &cache);
     let mut group = c.benchmark_group("sstable/scan");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(ENTRIES * (KEY_LEN + VALUE_LEN) as u64));
-    group.bench_function("1M-16B-100B", |b| {
+    group.bench_function("1M-16B-100B", |b| b.iter(|| black_box(scan(&plain, true))));
+    // An empty cache that the scan leaves alone: what a compaction pays.
+    group.bench_function("cache-no-fill", |b| {
+        b.iter(|| black_box(scan(&cached, false)))
+    });
+    // Every block missed and inserted.
+    group.bench_function("cache-fill-cold", |b| {
         b.iter(|| {
-            let mut it = table.iter();
-            it.seek_to_first();
-            let mut bytes = 0;
-            while it.valid() {
-                bytes += it.key().len() + it.value().len();
-                it.next();
-            }
-            black_box(bytes)
+            cache.clear();
+            black_box(scan(&cached, true))
         })
     });
+    // Every block hit.
+    scan(&cached, true);
+    group.bench_function("cache-warm", |b| b.iter(|| black_box(scan(&cached, true))));
     group.finish();
 }
 

@@ -66,6 +66,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod data_index;
 mod error;
 mod filter;
 pub mod format;

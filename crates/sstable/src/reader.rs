@@ -12,10 +12,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lsmkit_block::{Block, Bytewise};
+use lsmkit_block::Bytewise;
 use lsmkit_vfs::{Fs, RandomAccessFile};
 
 use crate::cache::{self, BlockCache, DataBlock};
+use crate::data_index::DataIndex;
 use crate::error::Error;
 use crate::filter::{self, Filter};
 use crate::format::{BlockHandle, FOOTER_LEN, Footer};
@@ -45,14 +46,12 @@ pub enum Lookup {
 pub struct SstReader {
     table: TableFile,
     footer: Footer,
-    index: Block<InternalKeyComparator>,
+    index: DataIndex,
     filter: Option<Filter>,
     /// Sorted by start, then seqno descending (the block's order).
     tombstones: Vec<RangeTombstone>,
     properties: Properties,
     meta: MetaHandles,
-    /// The end of the data blocks.
-    data_end: u64,
     /// This reader's key in the block cache; unique in the process.
     id: u64,
     block_cache: Option<Arc<BlockCache>>,
@@ -141,7 +140,6 @@ impl SstReader {
             tombstones,
             properties,
             meta,
-            data_end,
             id: cache::next_reader_id(),
             block_cache: options.block_cache,
         }))
@@ -167,15 +165,15 @@ impl SstReader {
         }
         let mut target = Vec::with_capacity(user_key.len() + key::TRAILER_LEN);
         key::encode_seek(user_key, snapshot, &mut target);
-        let mut index = self.index.iter();
-        index.seek(&target);
-        while index.valid() {
-            let (block, at) = self.read_data_block(index.value(), CacheUse::Fill)?;
+        let mut i = self.index.seek(&target);
+        while i < self.index.len() {
+            let handle = self.index.handle(i);
+            let (block, at) = (self.read_data_block(handle, CacheUse::Fill)?, handle.offset);
             let mut it = block.iter();
             it.seek(&target);
             if !it.valid() {
                 // Only a table whose separators lie can get here.
-                index.next();
+                i += 1;
                 continue;
             }
             let parsed = ParsedKey::parse(it.key()).ok_or_else(|| {
@@ -264,40 +262,31 @@ impl SstReader {
         crate::verify::data_blocks(self)
     }
 
-    /// The index block, for iterators.
-    pub(crate) fn index(&self) -> &Block<InternalKeyComparator> {
+    /// The data blocks' separators and handles.
+    pub(crate) fn index(&self) -> &DataIndex {
         &self.index
     }
 
-    /// The data block whose handle is the index value `handle`, from the
-    /// block cache or the file as `cache` says; returns it with its offset.
+    /// The data block at `handle` (one of the index's), from the block
+    /// cache or the file as `cache` says.
     pub(crate) fn read_data_block(
         &self,
-        handle: &[u8],
+        handle: BlockHandle,
         cache: CacheUse,
-    ) -> Result<(DataBlock, u64), Error> {
-        let handle = BlockHandle::decode(handle)
-            .filter(|h| h.end().is_some_and(|end| end <= self.data_end))
-            .ok_or_else(|| {
-                Error::corruption(
-                    &self.table.path,
-                    self.footer.index.offset,
-                    "index entry holds a bad data block handle",
-                )
-            })?;
+    ) -> Result<DataBlock, Error> {
         let block_cache = self
             .block_cache
             .as_deref()
             .filter(|_| cache != CacheUse::Bypass);
         if let Some(block) = block_cache.and_then(|c| c.get(self.id, handle.offset)) {
-            return Ok((block, handle.offset));
+            return Ok(block);
         }
         // A block that fails validation returns here, before any insert.
         let block = self.table.read_block(handle, InternalKeyComparator)?;
         if let Some(c) = block_cache.filter(|_| cache == CacheUse::Fill) {
             c.insert(self.id, handle.offset, block.clone());
         }
-        Ok((block, handle.offset))
+        Ok(block)
     }
 
     /// The block cache this reader reads through, if any.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use lsmkit_block::{Block, Bytewise, Comparator};
 use lsmkit_vfs::RandomAccessFile;
 
+use crate::data_index::DataIndex;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::format::{
@@ -199,32 +200,35 @@ impl TableFile {
 
     /// Loads the index and checks that its data block handles are
     /// contiguous from offset 0, as many and as large as the properties say.
-    /// Returns the index and the end of the data blocks.
+    /// Returns the index, decoded, and the end of the data blocks.
     pub(crate) fn load_index(
         &self,
         handle: BlockHandle,
         p: &Properties,
-    ) -> Result<(Block<InternalKeyComparator>, u64), Error> {
+    ) -> Result<(DataIndex, u64), Error> {
         let at = handle.offset;
-        let index = self.read_block(handle, InternalKeyComparator)?;
-        let mut it = index.iter();
+        let block = self.read_block(handle, InternalKeyComparator)?;
+        let mut index = DataIndex::default();
+        let mut it = block.iter();
         it.seek_to_first();
-        let (mut end, mut blocks) = (0u64, 0u64);
+        let mut end = 0u64;
         while it.valid() {
             let data = BlockHandle::decode(it.value())
                 .ok_or_else(|| Error::corruption(&self.path, at, "malformed data block handle"))?;
             if data.offset != end {
                 let what = format!(
-                    "data block {blocks} starts at {}, expected {end}",
+                    "data block {} starts at {}, expected {end}",
+                    index.len(),
                     data.offset
                 );
                 return Err(Error::corruption(&self.path, at, what));
             }
             self.check_handle(data, "data block", at)?;
             end += data.size;
-            blocks += 1;
+            index.push(it.key(), data);
             it.next();
         }
+        let blocks = index.len() as u64;
         if blocks != p.num_data_blocks || end != p.data_size || handle.size != p.index_size {
             let what = format!(
                 "index has {blocks} data blocks of {end} bytes and is {} bytes; properties say {}, {} and {}",

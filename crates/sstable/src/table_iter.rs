@@ -1,5 +1,5 @@
-//! [`TableIter`]: a two-level cursor over a table, the index block's cursor
-//! choosing the data block whose cursor gives the entries.
+//! [`TableIter`]: a two-level cursor over a table, a position in the
+//! decoded index choosing the data block whose cursor gives the entries.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -8,7 +8,6 @@ use std::sync::Arc;
 use lsmkit_block::BlockIter;
 
 use crate::error::Error;
-use crate::format::BlockHandle;
 use crate::iterator::InternalIterator;
 use crate::key::{self, InternalKeyComparator, MAX_SEQNO};
 use crate::reader::{CacheUse, SstReader};
@@ -27,7 +26,8 @@ type Cursor = BlockIter<InternalKeyComparator>;
 /// [`fill_cache(false)`](Self::fill_cache) says otherwise.
 pub struct TableIter {
     reader: Arc<SstReader>,
-    index: Cursor,
+    /// The data block the cursor is in; `index().len()` when none.
+    block: usize,
     /// The cursor of the loaded data block and the block's offset.
     data: Option<(Cursor, u64)>,
     /// Seek key of the lower bound: the first version of `lower`.
@@ -50,7 +50,7 @@ impl TableIter {
             k
         };
         TableIter {
-            index: reader.index().iter(),
+            block: reader.index().len(),
             reader,
             data: None,
             lower: lower.map(seek_key),
@@ -79,24 +79,24 @@ impl TableIter {
         self.data.as_ref().is_some_and(|(c, _)| c.valid())
     }
 
-    /// Loads the data block the index cursor is on, unless it is loaded.
-    /// False (and no block) when the index cursor is invalid or the read
-    /// failed.
+    /// Loads the data block at `self.block`, unless it is loaded. False
+    /// (and no block) when there is no such block or the read failed.
     fn load_block(&mut self) -> bool {
-        if self.status.is_err() || !self.index.valid() {
+        let index = self.reader.index();
+        if self.status.is_err() || self.block >= index.len() {
             self.data = None;
             return false;
         }
+        let handle = index.handle(self.block);
         // Stepping within one block must not re-read it.
-        let offset = BlockHandle::decode(self.index.value()).map(|h| h.offset);
-        if let (Some((_, loaded)), Some(offset)) = (&self.data, offset)
-            && *loaded == offset
+        if let Some((_, loaded)) = &self.data
+            && *loaded == handle.offset
         {
             return true;
         }
-        match self.reader.read_data_block(self.index.value(), self.cache) {
-            Ok((block, offset)) => {
-                self.data = Some((block.iter(), offset));
+        match self.reader.read_data_block(handle, self.cache) {
+            Ok(block) => {
+                self.data = Some((block.iter(), handle.offset));
                 true
             }
             Err(e) => {
@@ -110,7 +110,7 @@ impl TableIter {
     /// Moves forward over exhausted (or empty) blocks until an entry.
     fn skip_forward(&mut self) {
         while self.data.is_some() && !self.data_valid() {
-            self.index.next();
+            self.block += 1;
             if !self.load_block() {
                 return;
             }
@@ -123,7 +123,11 @@ impl TableIter {
     /// Moves backward over exhausted (or empty) blocks until an entry.
     fn skip_backward(&mut self) {
         while self.data.is_some() && !self.data_valid() {
-            self.index.prev();
+            // Before the first block there is none: `len()` says so.
+            self.block = self
+                .block
+                .checked_sub(1)
+                .unwrap_or(self.reader.index().len());
             if !self.load_block() {
                 return;
             }
@@ -134,7 +138,7 @@ impl TableIter {
     }
 
     fn raw_seek(&mut self, target: &[u8]) {
-        self.index.seek(target);
+        self.block = self.reader.index().seek(target);
         if self.load_block()
             && let Some((c, _)) = &mut self.data
         {
@@ -144,7 +148,8 @@ impl TableIter {
     }
 
     fn raw_seek_to_last(&mut self) {
-        self.index.seek_to_last();
+        let len = self.reader.index().len();
+        self.block = len.checked_sub(1).unwrap_or(len);
         if self.load_block()
             && let Some((c, _)) = &mut self.data
         {
@@ -186,7 +191,7 @@ impl InternalIterator for TableIter {
                 self.lower = Some(lower);
             }
             None => {
-                self.index.seek_to_first();
+                self.block = 0;
                 if self.load_block()
                     && let Some((c, _)) = &mut self.data
                 {

@@ -13,18 +13,17 @@ use crate::reader::{CacheUse, SstReader};
 pub(crate) fn data_blocks(reader: &SstReader) -> Result<(), Error> {
     let path = reader.path();
     let mut seen = Properties::default();
-    let mut index = reader.index().iter();
-    index.seek_to_first();
-    let mut prev_separator: Option<Vec<u8>> = None;
-    while index.valid() {
-        let (block, at) = reader.read_data_block(index.value(), CacheUse::Bypass)?;
-        let corrupt = |what: &str| Error::corruption(path, at, what);
+    let index = reader.index();
+    for i in 0..index.len() {
+        let (handle, separator) = (index.handle(i), index.separator(i));
+        let block = reader.read_data_block(handle, CacheUse::Bypass)?;
+        let corrupt = |what: &str| Error::corruption(path, handle.offset, what);
         if block.is_empty() {
             return Err(corrupt("empty data block"));
         }
         let mut it = block.iter();
         it.seek_to_first();
-        if let Some(prev) = &prev_separator
+        if let Some(prev) = i.checked_sub(1).map(|p| index.separator(p))
             && key::compare(it.key(), prev) != Ordering::Greater
         {
             return Err(corrupt(
@@ -42,11 +41,9 @@ pub(crate) fn data_blocks(reader: &SstReader) -> Result<(), Error> {
             last.extend_from_slice(it.key());
             it.next();
         }
-        if key::compare(&last, index.key()) == Ordering::Greater {
+        if key::compare(&last, separator) == Ordering::Greater {
             return Err(corrupt("last key is after the block's index separator"));
         }
-        prev_separator = Some(index.key().to_vec());
-        index.next();
     }
     for t in reader.range_tombstones() {
         seen.note_seqno(t.seqno);
