@@ -180,3 +180,28 @@ fn an_empty_directory_has_no_segments() {
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("no WAL segments"));
 }
+
+#[test]
+fn batches_decodes_an_engine_log_found_from_the_database_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = lsmkit_engine::Db::open(dir.path(), lsmkit_engine::Options::default()).unwrap();
+    let mut batch = lsmkit_engine::WriteBatch::new();
+    batch.put(b"apple", b"red").delete(b"pear");
+    db.write(batch).unwrap();
+    db.close().unwrap();
+
+    let output = lsmkit(["wal", "dump", "--batches", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(
+        text.contains("  @1 Put 'apple' value of 3 bytes\n  @2 Delete 'pear'\n"),
+        "{text}"
+    );
+
+    // Records that are not batches say so.
+    let raw = tempfile::tempdir().unwrap();
+    write_log(raw.path(), 1);
+    let output = lsmkit(["wal", "dump", "--batches", raw.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("  not an engine batch: "));
+}

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
+use lsmkit_engine::format::decode_batch;
+use lsmkit_sstable::ValueKind;
 use lsmkit_vfs::{Fs, StdFs};
 use lsmkit_wal::format::{log_number, parse_segment_file_name};
 use lsmkit_wal::{DropReason, LogReader, LogReport, RecoveryMode, WalReader};
@@ -31,6 +33,10 @@ pub enum WalCommand {
         /// Also print each record's bytes, in this encoding.
         #[arg(long, value_enum)]
         data: Option<Encoding>,
+        /// Decode each record as a lsmkit-engine write batch and print its
+        /// operations (keys escaped, values by length).
+        #[arg(long)]
+        batches: bool,
     },
 }
 
@@ -60,11 +66,20 @@ impl From<Mode> for RecoveryMode {
 
 /// Runs `command`, printing to `out`.
 pub fn run(command: &WalCommand, out: &mut dyn Write) -> Result<(), Failure> {
-    let WalCommand::Dump { dir, mode, data } = command;
+    let WalCommand::Dump {
+        dir,
+        mode,
+        data,
+        batches,
+    } = command;
+    let show = Show {
+        data: *data,
+        batches: *batches,
+    };
     let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
     let mode = RecoveryMode::from(*mode);
     if dir.is_file() {
-        return dump_segment(&*fs, dir, mode, *data, out);
+        return dump_segment(&*fs, dir, mode, show, out);
     }
     if !dir.is_dir() {
         return Err(Failure::new(format!(
@@ -82,7 +97,7 @@ pub fn run(command: &WalCommand, out: &mut dyn Write) -> Result<(), Failure> {
                 record.position.segment,
                 record.position.offset,
                 &record.data,
-                *data,
+                show,
                 out,
             )?,
             Err(error) => failure = Some(error),
@@ -123,7 +138,7 @@ fn dump_segment(
     fs: &dyn Fs,
     path: &Path,
     mode: RecoveryMode,
-    data: Option<Encoding>,
+    show: Show,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let segment = path
@@ -141,7 +156,7 @@ fn dump_segment(
     let mut failure = None;
     for record in reader.by_ref() {
         match record {
-            Ok(record) => print_record("record", segment, record.offset, &record.data, data, out)?,
+            Ok(record) => print_record("record", segment, record.offset, &record.data, show, out)?,
             Err(error) => failure = Some(error),
         }
     }
@@ -155,7 +170,7 @@ fn print_record(
     segment: u64,
     offset: u64,
     data: &[u8],
-    encoding: Option<Encoding>,
+    show: Show,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     write!(
@@ -163,11 +178,43 @@ fn print_record(
         "{label} at segment {segment} offset {offset} len {}",
         data.len()
     )?;
-    if let Some(encoding) = encoding {
+    if let Some(encoding) = show.data {
         write!(out, " {}", encoding.show(data))?;
     }
     writeln!(out)?;
+    if show.batches {
+        match decode_batch(data) {
+            Ok(batch) => {
+                for (i, op) in batch.ops.iter().enumerate() {
+                    let what = match op.kind {
+                        ValueKind::Put => format!(" value of {} bytes", op.value.len()),
+                        ValueKind::Delete => String::new(),
+                        ValueKind::RangeDelete => format!(" to {}", Encoding::Text.show(op.value)),
+                    };
+                    writeln!(
+                        out,
+                        "  @{} {:?} {}{what}",
+                        batch.seqno + i as u64,
+                        op.kind,
+                        Encoding::Text.show(op.key)
+                    )?;
+                }
+            }
+            Err(e) => writeln!(
+                out,
+                "  not an engine batch: {} at byte {} of the record",
+                e.what, e.offset
+            )?,
+        }
+    }
     Ok(())
+}
+
+/// What to print of each record besides its position.
+#[derive(Clone, Copy, Debug)]
+struct Show {
+    data: Option<Encoding>,
+    batches: bool,
 }
 
 fn summarize(name: &str, log: &LogReport, out: &mut dyn Write) -> Result<(), Failure> {
