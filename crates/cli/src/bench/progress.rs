@@ -33,7 +33,7 @@ impl Progress {
         let bar = match self {
             Progress::Bar => {
                 let style = ProgressStyle::with_template(
-                    "{prefix:>14} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
+                    "{prefix:>14} [{bar:30}] {human_pos}/{human_len} ops, eta {eta}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
