@@ -28,6 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod config;
 mod data;
 mod lsmkit_store;
 pub mod process;
@@ -37,10 +38,11 @@ mod runner;
 mod store;
 mod workload;
 
+pub use config::{BenchConfig, BenchError};
 pub use data::{Permutation, Rng, ValuePool, key, key_into, missing_key_into, value};
 pub use lsmkit_store::{LsmkitEngine, LsmkitStore};
 pub use progress::Progress;
 pub use report::{Measurement, Report, size};
-pub use runner::{BenchConfig, BenchError, MARKER, run};
+pub use runner::{MARKER, run};
 pub use store::{Engine, MemEngine, MemStore, Store, StoreError, Write};
 pub use workload::{ParseWorkloadError, Workload, WorkloadSpec};
