@@ -1,8 +1,9 @@
 //! Engine benchmarks on the real filesystem (a temporary directory):
 //! buffered puts of 16-byte keys with 100-byte values (flushes and
 //! compactions running behind them), point reads that hit and that miss,
-//! and a full forward scan, over a database of 100 000 keys spread over
-//! memtable and tables.
+//! a full scan both ways, and a seek followed by 10 nexts, over a
+//! database of 100 000 keys spread over memtable and tables; and
+//! sequential puts (appends at the end of the key space).
 
 use std::hint::black_box;
 
@@ -43,6 +44,18 @@ fn put(c: &mut Criterion) {
             let i = rng.below(ENTRIES * 10);
             db.put(&key(i, KEY_LEN), &value(&mut rng, VALUE_LEN))
                 .unwrap_or_else(|e| panic!("put: {e}"));
+        })
+    });
+    let mut next = 0;
+    group.bench_function("sequential_buffered", |b| {
+        b.iter(|| {
+            // Above every key of the random case: appends at the end.
+            next += 1;
+            db.put(
+                &key(ENTRIES * 10 + next, KEY_LEN),
+                &value(&mut rng, VALUE_LEN),
+            )
+            .unwrap_or_else(|e| panic!("put: {e}"));
         })
     });
     group.finish();
@@ -93,5 +106,22 @@ fn scan(c: &mut Criterion) {
     db.close().unwrap_or_else(|e| panic!("close: {e}"));
 }
 
-criterion_group!(benches, put, get, scan);
+/// db_bench's seekrandom: a seek to a random key, then 10 nexts.
+fn seek(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let db = filled(dir.path());
+    let mut group = c.benchmark_group("engine/seek");
+    group.throughput(Throughput::Elements(1));
+    let mut rng = Rng::new(4);
+    group.bench_function("seek_next10", |b| {
+        b.iter(|| {
+            let from = key(rng.below(ENTRIES), KEY_LEN);
+            black_box(db.range(from..).take(10).filter_map(Result::ok).count())
+        })
+    });
+    group.finish();
+    db.close().unwrap_or_else(|e| panic!("close: {e}"));
+}
+
+criterion_group!(benches, put, get, scan, seek);
 criterion_main!(benches);

@@ -39,8 +39,17 @@ impl Default for WriteBatch {
 impl WriteBatch {
     /// An empty batch.
     pub fn new() -> WriteBatch {
+        WriteBatch::with_capacity(0)
+    }
+
+    /// An empty batch with room for about `bytes` of keys and values
+    /// without reallocating.
+    pub fn with_capacity(bytes: usize) -> WriteBatch {
+        // Per op: a kind byte and two length varints of at most 5 bytes.
+        let mut rep = Vec::with_capacity(BATCH_HEADER_LEN + bytes + 11);
+        rep.resize(BATCH_HEADER_LEN, 0);
         WriteBatch {
-            rep: vec![0; BATCH_HEADER_LEN],
+            rep,
             count: 0,
             user_bytes: 0,
         }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use lsmkit_memtable::Memtable;
-use lsmkit_sstable::{SeqNo, SstOptions, ValueKind};
+use lsmkit_sstable::{ReaderOptions, SeqNo, SstOptions, ValueKind};
 use lsmkit_vfs::{FileLock, Fs};
 use lsmkit_wal::Wal;
 
@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub dir: PathBuf,
     pub options: Options,
     pub sst_options: SstOptions,
+    /// How tables are opened: through the shared block cache, if any.
+    pub reader_options: ReaderOptions,
     pub wal: Wal,
     pub write: Mutex<WriteState>,
     /// The newest sequence number readers may see: every write at or below
@@ -216,6 +218,12 @@ impl Inner {
         stats.tables_per_run = version.runs.iter().map(|r| r.tables.len()).collect();
         stats.run_bytes = version.runs.iter().map(|r| r.size()).collect();
         stats.last_seqno = self.visible_seqno();
+        if let Some(cache) = &self.reader_options.block_cache {
+            let cache = cache.stats();
+            stats.block_cache_hits = cache.hits;
+            stats.block_cache_misses = cache.misses;
+            stats.block_cache_bytes = cache.bytes;
+        }
         stats
     }
 }
@@ -260,14 +268,14 @@ impl Db {
 
     /// Sets `key` to `value`.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::with_capacity(key.len() + value.len());
         batch.put(key, value);
         self.write(batch)
     }
 
     /// Deletes `key`.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::new();
+        let mut batch = WriteBatch::with_capacity(key.len());
         batch.delete(key);
         self.write(batch)
     }

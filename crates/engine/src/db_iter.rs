@@ -20,6 +20,7 @@ use lsmkit_sstable::key::{self, MAX_SEQNO};
 use lsmkit_sstable::{InternalIterator, ParsedKey, RangeTombstone, SeqNo, ValueKind};
 
 use crate::error::{Error, Result};
+use crate::run_iter::RunIter;
 use crate::version::Version;
 
 type Merge = MergingIterator<Box<dyn InternalIterator>>;
@@ -41,7 +42,8 @@ pub struct DbIter {
     tombstones: Fragments,
     front: Option<Merge>,
     back: Option<Merge>,
-    /// The last key yielded from each end: the other end stops before it.
+    /// The last key each end has passed (yielded or skipped as dead): the
+    /// other end stops before it. Reused as a buffer from key to key.
     front_key: Option<Vec<u8>>,
     back_key: Option<Vec<u8>>,
     done: bool,
@@ -77,12 +79,14 @@ impl DbIter {
         let memtables = std::iter::once(&self.version.mem)
             .chain(self.version.frozen.iter().map(|f| &f.mem))
             .map(|m| Box::new(m.raw_iter()) as Box<dyn InternalIterator>);
-        let tables = self
+        let runs = self
             .version
-            .tables()
-            .filter(|t| t.overlaps(lower, upper))
-            .map(|t| Box::new(t.reader.range(lower, upper)) as Box<dyn InternalIterator>);
-        MergingIterator::new(memtables.chain(tables).collect())
+            .runs
+            .iter()
+            .map(|run| RunIter::new(run, lower, upper))
+            .filter(|run| !run.is_empty())
+            .map(|run| Box::new(run) as Box<dyn InternalIterator>);
+        MergingIterator::new(memtables.chain(runs).collect())
     }
 
     fn seek_key(user_key: &[u8]) -> Vec<u8> {
@@ -128,12 +132,11 @@ impl DbIter {
             let Some(parsed) = ParsedKey::parse(it.key()) else {
                 break Some(Err(bad_key(it.key())));
             };
-            let user_key = parsed.user_key.to_vec();
-            if !self.below_upper(&user_key)
+            if !self.below_upper(parsed.user_key)
                 || self
                     .back_key
                     .as_deref()
-                    .is_some_and(|b| user_key.as_slice() >= b)
+                    .is_some_and(|b| parsed.user_key >= b)
             {
                 break None;
             }
@@ -141,17 +144,21 @@ impl DbIter {
                 it.next();
                 continue;
             }
-            // The newest visible version of `user_key`.
+            // The newest visible version of the key.
             let entry = self
                 .live(&parsed)
-                .then(|| (user_key.clone(), it.value().to_vec()));
+                .then(|| (parsed.user_key.to_vec(), it.value().to_vec()));
+            // The front has now passed this key, yielded or not; its buffer
+            // is reused from key to key.
+            let passed = self.front_key.get_or_insert_with(Vec::new);
+            passed.clear();
+            passed.extend_from_slice(parsed.user_key);
             // Past the older versions of this key (usually few: stepping is
             // cheaper than a seek, which repositions every source).
-            while it.valid() && key::user_key(it.key()) == user_key.as_slice() {
+            while it.valid() && key::user_key(it.key()) == passed.as_slice() {
                 it.next();
             }
             if let Some(entry) = entry {
-                self.front_key = Some(user_key);
                 break Some(Ok(entry));
             }
         };
@@ -185,45 +192,54 @@ impl DbIter {
             let Some(parsed) = ParsedKey::parse(it.key()) else {
                 break Some(Err(bad_key(it.key())));
             };
-            let user_key = parsed.user_key.to_vec();
-            if !self.above_lower(&user_key)
+            if !self.above_lower(parsed.user_key)
                 || self
                     .front_key
                     .as_deref()
-                    .is_some_and(|f| user_key.as_slice() <= f)
+                    .is_some_and(|f| parsed.user_key <= f)
             {
                 break None;
             }
-            if !self.below_upper(&user_key) {
+            if !self.below_upper(parsed.user_key) {
                 it.prev();
                 continue;
             }
+            // The back passes this key, yielded or not; its buffer is reused
+            // from key to key.
+            let mut passed = self.back_key.take().unwrap_or_default();
+            passed.clear();
+            passed.extend_from_slice(parsed.user_key);
             // Walking back, a key's versions come oldest first: the last
             // visible one seen is the newest visible.
-            let mut newest: Option<(SeqNo, ValueKind, Vec<u8>)> = None;
-            while it.valid() && key::user_key(it.key()) == user_key.as_slice() {
+            let mut newest: Option<(SeqNo, ValueKind)> = None;
+            let mut value = Vec::new();
+            while it.valid() && key::user_key(it.key()) == passed.as_slice() {
                 match ParsedKey::parse(it.key()) {
                     Some(p) if p.seqno <= self.snapshot => {
-                        newest = Some((p.seqno, p.kind, it.value().to_vec()));
+                        newest = Some((p.seqno, p.kind));
+                        value.clear();
+                        value.extend_from_slice(it.value());
                     }
                     Some(_) => {}
                     None => break,
                 }
                 it.prev();
             }
+            let entry = newest
+                .filter(|&(seqno, kind)| {
+                    self.live(&ParsedKey {
+                        user_key: &passed,
+                        seqno,
+                        kind,
+                    })
+                })
+                .map(|_| (passed.clone(), value));
+            self.back_key = Some(passed);
             if let Err(e) = it.status() {
                 break Some(Err(e.into()));
             }
-            if let Some((seqno, kind, value)) = newest {
-                let parsed = ParsedKey {
-                    user_key: &user_key,
-                    seqno,
-                    kind,
-                };
-                if self.live(&parsed) {
-                    self.back_key = Some(user_key.clone());
-                    break Some(Ok((user_key, value)));
-                }
+            if let Some(entry) = entry {
+                break Some(Ok(entry));
             }
         };
         self.back = Some(it);

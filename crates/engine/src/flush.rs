@@ -93,9 +93,10 @@ fn write_table(inner: &Inner, frozen: &Frozen) -> Result<Table, Retry> {
 /// (`verify`), and that it holds the `entries` written.
 pub(crate) fn check_output(inner: &Inner, number: u64, entries: u64) -> Result<Arc<SstReader>> {
     let path = inner.table_path(number);
-    let reader = SstReader::open(&*inner.fs, &path)?;
+    let reader = SstReader::open_with(&*inner.fs, &path, inner.reader_options.clone())?;
     reader.verify()?;
-    let mut it = reader.iter();
+    // A whole-table pass: it must not push out the blocks reads come back to.
+    let mut it = reader.iter().fill_cache(false);
     it.seek_to_first();
     let mut found = 0;
     while it.valid() {

@@ -27,8 +27,7 @@
 //! little-endian; varints are LEB128 (`lsmkit_block::format`).
 
 use lsmkit_block::format::{
-    get_fixed32, get_fixed64, get_varint32, get_varint64, put_fixed32, put_fixed64, put_varint32,
-    put_varint64,
+    get_fixed32, get_fixed64, get_varint32, get_varint64, put_varint32, put_varint64,
 };
 use lsmkit_sstable::{SeqNo, ValueKind};
 
@@ -226,10 +225,9 @@ impl<'a> Decoder<'a> {
 ///
 /// REQUIRES: `rep.len() >= BATCH_HEADER_LEN`.
 pub fn set_batch_header(rep: &mut [u8], seqno: SeqNo, count: u32) {
-    let mut header = Vec::with_capacity(BATCH_HEADER_LEN);
-    put_fixed64(&mut header, seqno);
-    put_fixed32(&mut header, count);
-    rep[..BATCH_HEADER_LEN].copy_from_slice(&header);
+    // The layout of `put_fixed64` then `put_fixed32`, written in place.
+    rep[..8].copy_from_slice(&seqno.to_le_bytes());
+    rep[8..BATCH_HEADER_LEN].copy_from_slice(&count.to_le_bytes());
 }
 
 /// Appends one op to a batch body.

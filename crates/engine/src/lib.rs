@@ -95,6 +95,7 @@ pub mod format;
 mod manifest;
 mod options;
 mod recovery;
+mod run_iter;
 mod snapshot;
 mod stats;
 mod version;

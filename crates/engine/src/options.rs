@@ -39,6 +39,12 @@ pub struct Options {
     pub wal_recovery_mode: RecoveryMode,
     /// Target size of a table's data blocks. Default 4096.
     pub block_size: usize,
+    /// Bytes of validated data blocks kept in memory, shared by every
+    /// table of the database, so that repeated reads skip the copy, the
+    /// checksum and the validation of a block. Default 64 MiB; 0 keeps no
+    /// cache (every read goes to the file). Index blocks, filters and
+    /// range tombstones of open tables are held apart from it.
+    pub block_cache_size: u64,
     /// Bloom filter bits per key in every table; 0 writes no filter.
     /// Default 10 (about 1% false positives).
     pub bloom_bits_per_key: u32,
@@ -71,6 +77,7 @@ impl Default for Options {
             sync_writes: false,
             wal_recovery_mode: RecoveryMode::default(),
             block_size: 4096,
+            block_cache_size: 64 << 20,
             bloom_bits_per_key: 10,
             compaction: TieredOptions::default(),
             auto_compaction: true,
@@ -115,6 +122,12 @@ impl Options {
     /// Sets [`block_size`](Self::block_size).
     pub fn block_size(mut self, bytes: usize) -> Self {
         self.block_size = bytes;
+        self
+    }
+
+    /// Sets [`block_cache_size`](Self::block_cache_size).
+    pub fn block_cache_size(mut self, bytes: u64) -> Self {
+        self.block_cache_size = bytes;
         self
     }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use lsmkit_memtable::Memtable;
-use lsmkit_sstable::{SstOptions, SstReader};
+use lsmkit_sstable::{BlockCache, ReaderOptions, SstOptions, SstReader};
 use lsmkit_vfs::{FileLock, Fs};
 use lsmkit_wal::{SyncPolicy, WalOptions, WalReader};
 
@@ -68,7 +68,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         state.next_file_number.max(highest + 1).max(1),
     ));
 
-    let runs = open_runs(&*fs, dir, &state)?;
+    let reader_options = match options.block_cache_size {
+        0 => ReaderOptions::default(),
+        bytes => ReaderOptions::default().block_cache(Arc::new(BlockCache::new(bytes))),
+    };
+    let runs = open_runs(&*fs, dir, &state, &reader_options)?;
 
     // Replay the WAL batches that no table holds.
     let wal_dir = dir.join(WAL_DIR);
@@ -164,6 +168,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         fs,
         dir: dir.to_path_buf(),
         sst_options,
+        reader_options,
         wal,
         write: Mutex::new(WriteState {
             last_seqno,
@@ -185,13 +190,20 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
 
 /// Opens every table the manifest lists and groups them into runs, newest
 /// first.
-fn open_runs(fs: &dyn Fs, dir: &Path, state: &ManifestState) -> Result<Vec<Arc<Run>>> {
+fn open_runs(
+    fs: &dyn Fs,
+    dir: &Path,
+    state: &ManifestState,
+    reader_options: &ReaderOptions,
+) -> Result<Vec<Arc<Run>>> {
     let mut by_run: BTreeMap<u64, Vec<Arc<Table>>> = BTreeMap::new();
     for record in state.tables.values() {
         let path = dir.join(format::table_file_name(record.number));
-        let reader = SstReader::open(fs, &path).map_err(|source| Error::MissingTable {
-            number: record.number,
-            source,
+        let reader = SstReader::open_with(fs, &path, reader_options.clone()).map_err(|source| {
+            Error::MissingTable {
+                number: record.number,
+                source,
+            }
         })?;
         by_run.entry(record.run).or_default().push(Arc::new(Table {
             record: record.clone(),

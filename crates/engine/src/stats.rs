@@ -66,6 +66,12 @@ pub struct Stats {
     pub run_bytes: Vec<u64>,
     /// The sequence number of the newest visible write.
     pub last_seqno: u64,
+    /// Data block reads served by the block cache since open.
+    pub block_cache_hits: u64,
+    /// Data block reads that missed the block cache (and read the file).
+    pub block_cache_misses: u64,
+    /// Bytes of blocks in the block cache now.
+    pub block_cache_bytes: u64,
 }
 
 impl Stats {

@@ -157,9 +157,4 @@ impl Version {
         });
         out
     }
-
-    /// Every table of every run.
-    pub fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
-        self.runs.iter().flat_map(|r| r.tables.iter())
-    }
 }

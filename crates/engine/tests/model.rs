@@ -156,8 +156,11 @@ fn scan(db: &Db, lower: &Option<Vec<u8>>, upper: &Option<Vec<u8>>) -> lsmkit_eng
     db.range::<&[u8], _>((lo, hi))
 }
 
-fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+/// Runs `ops` against the model on a database whose block cache holds
+/// `cache_size` bytes (0: none; a few hundred: blocks evicted all along).
+fn run(ops: Vec<Op>, cache_size: u64) -> Result<(), TestCaseError> {
     let fs = MemFs::new();
+    let options = |fs: &MemFs| options(fs).block_cache_size(cache_size);
     let mut db = Db::open("/db", options(&fs)).unwrap();
     let mut model = Model::new();
     let mut snapshots: Vec<(Snapshot, Model)> = Vec::new();
@@ -264,8 +267,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn engine_matches_btreemap(ops in proptest::collection::vec(op(), 1..150)) {
-        run(ops)?;
+    fn engine_matches_btreemap(
+        ops in proptest::collection::vec(op(), 1..150),
+        cache_size in prop_oneof![Just(0u64), Just(600), Just(64 << 20)],
+    ) {
+        run(ops, cache_size)?;
     }
 }
 
@@ -292,4 +298,38 @@ fn snapshot_survives_flush_and_compaction() {
     assert!(stats.compactions > 0 && stats.flushes > 0, "{stats:?}");
     assert!(stats.write_amplification() > 1.0);
     assert_eq!(db.iter().count(), 50);
+}
+
+#[test]
+fn block_cache_serves_repeated_reads_of_tables() {
+    let fs = MemFs::new();
+    let db = Db::open("/db", options(&fs)).unwrap();
+    for i in 0..200u32 {
+        db.put(format!("k{i:04}").as_bytes(), &[7; 40]).unwrap();
+    }
+    db.flush().unwrap();
+    let before = db.stats();
+    for _ in 0..3 {
+        assert_eq!(db.get(b"k0100").unwrap(), Some(vec![7; 40]));
+    }
+    let after = db.stats();
+    assert!(after.block_cache_misses > before.block_cache_misses);
+    assert!(after.block_cache_hits >= before.block_cache_hits + 2);
+    assert!(after.block_cache_bytes > 0);
+    db.close().unwrap();
+
+    // Without a cache every read goes to the file, and nothing is counted.
+    let db = Db::open("/db", options(&fs).block_cache_size(0)).unwrap();
+    assert_eq!(db.get(b"k0100").unwrap(), Some(vec![7; 40]));
+    assert_eq!(db.iter().count(), 200);
+    let stats = db.stats();
+    assert_eq!(
+        (
+            stats.block_cache_hits,
+            stats.block_cache_misses,
+            stats.block_cache_bytes
+        ),
+        (0, 0, 0)
+    );
+    db.close().unwrap();
 }
