@@ -162,7 +162,9 @@ fn read_errors_are_reported_never_answered_wrongly() {
     for seed in 0..4 {
         let mem = MemFs::new();
         let fs = FaultFs::new(mem.clone());
-        let db = Db::open(DIR, small_options(Arc::new(fs.clone()))).unwrap();
+        // No block cache: every lookup must reach the faulty disk.
+        let options = small_options(Arc::new(fs.clone())).block_cache_size(0);
+        let db = Db::open(DIR, options).unwrap();
         let mut history = History::default();
         run(&db, &steps, &mut history).unwrap();
         db.flush().unwrap();
