@@ -89,6 +89,10 @@ pub use recovery::{DropReason, Dropped, LogReport, RecoveryMode, RecoveryReport,
 pub use wal::{Appended, Position, SyncPolicy, Wal, WalOptions};
 pub use wal_reader::{Record, WalReader};
 
+/// The filesystem crate this one writes through: its `Fs`, `WritableFile`
+/// and `RandomAccessFile` appear in this crate's API.
+pub use lsmkit_vfs;
+
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
