@@ -53,7 +53,13 @@
 //! asked.
 //!
 //! Iterators ([`DbIter`]) and [`Snapshot`]s are `Send`, hold what they
-//! read, and may outlive the `Db` handle.
+//! read, and may outlive the `Db` handle. An iterator keeps one open table
+//! per sorted run, moving to the next table of the run as it goes.
+//!
+//! Data blocks read from tables are validated once and then kept in one
+//! block cache shared by every table and thread
+//! ([`Options::block_cache_size`], 64 MiB by default); the checks of newly
+//! written tables read around it.
 //!
 //! # Durability
 //!

@@ -151,3 +151,118 @@ impl InternalIterator for RunIter {
         self.cursor().map_or(Ok(()), |it| it.status())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::TableRecord;
+    use lsmkit_sstable::{SstOptions, SstReader, SstWriter};
+    use lsmkit_vfs::{Fs, MemFs};
+
+    /// A run of tables answering for `[bounds[i], bounds[i + 1])`, each
+    /// holding the keys `k00`..`k29` of its range.
+    fn run(bounds: &[&str]) -> Run {
+        let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+        let tables = bounds
+            .windows(2)
+            .enumerate()
+            .map(|(number, w)| {
+                let path = format!("/{number}.sst");
+                let mut writer =
+                    SstWriter::create(Arc::clone(&fs), &path, SstOptions::default()).unwrap();
+                for i in 0..30 {
+                    let k = format!("k{i:02}");
+                    if w[0] <= k.as_str() && (w[1].is_empty() || k.as_str() < w[1]) {
+                        writer.put(k.as_bytes(), 1, b"v").unwrap();
+                    }
+                }
+                let size = writer.finish().unwrap().file_size;
+                Arc::new(Table {
+                    record: TableRecord {
+                        run: 0,
+                        number: number as u64,
+                        size,
+                        min_seqno: 1,
+                        max_seqno: 1,
+                        lower: w[0].as_bytes().to_vec(),
+                        upper: (!w[1].is_empty()).then(|| w[1].as_bytes().to_vec()),
+                    },
+                    reader: SstReader::open(&*fs, &path).unwrap(),
+                })
+            })
+            .collect();
+        Run::new(tables)
+    }
+
+    fn user_key(it: &RunIter) -> String {
+        String::from_utf8(key::user_key(it.key()).to_vec()).unwrap()
+    }
+
+    fn forward(it: &mut RunIter) -> Vec<String> {
+        let mut keys = Vec::new();
+        while it.valid() {
+            keys.push(user_key(it));
+            it.next();
+        }
+        keys
+    }
+
+    fn seek_key(user_key: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        key::encode_seek(user_key.as_bytes(), key::MAX_SEQNO, &mut k);
+        k
+    }
+
+    #[test]
+    fn reads_the_tables_as_one_sequence_both_ways() {
+        // The middle table holds nothing: both directions step over it.
+        let run = run(&["", "k10", "k10~", "k20", ""]);
+        let mut it = RunIter::new(&run, None, None);
+        it.seek_to_first();
+        let all: Vec<String> = (0..30).map(|i| format!("k{i:02}")).collect();
+        assert_eq!(forward(&mut it), all);
+        it.seek_to_last();
+        let mut back = Vec::new();
+        while it.valid() {
+            back.push(user_key(&it));
+            it.prev();
+        }
+        back.reverse();
+        assert_eq!(back, all);
+        assert!(it.status().is_ok());
+    }
+
+    #[test]
+    fn seeks_land_in_the_right_table_and_cross_boundaries() {
+        let run = run(&["", "k10", "k20", ""]);
+        let mut it = RunIter::new(&run, None, None);
+        for (target, expect) in [("a", "k00"), ("k09x", "k10"), ("k15", "k15"), ("k2", "k20")] {
+            it.seek(&seek_key(target));
+            assert_eq!(user_key(&it), expect, "seek {target}");
+        }
+        it.seek(&seek_key("k29x"));
+        assert!(!it.valid());
+        // From a seek in the last table back across into the first.
+        it.seek(&seek_key("k20"));
+        it.prev();
+        assert_eq!(user_key(&it), "k19");
+        it.seek(&seek_key("k10"));
+        it.prev();
+        assert_eq!(user_key(&it), "k09");
+    }
+
+    #[test]
+    fn bounds_leave_out_tables_and_keys() {
+        let run = run(&["", "k10", "k20", ""]);
+        let mut it = RunIter::new(&run, Some(b"k12"), Some(b"k18"));
+        assert_eq!(it.tables.len(), 1);
+        it.seek_to_first();
+        let keys: Vec<String> = (12..18).map(|i| format!("k{i:02}")).collect();
+        assert_eq!(forward(&mut it), keys);
+        let empty = RunIter::new(&run, Some(b"k30"), None);
+        assert!(!empty.is_empty(), "the last table is open-ended");
+        let mut it = empty;
+        it.seek_to_first();
+        assert!(!it.valid());
+    }
+}
