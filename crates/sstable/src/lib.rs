@@ -10,7 +10,9 @@
 //! [`SstReader`] opens a table through `lsmkit-vfs` (memory-mapped where the
 //! filesystem allows), answers [`get`](SstReader::get) at any snapshot,
 //! iterates with a [`TableIter`], and [`verify`](SstReader::verify)s every
-//! byte. The byte layout is in [`format`](mod@format) and `docs/FORMAT.md`.
+//! byte, optionally keeping validated data blocks in a [`BlockCache`]
+//! shared by all readers. The byte layout is in [`format`](mod@format) and
+//! `docs/FORMAT.md`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -55,13 +57,41 @@
 //! file with no gap; data blocks are checksummed when first read;
 //! [`SstReader::verify`] reads them all.
 //!
+//! # Block cache
+//!
+//! A reader opened with [`SstReader::open`] reads each data block it needs
+//! from the file, copying it out and validating it (checksum, structure,
+//! key order), every time. Opened with [`SstReader::open_with`] and a
+//! [`BlockCache`] in its [`ReaderOptions`], it looks data blocks up in the
+//! cache first; a hit costs no copy and no validation. The contract:
+//!
+//! - One cache is shared by any number of readers and threads (`Arc`),
+//!   bounded in bytes (each block charged its stored size), evicting by
+//!   S3-FIFO, so one pass of a scan does not push out repeatedly read
+//!   blocks.
+//! - Blocks are keyed by a process-unique reader id and their offset: two
+//!   readers never see each other's blocks, even of the same file, and a
+//!   file re-created under a path is never served its predecessor's.
+//! - Only blocks that validated are inserted: a corrupt block is an error
+//!   on every read of it, cache or not.
+//! - [`get`](SstReader::get) and iterators fill the cache on a miss;
+//!   [`TableIter::fill_cache(false)`](TableIter::fill_cache) uses cached
+//!   blocks without inserting (for compactions and other one-pass scans).
+//!   [`verify`](SstReader::verify) always reads the file.
+//! - The index, filter, properties and range tombstones are read once at
+//!   open and held by the reader (the index decoded for a plain binary
+//!   search), outside the cache's accounting.
+//! - [`BlockCache::stats`] gives hits, misses, inserts, blocks and bytes
+//!   held, for an engine's statistics.
+//!
 //! # Concurrency
 //!
 //! [`SstReader`] is immutable, `Send + Sync`, and shared as
 //! `Arc<SstReader>`: any number of threads may call `get` and make
-//! iterators at once. A [`TableIter`] belongs to one thread at a time (it
-//! is `Send`) and holds an `Arc` of its reader. An [`SstWriter`] is used by
-//! one thread.
+//! iterators at once. A [`BlockCache`] is `Send + Sync` and internally
+//! sharded, each shard behind its own lock. A [`TableIter`] belongs to one
+//! thread at a time (it is `Send`) and holds an `Arc` of its reader. An
+//! [`SstWriter`] is used by one thread.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
