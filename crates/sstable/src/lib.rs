@@ -121,6 +121,12 @@ pub use table_iter::TableIter;
 pub use tombstone::RangeTombstone;
 pub use writer::{SstOptions, SstWriter, TableMeta};
 
+/// The block crate, whose `Comparator` and `Error` appear in this crate's API.
+pub use lsmkit_block;
+/// The filesystem crate, whose `Fs` and `RandomAccessFile` appear in this
+/// crate's API.
+pub use lsmkit_vfs;
+
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
