@@ -43,6 +43,17 @@ pub enum Error {
         /// The WAL directory.
         dir: PathBuf,
     },
+
+    /// The newest segment is numbered `u64::MAX`, so no segment can follow
+    /// it: a file name no writer of this crate reaches (it would take 2^64
+    /// rotations), so the directory was tampered with.
+    #[error("the WAL in {} has segment {last}, the last number there is", dir.display())]
+    SegmentNumbersExhausted {
+        /// The WAL directory.
+        dir: PathBuf,
+        /// The number of the newest segment.
+        last: u64,
+    },
 }
 
 impl Error {

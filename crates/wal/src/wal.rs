@@ -232,7 +232,14 @@ impl Wal {
     fn rotate(&self, writer: &mut Writer) -> Result<(), Error> {
         let synced = writer.log.sync();
         writer.stick(synced)?;
-        let next = writer.segment + 1;
+        let next = writer
+            .segment
+            .checked_add(1)
+            .ok_or_else(|| Error::SegmentNumbersExhausted {
+                dir: self.dir.clone(),
+                last: writer.segment,
+            });
+        let next = writer.stick(next)?;
         let opened = open_segment(&*self.fs, &self.dir, next);
         let (log, syncer) = writer.stick(opened)?;
         writer.log = log;

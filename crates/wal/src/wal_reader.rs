@@ -142,7 +142,15 @@ impl WalReader {
         if removed {
             self.fs.sync_dir(&self.dir)?;
         }
-        let next = self.found.last().map_or(1, |last| last + 1);
+        let next = match self.found.last() {
+            None => 1,
+            Some(&last) => last
+                .checked_add(1)
+                .ok_or_else(|| Error::SegmentNumbersExhausted {
+                    dir: self.dir.clone(),
+                    last,
+                })?,
+        };
         let wal = Wal::start(self.fs, self.dir, options, live, next, self.next_sequence)?;
         Ok((wal, self.report))
     }

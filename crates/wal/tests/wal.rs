@@ -424,3 +424,20 @@ fn group_committed_records_survive_a_crash() {
     let (records, _) = recover(&fs, DIR, RecoveryMode::TolerateCorruptedTail);
     check_each_exactly_once(&records.unwrap(), &written);
 }
+
+#[test]
+fn a_segment_numbered_u64_max_is_an_error_not_an_overflow() {
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    fs.create_dir_all(Path::new(DIR)).unwrap();
+    let last = Path::new(DIR).join(lsmkit_wal::format::segment_file_name(u64::MAX));
+    drop(fs.create(&last).unwrap());
+    let (records, reader) = recover(&fs, DIR, RecoveryMode::AbsoluteConsistency);
+    assert_eq!(records.unwrap(), []);
+    let error = reader
+        .into_wal(WalOptions::default())
+        .expect_err("no segment number follows u64::MAX");
+    assert!(
+        matches!(error, Error::SegmentNumbersExhausted { last: u64::MAX, .. }),
+        "{error}"
+    );
+}
