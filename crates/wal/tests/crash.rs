@@ -96,7 +96,7 @@ fn run(steps: &[Step]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::scaled_cases(64), ..ProptestConfig::default() })]
 
     #[test]
     fn synced_records_survive_crashes(steps in prop::collection::vec(step(), 0..80)) {
