@@ -200,8 +200,15 @@ proptest! {
         let table = small_table_bytes();
         let handles = block_handles(&table);
         let bytes = mutate(&table, &handles, &ms);
-        // Any outcome but a panic is acceptable; errors must be typed.
-        let _ = exercise(&bytes, mapped);
+        // Any outcome but a panic is acceptable, and an error must say the
+        // bytes are at fault: damage is never an I/O error or a misuse.
+        if let Err(e) = exercise(&bytes, mapped) {
+            prop_assert!(
+                e.is_corruption()
+                    || matches!(e, Error::UnsupportedVersion { .. } | Error::ComparatorMismatch { .. }),
+                "{e}"
+            );
+        }
     }
 }
 

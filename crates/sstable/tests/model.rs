@@ -102,7 +102,7 @@ fn check_cache(table: &SstReader) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::scaled_cases(128), ..ProptestConfig::default() })]
 
     #[test]
     fn lookups_match_the_model(ops in proptest::collection::vec(op(), 0..120),

@@ -316,3 +316,15 @@ pub fn mutate(table: &[u8], handles: &[lsmkit_sstable::BlockHandle], ms: &[Mutat
     }
     bytes
 }
+
+/// `base` proptest cases, scaled by `PROPTEST_CASES` as that variable
+/// scales proptest's default of 256 (an explicit `cases` ignores it):
+/// `PROPTEST_CASES=2560` runs ten times `base`.
+pub fn scaled_cases(base: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(base, |n| {
+            u32::try_from((u64::from(base) * n / 256).max(1)).unwrap_or(u32::MAX)
+        })
+}
