@@ -127,6 +127,56 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A block does not lie where the layout puts it: the data blocks
+    /// follow each other from offset 0, the meta blocks follow them, and
+    /// the footer follows the last block.
+    #[error(
+        "{what} of {} starts at offset {found}, expected {expected} (handle at offset {offset})",
+        file.display()
+    )]
+    Misplaced {
+        /// The file.
+        file: PathBuf,
+        /// Offset in the file of the block (or index) that places it.
+        offset: u64,
+        /// Which block.
+        what: &'static str,
+        /// Where the previous block ends.
+        expected: u64,
+        /// Where it starts.
+        found: u64,
+    },
+
+    /// A count or size in the properties block disagrees with the blocks
+    /// (or the footer) it describes.
+    #[error(
+        "{} at offset {offset}: {what} is {found}, the properties say {expected}",
+        file.display()
+    )]
+    PropertyMismatch {
+        /// The file.
+        file: PathBuf,
+        /// Offset of the block whose contents disagree.
+        offset: u64,
+        /// Which count or size.
+        what: &'static str,
+        /// What the properties say.
+        expected: u64,
+        /// What the table holds.
+        found: u64,
+    },
+
+    /// A block the table needs is not in its metaindex.
+    #[error("{} has no {what} block in its metaindex at offset {offset}", file.display())]
+    MissingBlock {
+        /// The file.
+        file: PathBuf,
+        /// Offset of the metaindex block.
+        offset: u64,
+        /// Which block.
+        what: &'static str,
+    },
+
     /// The table was written under another key order than this reader's.
     #[error("{} was written with comparator {found:?}, expected {expected:?}", file.display())]
     ComparatorMismatch {
@@ -190,7 +240,10 @@ impl Error {
             | Error::TooShort { .. }
             | Error::BadMagic { .. }
             | Error::ChecksumMismatch { .. }
-            | Error::BadHandle { .. } => true,
+            | Error::BadHandle { .. }
+            | Error::Misplaced { .. }
+            | Error::PropertyMismatch { .. }
+            | Error::MissingBlock { .. } => true,
             Error::Block { source, .. } => source.is_corruption(),
             _ => false,
         }

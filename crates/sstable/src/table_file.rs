@@ -136,6 +136,45 @@ impl TableFile {
         })
     }
 
+    /// Fails with [`Error::PropertyMismatch`] unless the properties'
+    /// `expected` is what the block at `offset` holds.
+    fn agree(
+        &self,
+        offset: u64,
+        what: &'static str,
+        expected: u64,
+        found: u64,
+    ) -> Result<(), Error> {
+        if expected == found {
+            return Ok(());
+        }
+        Err(Error::PropertyMismatch {
+            file: self.path.clone(),
+            offset,
+            what,
+            expected,
+            found,
+        })
+    }
+
+    fn misplaced(&self, offset: u64, what: &'static str, expected: u64, found: u64) -> Error {
+        Error::Misplaced {
+            file: self.path.clone(),
+            offset,
+            what,
+            expected,
+            found,
+        }
+    }
+
+    fn missing_block(&self, metaindex_at: u64, what: &'static str) -> Error {
+        Error::MissingBlock {
+            file: self.path.clone(),
+            offset: metaindex_at,
+            what,
+        }
+    }
+
     pub(crate) fn load_metaindex(&self, handle: BlockHandle) -> Result<MetaHandles, Error> {
         let at = handle.offset;
         let block = self.read_block(handle, Bytewise)?;
@@ -169,7 +208,7 @@ impl TableFile {
         let at = footer.metaindex.offset;
         let handle = meta
             .properties
-            .ok_or_else(|| Error::corruption(&self.path, at, "no properties block"))?;
+            .ok_or_else(|| self.missing_block(at, "properties"))?;
         let block = self.read_block(handle, Bytewise)?;
         let mut it = block.iter();
         it.seek_to_first();
@@ -188,13 +227,12 @@ impl TableFile {
                 expected,
             });
         }
-        if props.format_version != footer.version as u32 {
-            let what = format!(
-                "properties say format version {}, footer says {}",
-                props.format_version, footer.version as u32
-            );
-            return Err(Error::corruption(&self.path, handle.offset, what));
-        }
+        self.agree(
+            handle.offset,
+            "the footer's format version",
+            props.format_version.into(),
+            footer.version as u64,
+        )?;
         Ok(props)
     }
 
@@ -216,12 +254,7 @@ impl TableFile {
             let data = BlockHandle::decode(it.value())
                 .ok_or_else(|| Error::corruption(&self.path, at, "malformed data block handle"))?;
             if data.offset != end {
-                let what = format!(
-                    "data block {} starts at {}, expected {end}",
-                    index.len(),
-                    data.offset
-                );
-                return Err(Error::corruption(&self.path, at, what));
+                return Err(self.misplaced(at, "data block", end, data.offset));
             }
             self.check_handle(data, "data block", at)?;
             end += data.size;
@@ -229,13 +262,9 @@ impl TableFile {
             it.next();
         }
         let blocks = index.len() as u64;
-        if blocks != p.num_data_blocks || end != p.data_size || handle.size != p.index_size {
-            let what = format!(
-                "index has {blocks} data blocks of {end} bytes and is {} bytes; properties say {}, {} and {}",
-                handle.size, p.num_data_blocks, p.data_size, p.index_size
-            );
-            return Err(Error::corruption(&self.path, at, what));
-        }
+        self.agree(at, "the number of data blocks", p.num_data_blocks, blocks)?;
+        self.agree(at, "the size of the data blocks", p.data_size, end)?;
+        self.agree(at, "the size of the index block", p.index_size, handle.size)?;
         Ok((index, end))
     }
 
@@ -262,18 +291,13 @@ impl TableFile {
         let mut end = data_end;
         for h in blocks {
             if h.offset != end {
-                let what = format!(
-                    "block at {} does not start where the previous one ends ({end})",
-                    h.offset
-                );
-                return Err(Error::corruption(&self.path, h.offset, what));
+                return Err(self.misplaced(h.offset, "meta block", end, h.offset));
             }
             end += h.size;
         }
         let footer_at = self.footer_at();
         if end != footer_at {
-            let what = format!("blocks end at {end}, but the footer starts at {footer_at}");
-            return Err(Error::corruption(&self.path, end, what));
+            return Err(self.misplaced(end, "footer", end, footer_at));
         }
         Ok(())
     }
@@ -290,10 +314,14 @@ impl TableFile {
             Error::corruption(&self.path, handle.offset, format!("filter block: {what}"))
         };
         let block = self.read_block(handle, Bytewise)?;
-        if block.len() != 1 || handle.size != p.filter_size {
-            return Err(bad(
-                "must hold one entry and match the filter_size property",
-            ));
+        self.agree(
+            handle.offset,
+            "the size of the filter block",
+            p.filter_size,
+            handle.size,
+        )?;
+        if block.len() != 1 {
+            return Err(bad("must hold one entry"));
         }
         let mut it = block.iter();
         it.seek_to_first();
@@ -314,17 +342,15 @@ impl TableFile {
             if expected == 0 {
                 return Ok(Vec::new());
             }
-            let at = footer.metaindex.offset;
-            return Err(Error::corruption(&self.path, at, "no range deletion block"));
+            return Err(self.missing_block(footer.metaindex.offset, "range deletion"));
         };
         let block = self.read_block(handle, InternalKeyComparator)?;
-        if block.len() != expected {
-            let what = format!(
-                "range deletion block holds {} tombstones, properties say {expected}",
-                block.len()
-            );
-            return Err(Error::corruption(&self.path, handle.offset, what));
-        }
+        self.agree(
+            handle.offset,
+            "the number of range tombstones",
+            expected,
+            block.len(),
+        )?;
         let mut tombstones = Vec::new();
         let mut it = block.iter();
         it.seek_to_first();

@@ -135,14 +135,12 @@ fn handles_outside_the_file_are_refused_before_any_read() {
     assert!(err.is_corruption(), "{err}");
 }
 
-#[test]
-fn a_table_of_another_key_order_is_refused() {
-    let mut table = small_table_bytes();
+/// `table` with property `name` set to `value`, which must keep the
+/// properties block's length: the block is rebuilt in place, its checksum
+/// right.
+fn with_property(mut table: Vec<u8>, name: &[u8], value: &[u8]) -> Vec<u8> {
     let handles = block_handles(&table);
-    let reader = open_bytes(&table, true).unwrap();
-    drop(reader);
-    // Find the properties block through the metaindex, rebuild it with
-    // another comparator name of the same length, and put it back.
+    // Find the properties block through the metaindex.
     let footer_at = table.len() - FOOTER_LEN;
     let meta_at = u64::from_le_bytes(table[footer_at..footer_at + 8].try_into().unwrap()) as usize;
     let meta_len =
@@ -151,6 +149,7 @@ fn a_table_of_another_key_order_is_refused() {
     let mut it = meta.iter();
     it.seek(META_PROPERTIES);
     let h = lsmkit_sstable::BlockHandle::decode(it.value()).unwrap();
+    assert!(handles.contains(&h));
     let range = h.offset as usize..(h.offset + h.size) as usize;
     let props = Block::new(table[range.clone()].to_vec(), Bytewise).unwrap();
     let mut b = BlockBuilder::with_options(
@@ -163,24 +162,49 @@ fn a_table_of_another_key_order_is_refused() {
     let mut it = props.iter();
     it.seek_to_first();
     while it.valid() {
-        let value = if it.key() == b"lsmkit.comparator" {
-            b"lsmkit.internal.reversed".to_vec()
-        } else {
-            it.value().to_vec()
-        };
-        b.add(it.key(), &value).unwrap();
+        let v = if it.key() == name { value } else { it.value() };
+        b.add(it.key(), v).unwrap();
         it.next();
     }
     let rebuilt = b.finish().to_vec();
     assert_eq!(rebuilt.len(), range.len());
     table[range].copy_from_slice(&rebuilt);
-    assert!(handles.contains(&h));
+    table
+}
+
+#[test]
+fn a_table_of_another_key_order_is_refused() {
+    // Another comparator name of the same length.
+    let table = with_property(
+        small_table_bytes(),
+        b"lsmkit.comparator",
+        b"lsmkit.internal.reversed",
+    );
     let err = open_bytes(&table, true).unwrap_err();
     assert!(
         matches!(&err, Error::ComparatorMismatch { found, expected: "lsmkit.internal.bytewise", .. }
             if found == "lsmkit.internal.reversed"),
         "{err}"
     );
+}
+
+#[test]
+fn properties_that_miscount_the_data_blocks_are_named_with_both_counts() {
+    let table = small_table_bytes();
+    let blocks = open_bytes(&table, true)
+        .unwrap()
+        .properties()
+        .num_data_blocks;
+    assert!((2..127).contains(&blocks), "one varint byte either way");
+    let wrong = with_property(table, b"lsmkit.num_data_blocks", &[blocks as u8 + 1]);
+    let err = open_bytes(&wrong, false).unwrap_err();
+    assert!(err.is_corruption());
+    assert!(
+        matches!(err, Error::PropertyMismatch { what: "the number of data blocks", expected, found, .. }
+            if expected == blocks + 1 && found == blocks),
+        "{err}"
+    );
+    assert!(err.to_string().contains("/fuzz.sst"), "{err}");
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
