@@ -75,16 +75,19 @@ impl SyncGroup {
             }
             state.leader = true;
             drop(state);
+            // Should `sync` unwind, the guard still steps down and wakes the
+            // followers: a leader flag left set would park every later
+            // waiter for good.
+            let leadership = Leadership(self);
             let result = sync();
             state = lock(&self.state);
-            state.leader = false;
             match result {
                 Ok(durable) => state.durable = state.durable.max(durable),
                 Err(error) => {
                     state.failed.get_or_insert(error);
                 }
             }
-            self.synced.notify_all();
+            leadership.step_down(&mut state);
         }
     }
 
@@ -96,6 +99,27 @@ impl SyncGroup {
             state.durable = durable;
             self.synced.notify_all();
         }
+    }
+}
+
+/// The running sync of a leader. Stepping down, in the same critical
+/// section that records the sync's outcome, wakes the followers to look
+/// again; dropped instead (the sync unwound), it does the same without an
+/// outcome.
+struct Leadership<'a>(&'a SyncGroup);
+
+impl Leadership<'_> {
+    fn step_down(self, state: &mut GroupState) {
+        state.leader = false;
+        self.0.synced.notify_all();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Leadership<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).leader = false;
+        self.0.synced.notify_all();
     }
 }
 
@@ -122,6 +146,25 @@ mod tests {
             .wait_durable(1, || Ok(1))
             .expect_err("the group stays failed");
         assert!(error.to_string().contains("disk on fire"));
+    }
+
+    #[test]
+    fn a_sync_that_panics_does_not_park_later_waiters() {
+        let group = Arc::new(SyncGroup::new(0));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            group.wait_durable(1, || panic!("sync blew up"))
+        }));
+        assert!(unwound.is_err());
+        // A waiter after the unwound leader must become leader itself, not
+        // wait for a leader that is gone; a thread and a timeout keep a
+        // regression from hanging the suite.
+        let (done, finished) = std::sync::mpsc::channel();
+        let waiter = Arc::clone(&group);
+        std::thread::spawn(move || {
+            let _ = done.send(waiter.wait_durable(1, || Ok(1)).is_ok());
+        });
+        let outcome = finished.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(outcome, Ok(true), "the next waiter was parked");
     }
 
     #[test]
