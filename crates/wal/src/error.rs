@@ -155,3 +155,33 @@ pub enum Corruption {
     #[error("record interrupted before its LAST fragment")]
     MissingLast,
 }
+
+/// A writer's first error, kept so that every later call fails with it (the
+/// log on disk then holds an unknown prefix of what was asked).
+#[derive(Debug, Default)]
+pub(crate) struct FirstError(Option<Error>);
+
+impl FirstError {
+    /// The first error, if there was one.
+    pub(crate) fn get(&self) -> Option<&Error> {
+        self.0.as_ref()
+    }
+
+    /// Fails with the first error, if there was one.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        self.0.clone().map_or(Ok(()), Err)
+    }
+
+    /// Keeps `error` unless an earlier one is kept.
+    pub(crate) fn keep(&mut self, error: &Error) {
+        self.0.get_or_insert_with(|| error.clone());
+    }
+
+    /// Passes `result` on, keeping its error.
+    pub(crate) fn stick<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(error) = &result {
+            self.keep(error);
+        }
+        result
+    }
+}

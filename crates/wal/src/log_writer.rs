@@ -1,7 +1,7 @@
 //! [`LogWriter`]: appends records to one log file in the block format of
 //! [`format`](crate::format).
 
-use crate::error::Error;
+use crate::error::{Error, FirstError};
 use crate::format::{self, BLOCK_SIZE, FragmentType, HEADER_SIZE};
 use lsmkit_vfs::WritableFile;
 
@@ -20,7 +20,7 @@ pub struct LogWriter {
     log_number: u32,
     /// Bytes already used in the current block.
     block_offset: usize,
-    failed: Option<Error>,
+    failed: FirstError,
 }
 
 impl LogWriter {
@@ -34,7 +34,7 @@ impl LogWriter {
             file,
             log_number,
             block_offset,
-            failed: None,
+            failed: FirstError::default(),
         }
     }
 
@@ -110,7 +110,7 @@ impl LogWriter {
 
     /// The error that stopped this writer, if one did.
     pub fn error(&self) -> Option<&Error> {
-        self.failed.as_ref()
+        self.failed.get()
     }
 
     /// The file, for the caller to close or keep.
@@ -119,16 +119,10 @@ impl LogWriter {
     }
 
     fn check(&self) -> Result<(), Error> {
-        match &self.failed {
-            Some(error) => Err(error.clone()),
-            None => Ok(()),
-        }
+        self.failed.check()
     }
 
     fn stick<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
-        if let Err(error) = &result {
-            self.failed.get_or_insert_with(|| error.clone());
-        }
-        result
+        self.failed.stick(result)
     }
 }

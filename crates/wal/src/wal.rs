@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::error::Error;
+use crate::error::{Error, FirstError};
 use crate::format::{log_number, segment_file_name};
 use crate::group_commit::{SyncGroup, lock};
 use crate::log_writer::LogWriter;
@@ -113,22 +113,16 @@ struct Writer {
     next_sequence: u64,
     /// Live segments, the current one included.
     segments: BTreeSet<u64>,
-    failed: Option<Error>,
+    failed: FirstError,
 }
 
 impl Writer {
     fn check(&self) -> Result<(), Error> {
-        match &self.failed {
-            Some(error) => Err(error.clone()),
-            None => Ok(()),
-        }
+        self.failed.check()
     }
 
     fn stick<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
-        if let Err(error) = &result {
-            self.failed.get_or_insert_with(|| error.clone());
-        }
-        result
+        self.failed.stick(result)
     }
 }
 
@@ -153,7 +147,7 @@ impl Wal {
                 syncer,
                 next_sequence,
                 segments,
-                failed: None,
+                failed: FirstError::default(),
             }),
             group: SyncGroup::new(next_sequence),
             fs,
@@ -221,7 +215,7 @@ impl Wal {
             let result = lock(&syncer).sync().map_err(Error::from);
             if let Err(error) = &result {
                 let mut writer = lock(&self.writer);
-                writer.failed.get_or_insert_with(|| error.clone());
+                writer.failed.keep(error);
             }
             result.map(|()| covered)
         })
@@ -293,7 +287,7 @@ impl Wal {
 
     /// The error that stopped the writer, if one did.
     pub fn error(&self) -> Option<Error> {
-        lock(&self.writer).failed.clone()
+        lock(&self.writer).failed.get().cloned()
     }
 
     /// The directory of the segments.
@@ -315,7 +309,7 @@ impl fmt::Debug for Wal {
             .field("options", &self.options)
             .field("segment", &writer.segment)
             .field("next_sequence", &writer.next_sequence)
-            .field("failed", &writer.failed)
+            .field("failed", &writer.failed.get())
             .finish_non_exhaustive()
     }
 }
