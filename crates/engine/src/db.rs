@@ -344,6 +344,34 @@ impl Db {
         crate::compact::compact_all(&self.inner).map_err(|e| self.inner.bg.set_error(e))
     }
 
+    /// Ingests the tables at `paths` (on the database's filesystem), built
+    /// outside the database with
+    /// [`SstWriter`](lsmkit_sstable::SstWriter), atomically: after any
+    /// crash, all of them are in the database or none is.
+    ///
+    /// The files' contents become one write, newer than everything in the
+    /// database: they take one new sequence number (whatever sequence
+    /// numbers they were written with), so snapshots taken before do not
+    /// see them, and writes after override them. A point tombstone or a
+    /// range tombstone in a file deletes the older data of the database.
+    /// The files are copied (each rewritten at the new sequence number);
+    /// the originals are left as they are.
+    ///
+    /// Refused, before anything changes, with:
+    /// - [`Error::IngestInvalid`]: a file is missing, not a table, damaged
+    ///   (every block is verified), or uses another comparator;
+    /// - [`Error::IngestUnorderable`]: a file holds two versions of a key,
+    ///   or a value a newer range tombstone of the same file deletes;
+    /// - [`Error::IngestOverlap`]: two files overlap in user keys (range
+    ///   tombstones count).
+    ///
+    /// A file with no entries and no range tombstones is skipped. Writers
+    /// wait while the memtables are flushed and the files copied.
+    pub fn ingest<P: AsRef<Path>>(&self, paths: &[P]) -> Result<()> {
+        let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
+        crate::ingest::ingest(&self.inner, &paths)
+    }
+
     /// Counters and the current shape of the database.
     pub fn stats(&self) -> Stats {
         self.inner.stats()

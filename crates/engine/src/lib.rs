@@ -92,6 +92,7 @@ mod db_iter;
 mod error;
 mod flush;
 pub mod format;
+mod ingest;
 mod manifest;
 mod options;
 mod recovery;
