@@ -366,7 +366,34 @@ impl Db {
     ///   tombstones count).
     ///
     /// A file with no entries and no range tombstones is skipped. Writers
-    /// wait while the memtables are flushed and the files copied.
+    /// wait while the memtables are flushed and the files copied. Keep the
+    /// files outside the database directory: the engine owns the names
+    /// there.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lsmkit_engine::{Db, Options};
+    /// use lsmkit_sstable::{SstOptions, SstWriter};
+    /// use lsmkit_vfs::StdFs;
+    /// # let dir = tempfile::tempdir()?;
+    ///
+    /// // Built elsewhere, sorted by key; the sequence numbers do not matter.
+    /// let bulk = dir.path().join("bulk.sst");
+    /// let mut writer = SstWriter::create(Arc::new(StdFs::new()), &bulk, SstOptions::default())?;
+    /// writer.put(b"apple", 0, b"green")?;
+    /// writer.put(b"cherry", 0, b"dark")?;
+    /// writer.finish()?;
+    ///
+    /// let db = Db::open(dir.path().join("db"), Options::default())?;
+    /// db.put(b"apple", b"red")?;
+    /// let before = db.snapshot();
+    /// db.ingest(&[&bulk])?;
+    /// assert_eq!(db.get(b"apple")?, Some(b"green".to_vec())); // newer than the put
+    /// assert_eq!(before.get(b"cherry")?, None);
+    /// db.put(b"cherry", b"red")?; // and older than what follows
+    /// assert_eq!(db.get(b"cherry")?, Some(b"red".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ingest<P: AsRef<Path>>(&self, paths: &[P]) -> Result<()> {
         let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
         crate::ingest::ingest(&self.inner, &paths)

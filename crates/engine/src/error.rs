@@ -121,7 +121,7 @@ pub enum Error {
     /// one key that one sequence number cannot order: two versions, or a
     /// value and a newer range tombstone of the file that deletes it.
     #[error(
-        "cannot ingest {}: it holds {what} at key {:?}",
+        "cannot ingest {}: at key {:?} it holds {what}, which one sequence number cannot order",
         file.display(),
         key.escape_ascii().to_string()
     )]

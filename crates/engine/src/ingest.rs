@@ -67,6 +67,8 @@ pub(crate) fn ingest(inner: &Inner, paths: &[&Path]) -> Result<()> {
         return Ok(());
     }
 
+    // Like a writer, wait while flushes or compactions are far behind.
+    inner.bg.throttle(inner)?;
     let gate = inner.bg.hold_writers();
     let mut w = quiesce(inner)?;
     let seqno = w.last_seqno + 1;
@@ -149,7 +151,8 @@ fn open_external(fs: &dyn Fs, path: &Path) -> Result<Option<External>> {
 /// deleted either way and is let through.
 fn check_versions(reader: &Arc<SstReader>, path: &Path) -> Result<()> {
     let tombstones = reader.range_tombstones();
-    let mut previous: Option<Vec<u8>> = None;
+    // The previous entry's user key, `None` before the first.
+    let mut last: Option<Vec<u8>> = None;
     let mut it = reader.iter().fill_cache(false);
     it.seek_to_first();
     while it.valid() {
@@ -159,8 +162,8 @@ fn check_versions(reader: &Arc<SstReader>, path: &Path) -> Result<()> {
             key: parsed.user_key.to_vec(),
             what,
         };
-        if previous.as_deref() == Some(parsed.user_key) {
-            return Err(unorderable("two versions of the key"));
+        if last.as_deref() == Some(parsed.user_key) {
+            return Err(unorderable("two versions"));
         }
         // Tombstones are sorted by start: those that may contain the key
         // come before the first that starts after it.
@@ -171,10 +174,12 @@ fn check_versions(reader: &Arc<SstReader>, path: &Path) -> Result<()> {
                 .any(|t| t.covers(parsed.user_key, parsed.seqno))
         {
             return Err(unorderable(
-                "a value and a newer range tombstone deleting it",
+                "a value and a newer range tombstone that deletes it",
             ));
         }
-        previous = Some(parsed.user_key.to_vec());
+        let buffer = last.get_or_insert_with(Vec::new);
+        buffer.clear();
+        buffer.extend_from_slice(parsed.user_key);
         it.next();
     }
     it.status().map_err(|source| Error::IngestInvalid {

@@ -534,3 +534,155 @@ fn a_crash_during_ingestion_leaves_all_or_none() {
         outcomes[1]
     );
 }
+
+mod model {
+    //! Ingestion mixed with writes, flushes, compactions, reopens and
+    //! snapshots, against a `BTreeMap` model.
+
+    use super::*;
+    use lsmkit_engine::Snapshot;
+    use proptest::prelude::*;
+
+    fn key(i: u8) -> Vec<u8> {
+        format!("k{i:02}").into_bytes()
+    }
+
+    /// An external table: keys with a value (or `None`, a point
+    /// tombstone), and whether a range tombstone spans its first to its
+    /// last key.
+    #[derive(Clone, Debug)]
+    struct File {
+        entries: Vec<(u8, Option<u8>)>,
+        tombstone: bool,
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put(u8, u8),
+        Delete(u8),
+        DeleteRange(u8, u8),
+        Ingest(Vec<File>),
+        Flush,
+        Compact,
+        Reopen,
+        TakeSnapshot,
+    }
+
+    /// Up to three files over disjoint, contiguous slices of a random set
+    /// of keys.
+    fn files() -> impl Strategy<Value = Vec<File>> {
+        (
+            proptest::collection::btree_map(0u8..24, proptest::option::of(any::<u8>()), 1..10),
+            1usize..=3,
+            proptest::collection::vec(any::<bool>(), 3),
+        )
+            .prop_map(|(entries, chunks, tombstones)| {
+                let entries: Vec<_> = entries.into_iter().collect();
+                let size = entries.len().div_ceil(chunks);
+                entries
+                    .chunks(size)
+                    .zip(tombstones)
+                    .map(|(chunk, tombstone)| File {
+                        entries: chunk.to_vec(),
+                        tombstone,
+                    })
+                    .collect()
+            })
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            10 => (0u8..24, any::<u8>()).prop_map(|(k, v)| Op::Put(k, v)),
+            3 => (0u8..24).prop_map(Op::Delete),
+            1 => (0u8..24, 0u8..24).prop_map(|(a, b)| Op::DeleteRange(a, b)),
+            4 => files().prop_map(Op::Ingest),
+            1 => Just(Op::Flush),
+            1 => Just(Op::Compact),
+            1 => Just(Op::Reopen),
+            2 => Just(Op::TakeSnapshot),
+        ]
+    }
+
+    fn db_options(fs: &MemFs) -> Options {
+        Options::default()
+            .fs(Arc::new(fs.clone()))
+            .write_buffer_size(1 << 10)
+    }
+
+    fn ingest(fs: &MemFs, db: &Db, model: &mut Contents, files: &[File], n: usize) {
+        let mut paths = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let path = format!("/ext/{n}-{i}.sst");
+            let keys: Vec<Vec<u8>> = file.entries.iter().map(|(k, _)| key(*k)).collect();
+            let mut writer =
+                SstWriter::create(Arc::new(fs.clone()), &path, SstOptions::default()).unwrap();
+            for ((_, value), k) in file.entries.iter().zip(&keys) {
+                match value {
+                    Some(v) => writer.put(k, 0, &[*v]).unwrap(),
+                    None => writer.delete(k, 0).unwrap(),
+                }
+            }
+            let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+            if file.tombstone {
+                writer
+                    .add_range_tombstone(&RangeTombstone::new(first.clone(), last.clone(), 0))
+                    .unwrap();
+                model.retain(|k, _| k < first || k >= last);
+            }
+            writer.finish().unwrap();
+            for ((_, value), k) in file.entries.iter().zip(keys) {
+                match value {
+                    Some(v) => model.insert(k, vec![*v]),
+                    None => model.remove(&k),
+                };
+            }
+            paths.push(path);
+        }
+        db.ingest(&paths).unwrap();
+    }
+
+    proptest! {
+        #[test]
+        fn ingestion_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {
+            let fs = MemFs::new();
+            fs.create_dir_all(Path::new("/ext")).unwrap();
+            let mut db = Db::open(DIR, db_options(&fs)).unwrap();
+            let mut model = Contents::new();
+            let mut snapshots: Vec<(Snapshot, Contents)> = Vec::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Put(k, v) => {
+                        db.put(&key(k), &[v]).unwrap();
+                        model.insert(key(k), vec![v]);
+                    }
+                    Op::Delete(k) => {
+                        db.delete(&key(k)).unwrap();
+                        model.remove(&key(k));
+                    }
+                    Op::DeleteRange(a, b) => {
+                        let (a, b) = (key(a), key(b));
+                        db.delete_range(a.as_slice()..b.as_slice()).unwrap();
+                        model.retain(|k, _| k < &a || k >= &b);
+                    }
+                    Op::Ingest(files) => ingest(&fs, &db, &mut model, &files, n),
+                    Op::Flush => db.flush().unwrap(),
+                    Op::Compact => db.compact().unwrap(),
+                    Op::Reopen => {
+                        snapshots.clear();
+                        db.close().unwrap();
+                        db = Db::open(DIR, db_options(&fs)).unwrap();
+                    }
+                    Op::TakeSnapshot => snapshots.push((db.snapshot(), model.clone())),
+                }
+                prop_assert_eq!(contents(&db), model.clone(), "after op {}", n);
+            }
+            for i in 0..24 {
+                prop_assert_eq!(db.get(&key(i)).unwrap(), model.get(&key(i)).cloned());
+            }
+            for (snapshot, then) in &snapshots {
+                let seen: Contents = snapshot.iter().collect::<Result<_, _>>().unwrap();
+                prop_assert_eq!(&seen, then, "snapshot at {}", snapshot.seqno());
+            }
+        }
+    }
+}
