@@ -38,6 +38,20 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct State {
     error: Option<Error>,
     shutdown: bool,
+    /// Open [`WriterGate`]s: writers wait while there is one.
+    gates: usize,
+}
+
+/// While held, writers wait in [`Background::throttle`] (an ingestion
+/// needs the memtables to stay empty); dropping it lets them go.
+#[derive(Debug)]
+pub(crate) struct WriterGate<'a>(&'a Background);
+
+impl Drop for WriterGate<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).gates -= 1;
+        self.0.notify();
+    }
 }
 
 /// The background state and the condition variable every wait uses:
@@ -73,6 +87,13 @@ impl Background {
         }
     }
 
+    /// Holds new writers back until the returned gate is dropped. Writers
+    /// already past [`throttle`](Self::throttle) go on.
+    pub fn hold_writers(&self) -> WriterGate<'_> {
+        lock(&self.state).gates += 1;
+        WriterGate(self)
+    }
+
     /// Fails when the database is read-only (background error) or closed.
     pub fn check(&self) -> Result<()> {
         let state = lock(&self.state);
@@ -89,7 +110,8 @@ impl Background {
         self.cond.notify_all();
     }
 
-    /// Slows or stops the calling writer while the background is behind:
+    /// Slows or stops the calling writer while the background is behind,
+    /// or while a [`WriterGate`] is held:
     /// stops while `max_immutable_memtables` frozen memtables wait (or the
     /// runs reach `runs_stop_trigger`); sleeps once when one more memtable
     /// switch would stop writers (or the runs reach
@@ -110,7 +132,8 @@ impl Background {
             let version = inner.current();
             let frozen = version.frozen.len();
             let runs = version.runs.len();
-            if frozen >= options.max_immutable_memtables
+            if state.gates > 0
+                || frozen >= options.max_immutable_memtables
                 || (runs_count && runs >= options.runs_stop_trigger)
             {
                 stopped = true;

@@ -352,6 +352,61 @@ impl Db {
         crate::compact::compact_all(&self.inner).map_err(|e| self.inner.bg.set_error(e))
     }
 
+    /// Ingests the tables at `paths` (on the database's filesystem), built
+    /// outside the database with
+    /// [`SstWriter`](lsmkit_sstable::SstWriter), atomically: after any
+    /// crash, all of them are in the database or none is.
+    ///
+    /// The files' contents become one write, newer than everything in the
+    /// database: they take one new sequence number (whatever sequence
+    /// numbers they were written with), so snapshots taken before do not
+    /// see them, and writes after override them. A point tombstone or a
+    /// range tombstone in a file deletes the older data of the database.
+    /// The files are copied (each rewritten at the new sequence number);
+    /// the originals are left as they are.
+    ///
+    /// Refused, before anything changes, with:
+    /// - [`Error::IngestInvalid`]: a file is missing, not a table, damaged
+    ///   (every block is verified), or uses another comparator;
+    /// - [`Error::IngestUnorderable`]: a file holds two versions of a key,
+    ///   or a value a newer range tombstone of the same file deletes;
+    /// - [`Error::IngestOverlap`]: two files overlap in user keys (range
+    ///   tombstones count).
+    ///
+    /// A file with no entries and no range tombstones is skipped. Writers
+    /// wait while the memtables are flushed and the files copied. Keep the
+    /// files outside the database directory: the engine owns the names
+    /// there.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lsmkit_engine::{Db, Options};
+    /// use lsmkit_sstable::{SstOptions, SstWriter};
+    /// use lsmkit_vfs::StdFs;
+    /// # let dir = tempfile::tempdir()?;
+    ///
+    /// // Built elsewhere, sorted by key; the sequence numbers do not matter.
+    /// let bulk = dir.path().join("bulk.sst");
+    /// let mut writer = SstWriter::create(Arc::new(StdFs::new()), &bulk, SstOptions::default())?;
+    /// writer.put(b"apple", 0, b"green")?;
+    /// writer.put(b"cherry", 0, b"dark")?;
+    /// writer.finish()?;
+    ///
+    /// let db = Db::open(dir.path().join("db"), Options::default())?;
+    /// db.put(b"apple", b"red")?;
+    /// let before = db.snapshot();
+    /// db.ingest(&[&bulk])?;
+    /// assert_eq!(db.get(b"apple")?, Some(b"green".to_vec())); // newer than the put
+    /// assert_eq!(before.get(b"cherry")?, None);
+    /// db.put(b"cherry", b"red")?; // and older than what follows
+    /// assert_eq!(db.get(b"cherry")?, Some(b"red".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ingest<P: AsRef<Path>>(&self, paths: &[P]) -> Result<()> {
+        let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
+        crate::ingest::ingest(&self.inner, &paths)
+    }
+
     /// Counters and the current shape of the database.
     pub fn stats(&self) -> Stats {
         self.inner.stats()

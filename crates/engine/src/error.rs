@@ -87,6 +87,53 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// A file given to [`Db::ingest`](crate::Db::ingest) cannot be read as
+    /// a table: missing, not a table, damaged (footer, a checksum, the key
+    /// order), or written with another comparator.
+    #[error("cannot ingest {}: {source}", file.display())]
+    IngestInvalid {
+        /// The file given.
+        file: PathBuf,
+        /// Why it cannot be read.
+        #[source]
+        source: lsmkit_sstable::Error,
+    },
+
+    /// Two files given to [`Db::ingest`](crate::Db::ingest) overlap in
+    /// user keys (counting their range tombstones' ranges): one sequence
+    /// number cannot order them.
+    #[error(
+        "cannot ingest {} and {} together: they overlap from key {:?}",
+        first.display(),
+        second.display(),
+        key.escape_ascii().to_string()
+    )]
+    IngestOverlap {
+        /// The file whose keys start first.
+        first: PathBuf,
+        /// The file whose first key lies in the first one's range.
+        second: PathBuf,
+        /// That key: the first key of `second`.
+        key: Vec<u8>,
+    },
+
+    /// A file given to [`Db::ingest`](crate::Db::ingest) holds versions of
+    /// one key that one sequence number cannot order: two versions, or a
+    /// value and a newer range tombstone of the file that deletes it.
+    #[error(
+        "cannot ingest {}: at key {:?} it holds {what}, which one sequence number cannot order",
+        file.display(),
+        key.escape_ascii().to_string()
+    )]
+    IngestUnorderable {
+        /// The file.
+        file: PathBuf,
+        /// The user key.
+        key: Vec<u8>,
+        /// What the file holds there.
+        what: &'static str,
+    },
+
     /// The database was closed (or its handle dropped) while the call ran.
     #[error("the database is closed")]
     Closed,
@@ -94,7 +141,9 @@ pub enum Error {
 
 impl Error {
     /// Whether this error says that stored data is corrupt, as opposed to
-    /// an I/O failure or a misuse of the API.
+    /// an I/O failure or a misuse of the API. A file refused by
+    /// [`Db::ingest`](crate::Db::ingest) is the caller's input, not the
+    /// database's data: its errors are not corruption, damaged or not.
     pub fn is_corruption(&self) -> bool {
         match self {
             Error::Table(e) | Error::MissingTable { source: e, .. } => e.is_corruption(),
@@ -105,6 +154,9 @@ impl Error {
             Error::Io { .. }
             | Error::Locked { .. }
             | Error::InvalidOption { .. }
+            | Error::IngestInvalid { .. }
+            | Error::IngestOverlap { .. }
+            | Error::IngestUnorderable { .. }
             | Error::Closed => false,
         }
     }

@@ -46,6 +46,9 @@
 //! flush, a compaction or a writer. A read sees every write whose call has
 //! returned, and a batch either wholly or not at all.
 //!
+//! An ingestion holds new writers back (as a write stop does) while it
+//! flushes the memtables and copies its files; reads go on.
+//!
 //! A write is visible to readers as soon as it is in the memtable, which
 //! is *before* its fsync completes: a reader may see a durable write that
 //! a crash then loses if the crash comes before the writer's call returns.
@@ -81,6 +84,16 @@
 //! WAL batches above the flushed sequence number into a memtable, writes a
 //! fresh manifest, and deletes the files no version references.
 //!
+//! # Ingestion
+//!
+//! [`Db::ingest`] adds tables built outside the database with
+//! [`lsmkit_sstable::SstWriter`] (a bulk load), atomically and as one
+//! write newer than everything before it: each file is verified, the
+//! memtables are flushed, the files are copied in at one new sequence
+//! number, and one manifest edit adds them all. Overlapping files, a file
+//! holding two versions of a key, and damaged files are refused before
+//! anything changes.
+//!
 //! # Errors stick
 //!
 //! If a background flush fails in a way that cannot be retried, or a WAL
@@ -98,6 +111,7 @@ mod db_iter;
 mod error;
 mod flush;
 pub mod format;
+mod ingest;
 mod manifest;
 mod options;
 mod recovery;
