@@ -131,6 +131,14 @@ pub use stats::Stats;
 pub use lsmkit_compaction::TieredOptions;
 pub use lsmkit_wal::RecoveryMode;
 
+// The component crates, whose types appear in this crate's API: the
+// filesystem in `Options::fs`, and the error sources of `Error`.
+pub use lsmkit_compaction;
+pub use lsmkit_memtable;
+pub use lsmkit_sstable;
+pub use lsmkit_vfs;
+pub use lsmkit_wal;
+
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
