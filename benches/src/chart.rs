@@ -152,12 +152,19 @@ pub fn svg(reports: &[Report], title: &str) -> String {
     let plot_h = 320.0;
     let width = left + right + group * names.len().max(1) as f64;
     let height = top + plot_h + bottom;
-    let max = reports
-        .iter()
-        .flat_map(|r| r.measurements.iter().map(|m| m.ops_per_sec))
-        .fold(1.0, f64::max);
-    let decades = max.log10().ceil().max(1.0);
-    let y = |v: f64| top + plot_h - plot_h * (v.max(1.0).log10() / decades);
+    let values = || {
+        reports
+            .iter()
+            .flat_map(|r| r.measurements.iter().map(|m| m.ops_per_sec.max(1.0)))
+    };
+    // The axis spans whole decades around the values.
+    let lo = values()
+        .fold(f64::MAX, f64::min)
+        .log10()
+        .floor()
+        .clamp(0.0, 12.0);
+    let hi = values().fold(1.0, f64::max).log10().ceil().max(lo + 1.0);
+    let y = |v: f64| top + plot_h - plot_h * ((v.max(1.0).log10() - lo) / (hi - lo)).max(0.0);
 
     let mut s = String::new();
     let _ = writeln!(
@@ -169,8 +176,8 @@ pub fn svg(reports: &[Report], title: &str) -> String {
         r#"<rect width="{width}" height="{height}" fill="white"/><text x="{left}" y="22" font-size="15" font-weight="bold">{}</text>"#,
         escape(title)
     );
-    for d in 0..=decades as u32 {
-        let v = 10f64.powi(d as i32);
+    for d in lo as i32..=hi as i32 {
+        let v = 10f64.powi(d);
         let yy = y(v);
         let _ = writeln!(
             s,

@@ -43,13 +43,21 @@ struct Args {
     child: Option<String>,
     #[arg(long, hide = true)]
     json_out: Option<PathBuf>,
+    /// Run nothing: write the table and chart again from a
+    /// `comparison.json` an earlier run wrote.
+    #[arg(long, value_name = "JSON")]
+    render: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = match &args.child {
-        Some(engine) => child(&args, engine),
-        None => parent(&args),
+    let result = match (&args.child, &args.render) {
+        (Some(engine), _) => child(&args, engine),
+        (None, Some(json)) => fs::read_to_string(json)
+            .map_err(|e| format!("{}: {e}", json.display()))
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            .and_then(|reports: Vec<Report>| write_results(&args, &reports)),
+        (None, None) => parent(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,30 +117,34 @@ fn parent(args: &Args) -> Result<(), String> {
         println!("{}", report.table());
         reports.push(report);
     }
+    write_results(args, &reports)
+}
 
+/// Writes the markdown table, the chart and the JSON of `reports`.
+fn write_results(args: &Args, reports: &[Report]) -> Result<(), String> {
+    let num = reports.first().map_or(args.num, |r| r.num);
     let machine = machine();
     let date = today();
     let command = format!(
         "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches --features rocksdb,fjall,sled --bin compare -- --num {}",
-        args.num
+        num
     );
     let mut md = format!(
-        "# Engine comparison\n\n{date}, {machine}.\n\n{} keys of 16 bytes, values of 100 bytes (half compressible), one thread unless the workload says `:N`.\n\n```sh\n{command}\n```\n\n",
-        args.num
+        "# Engine comparison\n\n{date}, {machine}.\n\n{num} keys of 16 bytes, values of 100 bytes (half compressible), one thread unless the workload says `:N`.\n\n```sh\n{command}\n```\n\n"
     );
-    md.push_str(&chart::markdown(&reports));
+    md.push_str(&chart::markdown(reports));
     md.push_str("\nConfigurations:\n\n");
-    for r in &reports {
+    for r in reports {
         md.push_str(&format!("- **{}**: {}\n", r.engine, r.engine_config));
     }
     fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let title = format!("ops/s per workload, {} keys ({date}, {machine})", args.num);
+    let title = format!("ops/s per workload, {num} keys ({date}, {machine})");
     let files = [
         ("comparison.md", md),
-        ("comparison.svg", chart::svg(&reports, &title)),
+        ("comparison.svg", chart::svg(reports, &title)),
         (
             "comparison.json",
-            serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?,
+            serde_json::to_string_pretty(reports).map_err(|e| e.to_string())?,
         ),
     ];
     for (file, contents) in files {
