@@ -137,31 +137,16 @@ impl Fragments {
         bounds.dedup();
 
         let mut fragments = Fragments::default();
-        // The seqnos of the tombstones over the current piece, each with
-        // how many of them have it.
-        let mut active: BTreeMap<SeqNo, usize> = BTreeMap::new();
-        // Their ends, soonest first.
-        let mut ends: BinaryHeap<Reverse<(&[u8], SeqNo)>> = BinaryHeap::new();
+        let mut active = Active::new(snapshots);
         let mut next = live.iter().peekable();
         let mut kept = Vec::new();
         for pair in bounds.windows(2) {
             let (start, end) = (pair[0], pair[1]);
             while let Some(t) = next.next_if(|t| t.start.as_slice() <= start) {
-                *active.entry(t.seqno).or_default() += 1;
-                ends.push(Reverse((t.end.as_slice(), t.seqno)));
+                active.add(t);
             }
-            // Every bound is some tombstone's start or end, so one ending
-            // at or before `start` covers nothing from here on.
-            while let Some(&Reverse((_, seqno))) = ends.peek().filter(|r| r.0.0 <= start) {
-                ends.pop();
-                if let Some(count) = active.get_mut(&seqno) {
-                    *count -= 1;
-                    if *count == 0 {
-                        active.remove(&seqno);
-                    }
-                }
-            }
-            newest_per_stripe(&active, snapshots, &mut kept);
+            active.retire(start);
+            active.newest_per_stripe(snapshots, &mut kept);
             if !kept.is_empty() {
                 fragments.push(start, end, &kept, join);
             }
@@ -243,21 +228,90 @@ impl Fragments {
     }
 }
 
-/// Fills `kept` with the newest seqno of each stripe of `snapshots` that
-/// `active` has, newest first: one range query per kept seqno, so a wide
-/// active set costs nothing for the stripes it does not reach.
-fn newest_per_stripe(active: &BTreeMap<SeqNo, usize>, snapshots: &[SeqNo], kept: &mut Vec<SeqNo>) {
-    kept.clear();
-    let mut newest = active.last_key_value().map(|(&t, _)| t);
-    while let Some(t) = newest {
-        kept.push(t);
-        // `t` is in stripe `i`: above snapshots[i - 1], at or below
-        // snapshots[i]. The next stripe down ends at snapshots[i - 1].
-        let stripe = snapshots.partition_point(|&s| s < t);
-        let Some(&floor) = stripe.checked_sub(1).and_then(|i| snapshots.get(i)) else {
-            break;
+/// The tombstones over the current piece of the sweep.
+enum Active<'a> {
+    /// With no snapshot only the newest matters: a max-heap by seqno,
+    /// whose ended tombstones are dropped only when they surface. Cheaper
+    /// than `Ordered` (about a third less build time for nested tombstones).
+    Newest(BinaryHeap<(SeqNo, Reverse<&'a [u8]>)>),
+    /// With snapshots, the newest at or below each stripe's top is wanted:
+    /// the seqnos in order (with how many tombstones have each), and their
+    /// ends, soonest first, to retire them.
+    Ordered {
+        seqnos: BTreeMap<SeqNo, usize>,
+        ends: BinaryHeap<Reverse<(&'a [u8], SeqNo)>>,
+    },
+}
+
+impl<'a> Active<'a> {
+    fn new(snapshots: &[SeqNo]) -> Active<'a> {
+        if snapshots.is_empty() {
+            Active::Newest(BinaryHeap::new())
+        } else {
+            Active::Ordered {
+                seqnos: BTreeMap::new(),
+                ends: BinaryHeap::new(),
+            }
+        }
+    }
+
+    fn add(&mut self, t: &'a RangeTombstone) {
+        match self {
+            Active::Newest(heap) => heap.push((t.seqno, Reverse(t.end.as_slice()))),
+            Active::Ordered { seqnos, ends } => {
+                *seqnos.entry(t.seqno).or_default() += 1;
+                ends.push(Reverse((t.end.as_slice(), t.seqno)));
+            }
+        }
+    }
+
+    /// Drops the tombstones that end at or before `bound`. Every bound is
+    /// some tombstone's start or end, so those cover nothing from here on.
+    fn retire(&mut self, bound: &[u8]) {
+        match self {
+            Active::Newest(heap) => {
+                while heap.peek().is_some_and(|&(_, Reverse(end))| end <= bound) {
+                    heap.pop();
+                }
+            }
+            Active::Ordered { seqnos, ends } => {
+                while let Some(&Reverse((_, seqno))) = ends.peek().filter(|r| r.0.0 <= bound) {
+                    ends.pop();
+                    if let Some(count) = seqnos.get_mut(&seqno) {
+                        *count -= 1;
+                        if *count == 0 {
+                            seqnos.remove(&seqno);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills `kept` with the newest seqno of each stripe of `snapshots`
+    /// among the active tombstones, newest first: one range query per kept
+    /// seqno, so a wide active set costs nothing for the stripes it does
+    /// not reach.
+    fn newest_per_stripe(&self, snapshots: &[SeqNo], kept: &mut Vec<SeqNo>) {
+        kept.clear();
+        let seqnos = match self {
+            Active::Newest(heap) => {
+                kept.extend(heap.peek().map(|&(t, _)| t));
+                return;
+            }
+            Active::Ordered { seqnos, .. } => seqnos,
         };
-        newest = active.range(..=floor).next_back().map(|(&t, _)| t);
+        let mut newest = seqnos.last_key_value().map(|(&t, _)| t);
+        while let Some(t) = newest {
+            kept.push(t);
+            // `t` is in stripe `i`: above snapshots[i - 1], at or below
+            // snapshots[i]. The next stripe down ends at snapshots[i - 1].
+            let stripe = snapshots.partition_point(|&s| s < t);
+            let Some(&floor) = stripe.checked_sub(1).and_then(|i| snapshots.get(i)) else {
+                break;
+            };
+            newest = seqnos.range(..=floor).next_back().map(|(&t, _)| t);
+        }
     }
 }
 
