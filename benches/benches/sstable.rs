@@ -5,6 +5,10 @@
 //! first), and scans through a cache that they fill or leave alone. Tables
 //! live on `StdFs` in a temporary directory (memory-mapped reads).
 //!
+//! `sstable/fragments`: cutting 1,000 range tombstones into `Fragments`,
+//! scattered or all nested (the case that costs O(n²) when every seqno of
+//! every fragment is kept), and `covers` over the result.
+//!
 //! ```sh
 //! cargo bench -p lsmkit-benches --bench sstable -- --warm-up-time 1 --measurement-time 3
 //! ```
@@ -16,7 +20,8 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lsmkit_benches::{Rng, key, value};
 use lsmkit_sstable::{
-    BlockCache, InternalIterator, Lookup, ReaderOptions, SstOptions, SstReader, SstWriter,
+    BlockCache, Fragments, InternalIterator, Lookup, RangeTombstone, ReaderOptions, SstOptions,
+    SstReader, SstWriter,
 };
 use lsmkit_vfs::{Fs, StdFs};
 
@@ -163,5 +168,47 @@ fn bench_scan(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_write, bench_get, bench_scan);
+fn bench_fragments(c: &mut Criterion) {
+    const TOMBSTONES: u64 = 1_000;
+    let mut rng = Rng::new(7);
+    // Up to 1% of a 1M-key space each, at random: some overlap.
+    let scattered: Vec<RangeTombstone> = (0..TOMBSTONES)
+        .map(|i| {
+            let start = rng.below(1_000_000);
+            let len = 1 + rng.below(10_000);
+            RangeTombstone::new(key(start, KEY_LEN), key(start + len, KEY_LEN), i + 1)
+        })
+        .collect();
+    // Each inside the one before, the innermost newest.
+    let nested: Vec<RangeTombstone> = (0..TOMBSTONES)
+        .map(|i| RangeTombstone::new(key(i, KEY_LEN), key(2 * TOMBSTONES - i, KEY_LEN), i + 1))
+        .collect();
+    let snapshots = [TOMBSTONES / 3, 2 * TOMBSTONES / 3];
+    let mut group = c.benchmark_group("sstable/fragments");
+    group.throughput(Throughput::Elements(TOMBSTONES));
+    for (name, tombstones) in [("scattered", &scattered), ("nested", &nested)] {
+        group.bench_function(format!("newest/{name}"), |b| {
+            b.iter(|| black_box(Fragments::newest(tombstones)))
+        });
+        group.bench_function(format!("for_2_snapshots/{name}"), |b| {
+            b.iter(|| black_box(Fragments::for_snapshots(tombstones, &snapshots)))
+        });
+    }
+    let fragments = Fragments::newest(&scattered);
+    let probes: Vec<Vec<u8>> = (0..4096)
+        .map(|_| key(rng.below(1_010_000), KEY_LEN))
+        .collect();
+    group.throughput(Throughput::Elements(probes.len() as u64));
+    group.bench_function("covers/scattered", |b| {
+        b.iter(|| {
+            probes
+                .iter()
+                .filter(|k| fragments.covers(k, TOMBSTONES / 2, u64::MAX))
+                .count()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_fragments, bench_write, bench_get, bench_scan);
 criterion_main!(benches);

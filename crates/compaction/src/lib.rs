@@ -65,7 +65,6 @@
 
 mod error;
 pub mod executor;
-mod fragments;
 pub mod merge;
 pub mod picker;
 pub mod simulator;

@@ -61,10 +61,11 @@
 use std::collections::VecDeque;
 
 use lsmkit_sstable::key::pack_trailer;
-use lsmkit_sstable::{InternalIterator, ParsedKey, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{
+    Fragments, InternalIterator, ParsedKey, RangeTombstone, SeqNo, ValueKind, defragment,
+};
 
 use crate::Error;
-use crate::fragments::{self, Fragments};
 
 /// What a compaction stream did, for logs and statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -173,21 +174,13 @@ impl<I: InternalIterator> CompactionStream<I> {
         bottommost: bool,
     ) -> CompactionStream<I> {
         let stripes = Stripes::new(snapshots);
-        let mut fragments = Fragments::new(range_tombstones);
-        for fragment in fragments.as_mut_slice() {
-            // Newest first, so the first of each stripe is its newest.
-            let mut last = None;
-            fragment.seqnos.retain(|&seqno| {
-                let stripe = Some(stripes.of(seqno));
-                std::mem::replace(&mut last, stripe) != stripe
-            });
-        }
+        let fragments = Fragments::for_snapshots(range_tombstones, &stripes.0);
         input.seek_to_first();
         CompactionStream {
             input,
             stripes,
             bottommost,
-            min_yielded: vec![None; fragments.as_slice().len()],
+            min_yielded: vec![None; fragments.len()],
             fragments,
             user_key: Vec::new(),
             last_trailer: None,
@@ -280,16 +273,15 @@ impl<I: InternalIterator> CompactionStream<I> {
         let min_yielded = &self.min_yielded;
         let kept = self
             .fragments
-            .as_slice()
             .iter()
             .zip(min_yielded)
             .flat_map(|(f, &min)| {
                 f.seqnos
                     .iter()
                     .filter(move |&&t| !bottommost || min.is_some_and(|q| q < t))
-                    .map(move |&t| (f.start.as_slice(), f.end.as_slice(), t))
+                    .map(move |&t| (f.start, f.end, t))
             });
-        let tombstones = fragments::defragment(kept);
+        let tombstones = defragment(kept);
         self.stats.range_tombstones_out = tombstones.len() as u64;
         Ok((tombstones, self.stats))
     }
@@ -369,10 +361,10 @@ impl<I: InternalIterator> CompactionStream<I> {
         if self.last_stripe.replace(stripe) == Some(stripe) {
             return Ok(Verdict::Shadowed);
         }
-        if let Some(f) = self.fragment {
+        if let Some(fragment) = self.fragment.and_then(|f| self.fragments.get(f)) {
             // Newest first, one per stripe: the oldest tombstone above this
             // version is the only one that can share its stripe.
-            let seqnos = &self.fragments.as_slice()[f].seqnos;
+            let seqnos = fragment.seqnos;
             let above = seqnos.partition_point(|&t| t > seqno);
             if above > 0 && self.stripes.of(seqnos[above - 1]) == stripe {
                 return Ok(Verdict::Covered);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use lsmkit_compaction::MergingIterator;
 use lsmkit_sstable::key::{self, MAX_SEQNO};
-use lsmkit_sstable::{InternalIterator, ParsedKey, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{Fragments, InternalIterator, ParsedKey, SeqNo, ValueKind};
 
 use crate::error::{Error, Result};
 use crate::run_iter::RunIter;
@@ -56,8 +56,11 @@ impl DbIter {
         lower: Option<Vec<u8>>,
         upper: Option<Vec<u8>>,
     ) -> DbIter {
-        let tombstones =
-            Fragments::new(version.range_tombstones(snapshot, lower.as_deref(), upper.as_deref()));
+        let tombstones = Fragments::newest(&version.range_tombstones(
+            snapshot,
+            lower.as_deref(),
+            upper.as_deref(),
+        ));
         let done = matches!((&lower, &upper), (Some(l), Some(u)) if l >= u);
         DbIter {
             version,
@@ -110,7 +113,10 @@ impl DbIter {
 
     /// What the newest visible version of a key says, given its parsed key.
     fn live(&self, parsed: &ParsedKey<'_>) -> bool {
-        parsed.kind == ValueKind::Put && !self.tombstones.covers(parsed.user_key, parsed.seqno)
+        parsed.kind == ValueKind::Put
+            && !self
+                .tombstones
+                .covers(parsed.user_key, parsed.seqno, self.snapshot)
     }
 
     fn step_front(&mut self) -> Option<Result<KeyValue>> {
@@ -302,48 +308,6 @@ impl std::fmt::Debug for DbIter {
     }
 }
 
-/// Visible range tombstones cut into disjoint fragments `[start, end)`,
-/// each with the newest sequence number covering it.
-#[derive(Debug, Default)]
-struct Fragments {
-    /// Sorted, disjoint: `(start, end, seqno)`.
-    pieces: Vec<(Vec<u8>, Vec<u8>, SeqNo)>,
-}
-
-impl Fragments {
-    fn new(tombstones: Vec<RangeTombstone>) -> Fragments {
-        let mut bounds: Vec<&[u8]> = tombstones
-            .iter()
-            .flat_map(|t| [t.start.as_slice(), t.end.as_slice()])
-            .collect();
-        bounds.sort_unstable();
-        bounds.dedup();
-        let pieces = bounds
-            .windows(2)
-            .filter_map(|w| {
-                let seqno = tombstones
-                    .iter()
-                    .filter(|t| t.start.as_slice() <= w[0] && w[1] <= t.end.as_slice())
-                    .map(|t| t.seqno)
-                    .max()?;
-                Some((w[0].to_vec(), w[1].to_vec(), seqno))
-            })
-            .collect();
-        Fragments { pieces }
-    }
-
-    /// Whether a visible tombstone newer than `seqno` covers `user_key`.
-    fn covers(&self, user_key: &[u8], seqno: SeqNo) -> bool {
-        let after = self
-            .pieces
-            .partition_point(|(start, _, _)| start.as_slice() <= user_key);
-        after
-            .checked_sub(1)
-            .map(|i| &self.pieces[i])
-            .is_some_and(|(_, end, t)| user_key < end.as_slice() && seqno < *t)
-    }
-}
-
 /// The bounds of a Rust range of keys, as `[lower, upper)` with owned ends;
 /// an inclusive end becomes the key's immediate successor (key + `0x00`).
 pub(crate) fn bounds_of(
@@ -384,19 +348,6 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fragments_take_the_newest_tombstone_per_piece() {
-        let f = Fragments::new(vec![
-            RangeTombstone::new(&b"a"[..], &b"m"[..], 5),
-            RangeTombstone::new(&b"f"[..], &b"z"[..], 9),
-        ]);
-        assert!(f.covers(b"b", 4));
-        assert!(!f.covers(b"b", 5));
-        assert!(f.covers(b"g", 8));
-        assert!(!f.covers(b"z", 0), "end is exclusive");
-        assert!(!f.covers(b"0", 0));
-    }
 
     #[test]
     fn prefix_end_carries_over_0xff() {

@@ -5,9 +5,8 @@ use std::fmt;
 use std::ops::Bound;
 
 use crossbeam_skiplist::map;
-use lsmkit_sstable::{MAX_SEQNO, SeqNo, ValueKind};
+use lsmkit_sstable::{Fragments, MAX_SEQNO, SeqNo, ValueKind};
 
-use crate::fragments::Fragments;
 use crate::mem_key::MemKey;
 use crate::memtable::{Value, Versions};
 
@@ -101,8 +100,11 @@ impl<'a> Iter<'a> {
         let e = newest_visible?;
         let key = e.key();
         let is_put = key.parsed().is_some_and(|p| p.kind == ValueKind::Put);
-        (is_put && !self.fragments.covers(key.user_key(), key.seqno()))
-            .then_some(Entry { inner: e })
+        (is_put
+            && !self
+                .fragments
+                .covers(key.user_key(), key.seqno(), self.snapshot))
+        .then_some(Entry { inner: e })
     }
 }
 

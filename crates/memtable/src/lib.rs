@@ -105,7 +105,6 @@
 #![forbid(unsafe_code)]
 
 mod error;
-mod fragments;
 mod gate;
 mod iter;
 mod mem_key;

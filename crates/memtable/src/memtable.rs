@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_skiplist::SkipMap;
-use lsmkit_sstable::{MAX_SEQNO, ParsedKey, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{Fragments, MAX_SEQNO, ParsedKey, RangeTombstone, SeqNo, ValueKind};
 
 use crate::Error;
-use crate::fragments::Fragments;
 use crate::gate::WriteGate;
 use crate::iter::Iter;
 use crate::mem_key::MemKey;
@@ -183,11 +182,8 @@ impl Memtable {
         K: AsRef<[u8]> + ?Sized,
         R: RangeBounds<K>,
     {
-        let fragments = Fragments::new(
-            self.range_tombstones()
-                .into_iter()
-                .filter(|t| t.visible_at(snapshot)),
-        );
+        let tombstones = self.range_tombstones();
+        let fragments = Fragments::newest(tombstones.iter().filter(|t| t.visible_at(snapshot)));
         let bounds = (
             range.start_bound().map(AsRef::as_ref),
             range.end_bound().map(AsRef::as_ref),

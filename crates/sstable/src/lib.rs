@@ -11,7 +11,9 @@
 //! filesystem allows), answers [`get`](SstReader::get) at any snapshot,
 //! iterates with a [`TableIter`], and [`verify`](SstReader::verify)s every
 //! byte, optionally keeping validated data blocks in a [`BlockCache`]
-//! shared by all readers. The byte layout is in [`format`](mod@format) and
+//! shared by all readers. [`Fragments`] cuts range tombstones into
+//! disjoint fragments for binary-search lookups, for every layer above
+//! that reads or compacts them. The byte layout is in [`format`](mod@format) and
 //! `docs/FORMAT.md`.
 //!
 //! ```
@@ -100,6 +102,7 @@ mod data_index;
 mod error;
 mod filter;
 pub mod format;
+mod fragments;
 pub mod iterator;
 pub mod key;
 mod properties;
@@ -113,6 +116,7 @@ mod writer;
 pub use cache::{BlockCache, CacheStats};
 pub use error::Error;
 pub use format::{BlockHandle, Footer, FormatVersion};
+pub use fragments::{Fragment, Fragments, defragment};
 pub use iterator::InternalIterator;
 pub use key::{InternalKey, InternalKeyComparator, MAX_SEQNO, ParsedKey, SeqNo, ValueKind};
 pub use properties::Properties;
