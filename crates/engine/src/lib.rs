@@ -124,6 +124,7 @@ pub use batch::WriteBatch;
 pub use db::{Db, WriteOptions};
 pub use db_iter::{DbIter, KeyValue};
 pub use error::{Error, Result};
+pub use manifest::{ManifestState, RecoveredManifest};
 pub use options::Options;
 pub use snapshot::Snapshot;
 pub use stats::Stats;

@@ -25,12 +25,30 @@ use crate::format::{self, CURRENT, CURRENT_TMP, TableRecord, VersionEdit};
 
 /// What the manifest describes: the tables and the counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ManifestState {
+#[non_exhaustive]
+pub struct ManifestState {
     /// Every live table, by number.
     pub tables: BTreeMap<u64, TableRecord>,
+    /// The highest sequence number the manifest records as used.
     pub last_seqno: SeqNo,
+    /// Every write up to this sequence number is in a table; the WAL
+    /// holds the rest.
     pub flushed_seqno: SeqNo,
+    /// The lowest file number not yet handed out.
     pub next_file_number: u64,
+}
+
+/// The manifest CURRENT names, read and replayed: which file it is, how
+/// many edits it holds, and the state they add up to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveredManifest {
+    /// The manifest's file number (`MANIFEST-<number>`).
+    pub number: u64,
+    /// How many version edits it holds, its opening snapshot included.
+    pub edits: u64,
+    /// The tables and counters the edits add up to.
+    pub state: ManifestState,
 }
 
 impl ManifestState {
@@ -84,51 +102,65 @@ pub(crate) struct Manifest {
     max_size: u64,
 }
 
-/// Reads CURRENT and the manifest it names: the state, and the number of
-/// that manifest. `None` when there is no CURRENT (a new database).
-pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Option<(ManifestState, u64)>> {
-    let current = dir.join(CURRENT);
-    if !fs.exists(&current).map_err(|e| Error::io(&current, e))? {
-        return Ok(None);
-    }
-    let file = fs.open(&current).map_err(|e| Error::io(&current, e))?;
-    let mut contents = vec![0; usize::try_from(file.len()).unwrap_or(usize::MAX).min(256)];
-    file.read_at(0, &mut contents)
-        .map_err(|e| Error::io(&current, e))?;
-    let number = format::decode_current(&contents).ok_or_else(|| {
-        Error::corruption(
-            &current,
-            0,
-            "CURRENT",
-            format!(
-                "{:?} is not a manifest name",
-                contents.escape_ascii().to_string()
-            ),
-        )
-    })?;
-    let path = dir.join(format::manifest_file_name(number));
-    let reader = LogReader::open(
-        fs,
-        &path,
-        lsmkit_wal::format::log_number(number),
-        RecoveryMode::TolerateCorruptedTail,
-    )?;
-    let mut state = ManifestState::default();
-    for record in reader {
-        let record = record?;
-        let edit = VersionEdit::decode(&record.data).map_err(|e| {
+impl RecoveredManifest {
+    /// Reads CURRENT in `dir` and replays the manifest it names, as
+    /// opening the database does, without writing anything. `None` when
+    /// there is no CURRENT (no database, or a new one).
+    ///
+    /// A torn last record (a crash mid-append) is dropped, as recovery
+    /// drops it. Garbage in CURRENT, an undecodable edit, or an edit that
+    /// removes a table that is not live or adds one that is, is an
+    /// [`Error::Corruption`] naming the file and offset.
+    pub fn read(fs: &dyn Fs, dir: &Path) -> Result<Option<RecoveredManifest>> {
+        let current = dir.join(CURRENT);
+        if !fs.exists(&current).map_err(|e| Error::io(&current, e))? {
+            return Ok(None);
+        }
+        let file = fs.open(&current).map_err(|e| Error::io(&current, e))?;
+        let mut contents = vec![0; usize::try_from(file.len()).unwrap_or(usize::MAX).min(256)];
+        file.read_at(0, &mut contents)
+            .map_err(|e| Error::io(&current, e))?;
+        let number = format::decode_current(&contents).ok_or_else(|| {
             Error::corruption(
-                &path,
-                record.offset + e.offset as u64,
-                "version edit",
-                e.what,
+                &current,
+                0,
+                "CURRENT",
+                format!(
+                    "{:?} is not a manifest name",
+                    contents.escape_ascii().to_string()
+                ),
             )
         })?;
-        state
-            .apply(&edit)
-            .map_err(|what| Error::corruption(&path, record.offset, "version edit", what))?;
+        let path = dir.join(format::manifest_file_name(number));
+        let reader = LogReader::open(
+            fs,
+            &path,
+            lsmkit_wal::format::log_number(number),
+            RecoveryMode::TolerateCorruptedTail,
+        )?;
+        let mut state = ManifestState::default();
+        let mut edits = 0;
+        for record in reader {
+            let record = record?;
+            let edit = VersionEdit::decode(&record.data).map_err(|e| {
+                Error::corruption(
+                    &path,
+                    record.offset + e.offset as u64,
+                    "version edit",
+                    e.what,
+                )
+            })?;
+            state
+                .apply(&edit)
+                .map_err(|what| Error::corruption(&path, record.offset, "version edit", what))?;
+            edits += 1;
+        }
+        Ok(Some(RecoveredManifest {
+            number,
+            edits,
+            state,
+        }))
     }
-    Ok(Some((state, number)))
 }
 
 impl Manifest {
@@ -296,8 +328,11 @@ mod tests {
                 .unwrap();
         }
         mem.crash();
-        let (state, number) = recover(&*fs, dir).unwrap().unwrap();
-        assert_eq!(number, manifest.number());
+        let recovered = RecoveredManifest::read(&*fs, dir).unwrap().unwrap();
+        assert_eq!(recovered.number, manifest.number());
+        // Every rewrite leaves one snapshot edit.
+        assert_eq!(recovered.edits, 1);
+        let state = recovered.state;
         assert_eq!(state.tables.keys().copied().collect::<Vec<_>>(), [14]);
         assert_eq!(state.last_seqno, 14);
         let manifests: Vec<_> = fs
@@ -339,7 +374,7 @@ mod tests {
         f.append(b"nonsense").unwrap();
         f.sync().unwrap();
         drop(f);
-        let err = recover(&*fs, dir).unwrap_err();
+        let err = RecoveredManifest::read(&*fs, dir).unwrap_err();
         assert!(err.is_corruption());
         assert!(err.to_string().contains("CURRENT"), "{err}");
     }

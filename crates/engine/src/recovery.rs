@@ -17,7 +17,7 @@ use crate::background::Background;
 use crate::db::{Inner, WriteState, apply_batch};
 use crate::error::{Error, Result};
 use crate::format::{self, FileKind, LOCK, WAL_DIR};
-use crate::manifest::{self, Manifest, ManifestState};
+use crate::manifest::{Manifest, ManifestState, RecoveredManifest};
 use crate::options::Options;
 use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
@@ -41,8 +41,8 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         .into_iter()
         .filter_map(|name| format::parse_file_name(&name).map(|kind| (name, kind)))
         .collect();
-    let (mut state, old_manifest) = match manifest::recover(&*fs, dir)? {
-        Some((state, number)) => (state, Some(number)),
+    let (mut state, old_manifest) = match RecoveredManifest::read(&*fs, dir)? {
+        Some(recovered) => (recovered.state, Some(recovered.number)),
         None => {
             if let Some((name, _)) = files.iter().find(|(_, k)| matches!(k, FileKind::Table(_))) {
                 return Err(Error::corruption(

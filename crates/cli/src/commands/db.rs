@@ -7,12 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use lsmkit_engine::format::{
-    CURRENT, TableRecord, VersionEdit, decode_current, manifest_file_name,
-};
-use lsmkit_engine::{Db, Options, WriteBatch, WriteOptions};
-use lsmkit_vfs::{Fs, StdFs};
-use lsmkit_wal::{LogReader, RecoveryMode};
+use lsmkit_engine::format::{CURRENT, TableRecord, manifest_file_name};
+use lsmkit_engine::{Db, Options, RecoveredManifest, WriteBatch, WriteOptions};
+use lsmkit_vfs::StdFs;
 
 use crate::bytes::Encoding;
 use crate::failure::Failure;
@@ -181,42 +178,24 @@ pub fn stats(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
     args.close(db)
 }
 
-/// What the manifest says: the live tables and the counters.
-#[derive(Debug, Default)]
-struct ManifestView {
-    tables: BTreeMap<u64, TableRecord>,
-    last_seqno: u64,
-    flushed_seqno: u64,
-    next_file_number: u64,
-    edits: u64,
-}
-
 /// `lsmkit manifest DIR`: the current version, read from CURRENT and the
 /// manifest it names without opening the database: nothing is written.
 pub fn manifest(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
     let fs = StdFs::new();
-    let current = dir.join(CURRENT);
-    let contents = std::fs::read(&current).map_err(|e| {
-        Failure::new(format!(
-            "{}: not an lsmkit database ({}: {e})",
-            dir.display(),
-            current.display()
-        ))
-    })?;
-    let number = decode_current(&contents).ok_or_else(|| {
-        Failure::new(format!(
-            "{}: does not name a manifest: {:?}",
-            current.display(),
-            contents.escape_ascii().to_string()
-        ))
-    })?;
-    let path = dir.join(manifest_file_name(number));
-    let view = read_manifest(&fs, &path, number)?;
+    let manifest = RecoveredManifest::read(&fs, dir)
+        .map_err(Failure::new)?
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "{}: not an lsmkit database (no {CURRENT} file)",
+                dir.display()
+            ))
+        })?;
+    let view = &manifest.state;
     writeln!(
         out,
         "{}: {} edits; last seqno {}, flushed seqno {}, next file number {}",
-        path.display(),
-        view.edits,
+        dir.join(manifest_file_name(manifest.number)).display(),
+        manifest.edits,
         view.last_seqno,
         view.flushed_seqno,
         view.next_file_number
@@ -249,49 +228,4 @@ pub fn manifest(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-fn read_manifest(fs: &dyn Fs, path: &Path, number: u64) -> Result<ManifestView, Failure> {
-    let corrupt = |offset: u64, what: String| {
-        Failure::new(format!(
-            "corrupt manifest {} at offset {offset}: {what}",
-            path.display()
-        ))
-    };
-    let reader = LogReader::open(
-        fs,
-        path,
-        lsmkit_wal::format::log_number(number),
-        RecoveryMode::TolerateCorruptedTail,
-    )?;
-    let mut view = ManifestView::default();
-    for record in reader {
-        let record = record?;
-        let edit = VersionEdit::decode(&record.data)
-            .map_err(|e| corrupt(record.offset + e.offset as u64, e.what))?;
-        for number in &edit.removed {
-            if view.tables.remove(number).is_none() {
-                return Err(corrupt(
-                    record.offset,
-                    format!("edit removes table {number}, which is not live"),
-                ));
-            }
-        }
-        for table in edit.added {
-            let number = table.number;
-            if view.tables.insert(number, table).is_some() {
-                return Err(corrupt(
-                    record.offset,
-                    format!("edit adds table {number}, which is live"),
-                ));
-            }
-        }
-        view.last_seqno = view.last_seqno.max(edit.last_seqno.unwrap_or(0));
-        view.flushed_seqno = view.flushed_seqno.max(edit.flushed_seqno.unwrap_or(0));
-        view.next_file_number = view
-            .next_file_number
-            .max(edit.next_file_number.unwrap_or(0));
-        view.edits += 1;
-    }
-    Ok(view)
 }
