@@ -78,6 +78,7 @@ mod fragments;
 mod group_commit;
 mod log_reader;
 mod log_writer;
+mod progress;
 mod recovery;
 mod wal;
 mod wal_reader;

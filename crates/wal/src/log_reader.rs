@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::{Corruption, Error};
 use crate::format::{FragmentType, HEADER_SIZE};
 use crate::fragments::{Event, Fragments};
+use crate::progress::Progress;
 use crate::recovery::{DropReason, Dropped, LogReport, RecoveryMode};
 use lsmkit_vfs::{Fs, RandomAccessFile};
 
@@ -36,14 +37,7 @@ pub struct LogRecord {
 pub struct LogReader {
     fragments: Fragments,
     assembly: Assembly,
-    state: State,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Reading,
-    Finished,
-    Failed,
+    progress: Progress,
 }
 
 /// What to do after one event.
@@ -93,7 +87,7 @@ impl LogReader {
                 partial: None,
                 report,
             },
-            state: State::Reading,
+            progress: Progress::Reading,
         }
     }
 
@@ -120,7 +114,7 @@ impl LogReader {
     /// Whether the reader read to the end of the file (or to where
     /// [`RecoveryMode::PointInTime`] stopped) without an error.
     pub fn is_finished(&self) -> bool {
-        self.state == State::Finished
+        self.progress == Progress::Finished
     }
 
     fn step(&mut self) -> Result<Option<LogRecord>, Error> {
@@ -158,20 +152,11 @@ impl Iterator for LogReader {
     type Item = Result<LogRecord, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.state != State::Reading {
+        if self.progress != Progress::Reading {
             return None;
         }
-        match self.step() {
-            Ok(Some(record)) => Some(Ok(record)),
-            Ok(None) => {
-                self.state = State::Finished;
-                None
-            }
-            Err(error) => {
-                self.state = State::Failed;
-                Some(Err(error))
-            }
-        }
+        let step = self.step();
+        self.progress.settle(step)
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::format::{log_number, parse_segment_file_name};
 use crate::log_reader::LogReader;
+use crate::progress::Progress;
 use crate::recovery::{
     DropReason, Dropped, LogReport, RecoveryMode, RecoveryReport, SegmentReport,
 };
@@ -45,14 +46,7 @@ pub struct WalReader {
     current: Option<(u64, LogReader)>,
     report: RecoveryReport,
     next_sequence: u64,
-    state: State,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Reading,
-    Finished,
-    Failed,
+    progress: Progress,
 }
 
 impl WalReader {
@@ -89,7 +83,7 @@ impl WalReader {
                 stopped_at: None,
             },
             next_sequence: 0,
-            state: State::Reading,
+            progress: Progress::Reading,
         })
     }
 
@@ -111,7 +105,7 @@ impl WalReader {
     /// REQUIRES: the reader has returned `None` (every record was read);
     /// otherwise this fails with [`Error::RecoveryIncomplete`].
     pub fn into_wal(mut self, options: WalOptions) -> Result<(Wal, RecoveryReport), Error> {
-        if self.state != State::Finished {
+        if self.progress != Progress::Finished {
             return Err(Error::RecoveryIncomplete { dir: self.dir });
         }
         // No reader may be open while segments are cut back.
@@ -239,19 +233,10 @@ impl Iterator for WalReader {
     type Item = Result<Record, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.state != State::Reading {
+        if self.progress != Progress::Reading {
             return None;
         }
-        match self.step() {
-            Ok(Some(record)) => Some(Ok(record)),
-            Ok(None) => {
-                self.state = State::Finished;
-                None
-            }
-            Err(error) => {
-                self.state = State::Failed;
-                Some(Err(error))
-            }
-        }
+        let step = self.step();
+        self.progress.settle(step)
     }
 }
