@@ -29,7 +29,7 @@
 use lsmkit_block::format::{
     get_fixed32, get_fixed64, get_varint32, get_varint64, put_varint32, put_varint64,
 };
-use lsmkit_sstable::{SeqNo, ValueKind};
+use lsmkit_sstable::{MAX_SEQNO, SeqNo, ValueKind};
 
 /// Name of the lock file.
 pub const LOCK: &str = "LOCK";
@@ -205,6 +205,19 @@ impl<'a> Decoder<'a> {
         Ok(v)
     }
 
+    /// Reads a varint64 sequence number, at most `MAX_SEQNO`.
+    pub fn seqno(&mut self, what: &str) -> Result<SeqNo, DecodeError> {
+        let at = self.at;
+        let v = self.varint64(what)?;
+        if v > MAX_SEQNO {
+            return Err(DecodeError {
+                offset: at,
+                what: format!("{what} {v} exceeds {MAX_SEQNO}"),
+            });
+        }
+        Ok(v)
+    }
+
     /// Reads a length-prefixed byte string, checking the length against the
     /// bytes left before slicing.
     pub fn bytes(&mut self, what: &str) -> Result<&'a [u8], DecodeError> {
@@ -267,6 +280,16 @@ pub fn decode_batch(rep: &[u8]) -> Result<DecodedBatch<'_>, DecodeError> {
     let mut d = Decoder::new(rep);
     let seqno = d.fixed64("batch sequence number")?;
     let count = d.fixed32("batch count")?;
+    // Recovery adds `count` to `seqno`; the memtable only checks each op.
+    if seqno
+        .checked_add(u64::from(count))
+        .is_none_or(|end| end > MAX_SEQNO + 1)
+    {
+        return Err(DecodeError {
+            offset: 0,
+            what: format!("sequence numbers {seqno} + {count} ops exceed {MAX_SEQNO}"),
+        });
+    }
     // Each op takes at least two bytes: never allocate more than the input.
     let mut ops = Vec::with_capacity((count as usize).min(rep.len() / 2));
     for _ in 0..count {
@@ -367,8 +390,8 @@ impl VersionEdit {
         while !d.is_empty() {
             let at = d.offset();
             match d.varint32("field tag")? {
-                tag::LAST_SEQNO => edit.last_seqno = Some(d.varint64("last seqno")?),
-                tag::FLUSHED_SEQNO => edit.flushed_seqno = Some(d.varint64("flushed seqno")?),
+                tag::LAST_SEQNO => edit.last_seqno = Some(d.seqno("last seqno")?),
+                tag::FLUSHED_SEQNO => edit.flushed_seqno = Some(d.seqno("flushed seqno")?),
                 tag::NEXT_FILE_NUMBER => {
                     edit.next_file_number = Some(d.varint64("next file number")?);
                 }
@@ -377,8 +400,8 @@ impl VersionEdit {
                         run: d.varint64("table run")?,
                         number: d.varint64("table number")?,
                         size: d.varint64("table size")?,
-                        min_seqno: d.varint64("table min seqno")?,
-                        max_seqno: d.varint64("table max seqno")?,
+                        min_seqno: d.seqno("table min seqno")?,
+                        max_seqno: d.seqno("table max seqno")?,
                         lower: d.bytes("table lower bound")?.to_vec(),
                         upper: match d.u8("table upper-bound flag")? {
                             0 => None,
@@ -465,6 +488,29 @@ mod tests {
     }
 
     #[test]
+    fn batch_whose_sequence_numbers_overflow_is_refused() {
+        let mut rep = vec![0; BATCH_HEADER_LEN];
+        put_op(&mut rep, ValueKind::Put, b"k", b"v");
+        set_batch_header(&mut rep, MAX_SEQNO, 1);
+        assert_eq!(decode_batch(&rep).unwrap().seqno, MAX_SEQNO);
+        for seqno in [MAX_SEQNO + 1, u64::MAX] {
+            set_batch_header(&mut rep, seqno, 1);
+            assert_eq!(decode_batch(&rep).unwrap_err().offset, 0, "{seqno}");
+        }
+    }
+
+    #[test]
+    fn edit_with_a_sequence_number_beyond_56_bits_is_refused() {
+        let mut rep = Vec::new();
+        VersionEdit {
+            flushed_seqno: Some(u64::MAX),
+            ..VersionEdit::default()
+        }
+        .encode(&mut rep);
+        assert!(VersionEdit::decode(&rep).is_err());
+    }
+
+    #[test]
     fn unknown_edit_tag_is_refused_at_its_offset() {
         let mut rep = Vec::new();
         VersionEdit {
@@ -498,8 +544,8 @@ mod tests {
                 lower: x.min(y),
             });
         (
-            proptest::option::of(any::<u64>()),
-            proptest::option::of(any::<u64>()),
+            proptest::option::of(0..=MAX_SEQNO),
+            proptest::option::of(0..=MAX_SEQNO),
             proptest::option::of(any::<u64>()),
             proptest::collection::vec(table, 0..4),
             proptest::collection::vec(any::<u64>(), 0..4),
@@ -537,7 +583,7 @@ mod tests {
         fn batch_round_trips(ops in proptest::collection::vec(
             (0u8..3, proptest::collection::vec(any::<u8>(), 0..6),
              proptest::collection::vec(any::<u8>(), 0..6)), 0..8),
-            seqno in any::<u64>()) {
+            seqno in 0..=MAX_SEQNO - 8) {
             let mut rep = vec![0; BATCH_HEADER_LEN];
             for (kind, key, value) in &ops {
                 put_op(&mut rep, ValueKind::from_u8(*kind).unwrap(), key, value);
