@@ -58,14 +58,24 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
     // Numbers of files a crash left unrecorded are never handed out again.
     let highest = files
         .iter()
-        .filter_map(|(_, kind)| match kind {
-            FileKind::Table(n) | FileKind::Manifest(n) => Some(*n),
+        .filter_map(|(name, kind)| match kind {
+            FileKind::Table(n) | FileKind::Manifest(n) => Some((*n, name)),
             _ => None,
         })
-        .max()
-        .unwrap_or(0);
+        .max();
+    let after_highest = match highest {
+        None => 0,
+        Some((n, name)) => n.checked_add(1).ok_or_else(|| {
+            Error::corruption(
+                dir.join(name),
+                0,
+                "file name",
+                "its number leaves none to hand out after it",
+            )
+        })?,
+    };
     let next_file = Arc::new(AtomicU64::new(
-        state.next_file_number.max(highest + 1).max(1),
+        state.next_file_number.max(after_highest).max(1),
     ));
 
     let reader_options = match options.block_cache_size {

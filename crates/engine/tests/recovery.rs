@@ -208,3 +208,19 @@ fn a_second_open_is_refused_while_locked() {
     db.close().unwrap();
     Db::open(DIR, options(&fs)).unwrap();
 }
+
+#[test]
+fn a_file_numbered_u64_max_is_an_error_not_a_wrapped_counter() {
+    let fs = MemFs::new();
+    let db = Db::open(DIR, options(&fs)).unwrap();
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let name = format!("{}.sst", u64::MAX);
+    fs.create(&Path::new(DIR).join(&name))
+        .unwrap()
+        .sync()
+        .unwrap();
+    let err = Db::open(DIR, options(&fs)).unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    assert!(err.to_string().contains(&name), "{err}");
+}
