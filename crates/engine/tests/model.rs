@@ -4,22 +4,16 @@
 //! and background compactions really happen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use lsmkit_engine::{Db, Options, Snapshot, TieredOptions, WriteBatch};
+use lsmkit_engine::{Db, Options, Snapshot, TieredOptions};
 use lsmkit_vfs::MemFs;
 use proptest::prelude::*;
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+mod common;
 
-#[derive(Clone, Debug)]
-enum Write {
-    Put(Vec<u8>, Vec<u8>),
-    Delete(Vec<u8>),
-    DeleteRange(Vec<u8>, Vec<u8>),
-}
+use common::{Model, Write, apply, batch_of};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -98,36 +92,6 @@ fn options(fs: &MemFs) -> Options {
         .runs_triggers(6, 10)
 }
 
-fn apply(model: &mut Model, write: &Write) {
-    match write {
-        Write::Put(k, v) => {
-            model.insert(k.clone(), v.clone());
-        }
-        Write::Delete(k) => {
-            model.remove(k);
-        }
-        Write::DeleteRange(a, b) => {
-            if a < b {
-                let doomed: Vec<_> = model
-                    .range(a.clone()..b.clone())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in doomed {
-                    model.remove(&k);
-                }
-            }
-        }
-    }
-}
-
-fn add(batch: &mut WriteBatch, write: &Write) {
-    match write {
-        Write::Put(k, v) => batch.put(k, v),
-        Write::Delete(k) => batch.delete(k),
-        Write::DeleteRange(a, b) => batch.delete_range(a.clone()..b.clone()),
-    };
-}
-
 fn expected_range(
     model: &Model,
     lower: &Option<Vec<u8>>,
@@ -175,12 +139,10 @@ fn run(ops: Vec<Op>, cache_size: u64) -> Result<(), TestCaseError> {
                 apply(&mut model, &w);
             }
             Op::Batch(writes) => {
-                let mut batch = WriteBatch::new();
                 for w in &writes {
-                    add(&mut batch, w);
                     apply(&mut model, w);
                 }
-                db.write(batch).unwrap();
+                db.write(batch_of(&writes)).unwrap();
             }
             Op::Get(k) => prop_assert_eq!(db.get(&k).unwrap(), model.get(&k).cloned()),
             Op::Scan {
