@@ -19,8 +19,9 @@ use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::stats::Counters;
 
-/// How often a failed flush is tried before its error sticks.
-const FLUSH_ATTEMPTS: u32 = 3;
+/// How often a failed flush or compaction is tried before its error
+/// sticks.
+const ATTEMPTS: u32 = 3;
 /// The pause before the first retry; it doubles each time.
 const RETRY_PAUSE: Duration = Duration::from_millis(10);
 /// How long a slowed write sleeps.
@@ -223,22 +224,31 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
 /// Flushes frozen memtables, oldest first, until shutdown.
 fn flush_loop(inner: &Inner) {
     while let Some(frozen) = inner.bg.wait_for(|| inner.current().frozen.last().cloned()) {
-        let mut attempt = 1;
-        loop {
-            match crate::flush::flush(inner, &frozen) {
-                Ok(()) => break,
-                Err(Retry::Yes(_)) if attempt < FLUSH_ATTEMPTS => {
-                    Counters::add(&inner.counters.background_retries, 1);
-                    std::thread::sleep(RETRY_PAUSE * 2u32.pow(attempt - 1));
-                    attempt += 1;
-                }
-                Err(Retry::Yes(error) | Retry::No(error)) => {
-                    inner.bg.set_error(error);
-                    break;
-                }
-            }
+        if let Err(error) = with_retries(inner, || crate::flush::flush(inner, &frozen)) {
+            inner.bg.set_error(error);
         }
         inner.bg.notify();
+    }
+}
+
+/// Runs `job` until it succeeds, fails in a way that is not safe to retry,
+/// or has failed [`ATTEMPTS`] times, pausing between tries (the pause
+/// doubles) and counting each retry.
+pub(crate) fn with_retries(
+    inner: &Inner,
+    mut job: impl FnMut() -> Result<(), Retry>,
+) -> Result<()> {
+    let mut attempt = 1;
+    loop {
+        match job() {
+            Ok(()) => return Ok(()),
+            Err(Retry::Yes(_)) if attempt < ATTEMPTS => {
+                Counters::add(&inner.counters.background_retries, 1);
+                std::thread::sleep(RETRY_PAUSE * 2u32.pow(attempt - 1));
+                attempt += 1;
+            }
+            Err(Retry::Yes(error) | Retry::No(error)) => return Err(error),
+        }
     }
 }
 

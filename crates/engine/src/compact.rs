@@ -13,22 +13,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use lsmkit_compaction::{CompactionJob, RunInfo, execute, pick};
 
-use crate::background::{Retry, lock};
+use crate::background::{Retry, lock, with_retries};
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::flush::check_output;
 use crate::format::{self, FileKind, TableRecord, VersionEdit};
 use crate::stats::Counters;
 use crate::version::{Run, Table, Version};
-
-/// How often a failed compaction is tried before its error sticks.
-const ATTEMPTS: u32 = 3;
-/// The pause before the first retry; it doubles each time.
-const RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 /// Runs to merge: a contiguous stretch of the version, newest first.
 #[derive(Clone, Debug)]
@@ -94,18 +88,7 @@ fn compaction_loop(inner: &Inner) {
 /// Runs `task`, retrying while that is safe. REQUIRES: the compaction lock
 /// is held from picking the task until this returns.
 fn run_with_retries(inner: &Inner, task: &Task) -> Result<()> {
-    let mut attempt = 1;
-    loop {
-        match run(inner, task) {
-            Ok(()) => return Ok(()),
-            Err(Retry::Yes(_)) if attempt < ATTEMPTS => {
-                Counters::add(&inner.counters.background_retries, 1);
-                std::thread::sleep(RETRY_PAUSE * 2u32.pow(attempt - 1));
-                attempt += 1;
-            }
-            Err(Retry::Yes(error) | Retry::No(error)) => return Err(error),
-        }
-    }
+    with_retries(inner, || run(inner, task))
 }
 
 /// Merges every run into one, for [`Db::compact`](crate::Db::compact). A

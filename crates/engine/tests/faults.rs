@@ -203,3 +203,24 @@ fn read_errors_are_reported_never_answered_wrongly() {
         assert_eq!(contents(&db).unwrap(), model, "{context}, reopened");
     }
 }
+
+/// A table that cannot be created once is written again, by a flush and
+/// by a compaction alike, and each retry is counted.
+#[test]
+fn a_failed_table_create_is_retried_by_flush_and_compaction() {
+    let fs = FaultFs::new(MemFs::new());
+    let db = Db::open(DIR, small_options(Arc::new(fs.clone()))).unwrap();
+    for round in 0..2u8 {
+        db.put(b"k", &[round]).unwrap();
+        let id = fs.add(Rule::on(Op::Create).path_contains(".sst").nth(1));
+        db.flush().unwrap();
+        assert_eq!(fs.fired(id), 1);
+    }
+    assert_eq!(db.stats().background_retries, 2);
+    let id = fs.add(Rule::on(Op::Create).path_contains(".sst").nth(1));
+    db.compact().unwrap();
+    assert_eq!(fs.fired(id), 1);
+    assert_eq!(db.stats().background_retries, 3);
+    assert_eq!(db.get(b"k").unwrap(), Some(vec![1]));
+    db.close().unwrap();
+}
