@@ -6,10 +6,11 @@
 //! A flush whose table could not be written is retried (the table writer
 //! removes its partial file, and nothing was recorded). Anything else that
 //! fails in the background — a manifest write, a table that fails its
-//! check, a WAL append or sync — leaves the database in a state only
-//! recovery can judge, so the first such error is kept: from then on every
-//! write, flush and compaction returns it (LevelDB's `bg_error_`), reads go
-//! on, and reopening the database recovers.
+//! check, a WAL append or sync, a panic of a background thread — leaves
+//! the database in a state only recovery can judge, so the first such
+//! error is kept: from then on every write, flush and compaction returns
+//! it (LevelDB's `bg_error_`), reads go on, and reopening the database
+//! recovers.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -221,8 +222,30 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
     Ok(threads)
 }
 
+/// Makes a panic of the background thread that holds it the background
+/// error, so that writers and `flush` waiting for that thread's work fail
+/// instead of waiting for ever.
+pub(crate) struct StickOnPanic<'a> {
+    pub bg: &'a Background,
+    pub thread: &'static str,
+}
+
+impl Drop for StickOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.bg.set_error(Error::BackgroundPanic {
+                thread: self.thread,
+            });
+        }
+    }
+}
+
 /// Flushes frozen memtables, oldest first, until shutdown.
 fn flush_loop(inner: &Inner) {
+    let _stick = StickOnPanic {
+        bg: &inner.bg,
+        thread: "flush",
+    };
     while let Some(frozen) = inner.bg.wait_for(|| inner.current().frozen.last().cloned()) {
         if let Err(error) = with_retries(inner, || crate::flush::flush(inner, &frozen)) {
             inner.bg.set_error(error);

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 
 use lsmkit_compaction::{CompactionJob, RunInfo, execute, pick};
 
-use crate::background::{Retry, lock, with_retries};
+use crate::background::{Retry, StickOnPanic, lock, with_retries};
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::flush::check_output;
@@ -63,6 +63,10 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Option<JoinHandle<()>>> {
 }
 
 fn compaction_loop(inner: &Inner) {
+    let _stick = StickOnPanic {
+        bg: &inner.bg,
+        thread: "compaction",
+    };
     while inner
         .bg
         .wait_for(|| match pick_task(inner, &inner.current()) {

@@ -433,10 +433,11 @@ impl Db {
         }
         let synced = self.inner.wal.sync();
         self.lock = None;
+        // A thread that panicked has made that the background error.
+        self.inner.bg.check_error()?;
         if panicked {
             return Err(Error::Closed);
         }
-        self.inner.bg.check_error()?;
         synced.map_err(Error::from)
     }
 }

@@ -137,6 +137,14 @@ pub enum Error {
     /// The database was closed (or its handle dropped) while the call ran.
     #[error("the database is closed")]
     Closed,
+
+    /// A background thread panicked; the database is read-only until it
+    /// is reopened, as after any background error.
+    #[error("the background {thread} thread panicked")]
+    BackgroundPanic {
+        /// Which thread: `flush` or `compaction`.
+        thread: &'static str,
+    },
 }
 
 impl Error {
@@ -157,7 +165,8 @@ impl Error {
             | Error::IngestInvalid { .. }
             | Error::IngestOverlap { .. }
             | Error::IngestUnorderable { .. }
-            | Error::Closed => false,
+            | Error::Closed
+            | Error::BackgroundPanic { .. } => false,
         }
     }
 
