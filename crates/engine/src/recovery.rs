@@ -16,12 +16,12 @@ use lsmkit_wal::{SyncPolicy, WalOptions, WalReader};
 use crate::background::Background;
 use crate::db::{Inner, WriteState, apply_batch};
 use crate::error::{Error, Result};
-use crate::format::{self, FileKind, LOCK, WAL_DIR};
+use crate::format::{self, FileKind, LOCK, TableRecord, WAL_DIR};
 use crate::manifest::{Manifest, ManifestState, RecoveredManifest};
 use crate::options::Options;
 use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
-use crate::version::{Frozen, Run, Table, Version};
+use crate::version::{Frozen, Run, Table, Version, overlapping};
 
 /// Opens (creating or recovering) the database in `dir`.
 pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileLock>)> {
@@ -82,7 +82,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         0 => ReaderOptions::default(),
         bytes => ReaderOptions::default().block_cache(Arc::new(BlockCache::new(bytes))),
     };
-    let runs = open_runs(&*fs, dir, &state, &reader_options)?;
+    let manifest_path = dir.join(match old_manifest {
+        Some(number) => format::manifest_file_name(number),
+        None => format::CURRENT.to_string(),
+    });
+    let runs = open_runs(&*fs, dir, &manifest_path, &state, &reader_options)?;
 
     // Replay the WAL batches that no table holds.
     let wal_dir = dir.join(WAL_DIR);
@@ -199,10 +203,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
 }
 
 /// Opens every table the manifest lists and groups them into runs, newest
-/// first.
+/// first; two tables of a run that overlap are a corruption of `manifest`.
 fn open_runs(
     fs: &dyn Fs,
     dir: &Path,
+    manifest: &Path,
     state: &ManifestState,
     reader_options: &ReaderOptions,
 ) -> Result<Vec<Arc<Run>>> {
@@ -220,10 +225,20 @@ fn open_runs(
             reader,
         }));
     }
-    let mut runs: Vec<Arc<Run>> = by_run
-        .into_values()
-        .map(|tables| Arc::new(Run::new(tables)))
-        .collect();
+    let mut runs = Vec::with_capacity(by_run.len());
+    for (run_id, tables) in by_run {
+        let run = Run::new(tables);
+        let records: Vec<&TableRecord> = run.tables.iter().map(|t| &t.record).collect();
+        if let Some((a, b)) = overlapping(&records) {
+            return Err(Error::corruption(
+                manifest,
+                0,
+                "manifest",
+                format!("tables {a} and {b} of run {run_id} overlap"),
+            ));
+        }
+        runs.push(Arc::new(run));
+    }
     runs.sort_by_key(|r| std::cmp::Reverse(r.max_seqno));
     Ok(runs)
 }

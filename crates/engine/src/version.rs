@@ -47,6 +47,18 @@ impl Table {
     }
 }
 
+/// The numbers of two tables of one run, `records`, whose key ranges
+/// overlap (a lookup consults only one table of a run, so it would miss
+/// the other's keys), if there are any. REQUIRES: `records` sorted by
+/// `lower`.
+pub(crate) fn overlapping(records: &[&TableRecord]) -> Option<(u64, u64)> {
+    records.windows(2).find_map(|pair| {
+        let [a, b] = pair else { return None };
+        let apart = a.upper.as_ref().is_some_and(|upper| *upper <= b.lower);
+        (!apart).then_some((a.number, b.number))
+    })
+}
+
 /// A sorted run: tables that partition the user-key space (each answers
 /// for `[lower, upper)`, see [`TableRecord`]), sorted by key, covering one
 /// range of sequence numbers.
@@ -156,5 +168,37 @@ impl Version {
                 && upper.is_none_or(|u| t.start.as_slice() < u)
         });
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(number: u64, lower: &str, upper: Option<&str>) -> TableRecord {
+        TableRecord {
+            run: 1,
+            number,
+            size: 0,
+            min_seqno: 1,
+            max_seqno: 1,
+            lower: lower.into(),
+            upper: upper.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn overlapping_tables_of_a_run_are_found() {
+        let (a, b, c) = (
+            record(1, "", Some("f")),
+            record(2, "f", Some("p")),
+            record(3, "p", None),
+        );
+        assert_eq!(overlapping(&[&a, &b, &c]), None);
+        assert_eq!(overlapping(&[&a]), None);
+        let wide = record(4, "f", Some("q"));
+        assert_eq!(overlapping(&[&a, &wide, &c]), Some((4, 3)));
+        let open = record(5, "", None);
+        assert_eq!(overlapping(&[&open, &b]), Some((5, 2)));
     }
 }
