@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use lsmkit_cli::bench::{Engine, Store, StoreError, Write};
+use lsmkit_cli::bench::{Engine, Store, StoreError, Write, copy_found};
 
 use super::{CACHE_BYTES, WRITE_BUFFER_BYTES};
 
@@ -75,14 +75,10 @@ impl Store for FjallStore {
     }
 
     fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
-        value.clear();
-        match self.keyspace.get(key).map_err(StoreError::new)? {
-            Some(found) => {
-                value.extend_from_slice(&found);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(copy_found(
+            self.keyspace.get(key).map_err(StoreError::new)?,
+            value,
+        ))
     }
 
     fn scan(

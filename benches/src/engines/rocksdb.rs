@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use lsmkit_cli::bench::{Engine, Store, StoreError, Write};
+use lsmkit_cli::bench::{Engine, Store, StoreError, Write, copy_found};
 use rocksdb::{
     BlockBasedOptions, Cache, DB, DBCompressionType, FlushOptions, Options, WaitForCompactOptions,
     WriteBatch, WriteOptions,
@@ -79,14 +79,10 @@ impl Store for RocksStore {
     }
 
     fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
-        value.clear();
-        match self.db.get_pinned(key).map_err(StoreError::new)? {
-            Some(found) => {
-                value.extend_from_slice(&found);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(copy_found(
+            self.db.get_pinned(key).map_err(StoreError::new)?,
+            value,
+        ))
     }
 
     fn scan(

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use lsmkit_cli::bench::{Engine, Store, StoreError, Write};
+use lsmkit_cli::bench::{Engine, Store, StoreError, Write, copy_found};
 
 use super::CACHE_BYTES;
 
@@ -72,14 +72,10 @@ impl Store for SledStore {
     }
 
     fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
-        value.clear();
-        match self.db.get(key).map_err(StoreError::new)? {
-            Some(found) => {
-                value.extend_from_slice(&found);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(copy_found(
+            self.db.get(key).map_err(StoreError::new)?,
+            value,
+        ))
     }
 
     fn scan(

@@ -51,6 +51,20 @@ pub enum Write<'a> {
     },
 }
 
+/// The body of a [`Store::get`] whose engine hands back an owned or
+/// borrowed value: copies `found` into `value` (cleared first) and says
+/// whether there was one.
+pub fn copy_found(found: Option<impl AsRef<[u8]>>, value: &mut Vec<u8>) -> bool {
+    value.clear();
+    match found {
+        Some(found) => {
+            value.extend_from_slice(found.as_ref());
+            true
+        }
+        None => false,
+    }
+}
+
 /// What the workloads do to an engine. Every write goes through the
 /// engine's write-ahead log; only [`put_sync`](Store::put_sync) waits for
 /// it to be durable.
@@ -169,14 +183,7 @@ impl Store for MemStore {
     }
 
     fn get(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
-        value.clear();
-        match self.read().get(key) {
-            Some(found) => {
-                value.extend_from_slice(found);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(copy_found(self.read().get(key), value))
     }
 
     fn scan(
