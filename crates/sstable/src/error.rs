@@ -220,6 +220,33 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A data block is compressed with a codec this build was compiled
+    /// without (the `lz4` or `zstd` feature), or a writer was asked for one.
+    /// Not a corruption: a build with the feature reads the block.
+    #[error(
+        "{} at offset {offset}: {} compression is not available in this build (enable lsmkit-sstable's `{}` feature)",
+        file.display(), codec.name(), codec.name()
+    )]
+    CodecUnavailable {
+        /// The file.
+        file: PathBuf,
+        /// Offset of the block (0 for a writer's request).
+        offset: u64,
+        /// The codec.
+        codec: crate::format::Compression,
+    },
+
+    /// A writer's options cannot be honoured together.
+    #[error("{}: option {option}: {what}", file.display())]
+    InvalidOption {
+        /// The table that was to be written.
+        file: PathBuf,
+        /// The option.
+        option: &'static str,
+        /// What is wrong.
+        what: &'static str,
+    },
+
     /// The writer failed earlier and cannot continue; it holds that first
     /// failure.
     #[error("writer of {} failed earlier: {first}", file.display())]

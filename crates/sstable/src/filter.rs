@@ -1,47 +1,47 @@
-//! The bloom filter over a table's user keys.
+//! The filter over a table's user keys: the writer's collection of key
+//! digests, and the loaded filter a lookup consults first.
 //!
-//! The filter's items are not the user keys but the 8 little-endian bytes
-//! of `xxh3_64(user_key)`. The writer then keeps 8 bytes per distinct user
-//! key until it knows how many keys there are (a bloom filter's size
-//! depends on it), instead of the keys themselves; and a probe hashes a long
-//! key once with xxh3 rather than twice with SipHash. The `bloomfilter`
-//! crate does the rest; `docs/FORMAT.md` spells out its hashing so that
-//! another language can probe a filter.
+//! Both filter kinds work on `xxh3_64(user_key)`, so the writer keeps 8
+//! bytes per distinct user key until it knows how many there are (a
+//! filter's size depends on it), and a probe hashes a long key once.
+//! Version 1 tables hold a classic bloom filter ([`bloom`], the
+//! `bloomfilter` crate); version 2 tables a blocked one ([`blocked`]), each
+//! probe within one cache line.
 
-use std::hash::{Hash, Hasher};
+mod blocked;
+mod bloom;
 
-use bloomfilter::Bloom;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::format::{FILTER_SEED, MAX_FILTER_HASHES};
-
-/// What a filter item hashes as: exactly its 8 bytes, with no length
-/// prefix (the `Hash` of a slice or integer would add or vary one).
-struct Digest(u64);
-
-impl Hash for Digest {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.0.to_le_bytes());
-    }
-}
+use crate::format::{FILTER_POLICY, FILTER_POLICY_BLOCKED, FormatVersion};
 
 /// The digest a filter stores for `user_key`.
 pub(crate) fn digest(user_key: &[u8]) -> u64 {
     xxh3_64(user_key)
 }
 
+/// The filter policy a table of `version` is written with, and read back.
+pub(crate) fn policy(version: FormatVersion) -> &'static [u8] {
+    match version {
+        FormatVersion::V1 => FILTER_POLICY,
+        _ => FILTER_POLICY_BLOCKED,
+    }
+}
+
 /// Collects the digests of a table's distinct user keys, then builds its
 /// filter.
 #[derive(Debug)]
 pub(crate) struct FilterBuilder {
+    version: FormatVersion,
     bits_per_key: u32,
     digests: Vec<u64>,
 }
 
 impl FilterBuilder {
     /// REQUIRES: `bits_per_key > 0`.
-    pub fn new(bits_per_key: u32) -> FilterBuilder {
+    pub fn new(bits_per_key: u32, version: FormatVersion) -> FilterBuilder {
         FilterBuilder {
+            version,
             bits_per_key,
             digests: Vec::new(),
         }
@@ -55,173 +55,44 @@ impl FilterBuilder {
 
     /// The serialized filter, `None` if no key was added.
     pub fn finish(&self) -> Option<Vec<u8>> {
-        let items = self.digests.len();
-        if items == 0 {
-            return None;
+        match self.version {
+            FormatVersion::V1 => bloom::build(&self.digests, self.bits_per_key),
+            _ => blocked::build(&self.digests, self.bits_per_key),
         }
-        let bits = (items as u64).saturating_mul(u64::from(self.bits_per_key));
-        let bytes = usize::try_from(bits.div_ceil(8)).ok()?.max(1);
-        let mut bloom = Bloom::<Digest>::new_with_seed(bytes, items, &FILTER_SEED).ok()?;
-        for &d in &self.digests {
-            bloom.set(&Digest(d));
-        }
-        Some(bloom.into_bytes())
     }
 }
 
 /// A loaded filter.
-pub(crate) struct Filter {
-    bloom: Bloom<Digest>,
+#[derive(Debug)]
+pub(crate) enum Filter {
+    /// A version-1 table's.
+    Bloom(bloom::BloomFilter),
+    /// A version-2 table's.
+    Blocked(blocked::BlockedFilter),
 }
 
 impl Filter {
-    /// Parses a serialized filter. Beyond what `bloomfilter` checks, it
-    /// refuses an empty bitmap (a probe would divide by zero) and more than
-    /// [`MAX_FILTER_HASHES`] hash functions.
-    pub fn parse(bytes: &[u8]) -> Result<Filter, &'static str> {
-        let bloom = Bloom::<Digest>::from_slice(bytes)?;
-        // Bloom::is_empty means "no bit set", not "no bits".
-        #[allow(clippy::len_zero)]
-        if bloom.len() == 0 {
-            return Err("filter bitmap is empty");
+    /// Parses the filter of a table of `version`, stored under `policy`.
+    pub fn parse(
+        version: FormatVersion,
+        policy_name: &[u8],
+        bytes: &[u8],
+    ) -> Result<Filter, &'static str> {
+        if policy_name != policy(version) {
+            return Err("filter policy is not the one of the table's format version");
         }
-        if bloom.number_of_hash_functions() > MAX_FILTER_HASHES {
-            return Err("filter has too many hash functions");
+        match version {
+            FormatVersion::V1 => bloom::BloomFilter::parse(bytes).map(Filter::Bloom),
+            _ => blocked::BlockedFilter::parse(bytes).map(Filter::Blocked),
         }
-        Ok(Filter { bloom })
     }
 
     /// Whether the table may hold a version of the key with this digest.
+    #[inline]
     pub fn may_contain(&self, digest: u64) -> bool {
-        self.bloom.check(&Digest(digest))
-    }
-}
-
-impl std::fmt::Debug for Filter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Filter")
-            .field("bits", &self.bloom.len())
-            .field("hashes", &self.bloom.number_of_hash_functions())
-            .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn no_false_negatives_and_few_false_positives() {
-        let mut b = FilterBuilder::new(10);
-        for i in 0..1000u32 {
-            b.add(format!("key{i}").as_bytes());
+        match self {
+            Filter::Bloom(f) => f.may_contain(digest),
+            Filter::Blocked(f) => f.may_contain(digest),
         }
-        let f = Filter::parse(&b.finish().unwrap()).unwrap();
-        for i in 0..1000u32 {
-            assert!(f.may_contain(digest(format!("key{i}").as_bytes())));
-        }
-        let false_positives = (0..10_000u32)
-            .filter(|i| f.may_contain(digest(format!("absent{i}").as_bytes())))
-            .count();
-        // 10 bits per key gives about 1%; allow a wide margin.
-        assert!(false_positives < 300, "{false_positives}");
-    }
-
-    #[test]
-    fn the_same_keys_give_the_same_bytes() {
-        let build = || {
-            let mut b = FilterBuilder::new(7);
-            b.add(b"a");
-            b.add(b"b");
-            b.finish().unwrap()
-        };
-        assert_eq!(build(), build());
-        assert_eq!(FilterBuilder::new(7).finish(), None);
-    }
-
-    /// SipHash-1-3 of a 16-byte key and an 8-byte message, written from
-    /// the SipHash paper, not from the `siphasher` crate.
-    fn sip13(key: &[u8], message: [u8; 8]) -> u64 {
-        let k0 = u64::from_le_bytes(key[..8].try_into().unwrap());
-        let k1 = u64::from_le_bytes(key[8..16].try_into().unwrap());
-        let mut v = [
-            k0 ^ 0x736f_6d65_7073_6575,
-            k1 ^ 0x646f_7261_6e64_6f6d,
-            k0 ^ 0x6c79_6765_6e65_7261,
-            k1 ^ 0x7465_6462_7974_6573,
-        ];
-        let round = |v: &mut [u64; 4]| {
-            v[0] = v[0].wrapping_add(v[1]);
-            v[1] = v[1].rotate_left(13) ^ v[0];
-            v[0] = v[0].rotate_left(32);
-            v[2] = v[2].wrapping_add(v[3]);
-            v[3] = v[3].rotate_left(16) ^ v[2];
-            v[0] = v[0].wrapping_add(v[3]);
-            v[3] = v[3].rotate_left(21) ^ v[0];
-            v[2] = v[2].wrapping_add(v[1]);
-            v[1] = v[1].rotate_left(17) ^ v[2];
-            v[2] = v[2].rotate_left(32);
-        };
-        for m in [u64::from_le_bytes(message), 8u64 << 56] {
-            v[3] ^= m;
-            round(&mut v);
-            v[0] ^= m;
-        }
-        v[2] ^= 0xff;
-        for _ in 0..3 {
-            round(&mut v);
-        }
-        v[0] ^ v[1] ^ v[2] ^ v[3]
-    }
-
-    #[test]
-    fn filter_bits_follow_the_documented_hashing() {
-        // docs/FORMAT.md, "Filter block", step by step.
-        let keys: Vec<Vec<u8>> = (0..300u32)
-            .map(|i| format!("user-{i}").into_bytes())
-            .collect();
-        let mut b = FilterBuilder::new(10);
-        for k in &keys {
-            b.add(k);
-        }
-        let bytes = b.finish().unwrap();
-        assert_eq!(bytes[0], 1);
-        let m = u64::from_le_bytes(bytes[1..9].try_into().unwrap());
-        let k = u32::from_le_bytes(bytes[9..13].try_into().unwrap());
-        let seed = &bytes[13..45];
-        assert_eq!(seed, FILTER_SEED);
-        assert_eq!(m, (300 * 10u64).div_ceil(8));
-        assert_eq!(
-            k,
-            (8.0 * m as f64 / 300.0 * std::f64::consts::LN_2).round() as u32
-        );
-        let mut bitmap = vec![0u8; m as usize];
-        for key in &keys {
-            let item = xxh3_64(key).to_le_bytes();
-            let (h0, h1) = (sip13(&seed[..16], item), sip13(&seed[16..], item));
-            for i in 0..u64::from(k) {
-                let h = match i {
-                    0 => h0,
-                    1 => h1,
-                    _ => h0.wrapping_add(i.wrapping_mul(h1)) % 0xFFFF_FFFF_FFFF_FFC5,
-                };
-                let bit = h % (8 * m);
-                bitmap[(bit / 8) as usize] |= 1 << (bit % 8);
-            }
-        }
-        assert_eq!(&bytes[45..], &bitmap[..]);
-    }
-
-    #[test]
-    fn parse_refuses_empty_bitmaps_and_runaway_hash_counts() {
-        let mut b = FilterBuilder::new(10);
-        b.add(b"a");
-        let mut bytes = b.finish().unwrap();
-        // bloomfilter header: version u8, bitmap length u64, k u32, seed.
-        let mut empty = bytes[..45].to_vec();
-        empty[1..9].copy_from_slice(&0u64.to_le_bytes());
-        assert!(Filter::parse(&empty).is_err());
-        bytes[9..13].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(Filter::parse(&bytes).is_err());
     }
 }

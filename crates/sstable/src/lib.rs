@@ -98,6 +98,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod compression;
 mod data_index;
 mod error;
 mod filter;
@@ -115,7 +116,7 @@ mod writer;
 
 pub use cache::{BlockCache, CacheStats};
 pub use error::Error;
-pub use format::{BlockHandle, Footer, FormatVersion};
+pub use format::{BlockHandle, Compression, Footer, FormatVersion};
 pub use fragments::{Fragment, Fragments, defragment};
 pub use iterator::InternalIterator;
 pub use key::{InternalKey, InternalKeyComparator, MAX_SEQNO, ParsedKey, SeqNo, ValueKind};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use lsmkit_block::format::put_varint64;
 
-use crate::format::{decode_u64, prop};
+use crate::format::{Compression, FormatVersion, decode_u64, prop};
 use crate::key::{ParsedKey, SeqNo, ValueKind};
 
 /// Facts about a table, computed by the writer and stored in the table's
@@ -39,8 +39,18 @@ pub struct Properties {
     pub raw_key_size: u64,
     /// Sum of the entries' value lengths.
     pub raw_value_size: u64,
-    /// Bytes of all data blocks.
+    /// Bytes of all data blocks as stored (compressed or not, with their
+    /// envelopes).
     pub data_size: u64,
+    /// Bytes of all data blocks as blocks, before compression: what they
+    /// take in a block cache. Equal to `data_size` in version 1 tables.
+    pub raw_data_size: u64,
+    /// The codec the writer compressed data blocks with
+    /// ([`Compression::None`] in version 1 tables). Blocks that would not
+    /// shrink enough are stored raw whatever it says.
+    pub compression: Compression,
+    /// Data blocks stored compressed (0 in version 1 tables).
+    pub num_compressed_blocks: u64,
     /// Bytes of the index block.
     pub index_size: u64,
     /// Bytes of the filter block (0 when there is none).
@@ -98,6 +108,10 @@ impl Properties {
         num(prop::NUM_RANGE_TOMBSTONES, self.num_range_tombstones);
         num(prop::RAW_KEY_SIZE, self.raw_key_size);
         num(prop::RAW_VALUE_SIZE, self.raw_value_size);
+        if self.format_version >= FormatVersion::V2 as u32 {
+            num(prop::RAW_DATA_SIZE, self.raw_data_size);
+            num(prop::NUM_COMPRESSED_BLOCKS, self.num_compressed_blocks);
+        }
         if let Some(v) = self.min_seqno {
             num(prop::MIN_SEQNO, v);
         }
@@ -108,6 +122,12 @@ impl Properties {
             prop::COMPARATOR.to_vec(),
             self.comparator.as_bytes().to_vec(),
         );
+        if self.format_version >= FormatVersion::V2 as u32 {
+            out.insert(
+                prop::COMPRESSION.to_vec(),
+                self.compression.name().as_bytes().to_vec(),
+            );
+        }
         if let Some(k) = &self.min_user_key {
             out.insert(prop::MIN_USER_KEY.to_vec(), k.clone());
         }
@@ -161,6 +181,14 @@ impl Properties {
         p.index_size = required(prop::INDEX_SIZE)?;
         p.filter_size = required(prop::FILTER_SIZE)?;
         p.filter_bits_per_key = required(prop::FILTER_BITS_PER_KEY)?;
+        if p.format_version >= FormatVersion::V2 as u32 {
+            p.raw_data_size = required(prop::RAW_DATA_SIZE)?;
+            p.num_compressed_blocks = required(prop::NUM_COMPRESSED_BLOCKS)?;
+            let name = raw(prop::COMPRESSION).ok_or_else(|| missing(prop::COMPRESSION))?;
+            p.compression = Compression::from_name(name).ok_or_else(|| bad(prop::COMPRESSION))?;
+        } else {
+            p.raw_data_size = p.data_size;
+        }
         p.min_seqno = optional(prop::MIN_SEQNO)?;
         p.max_seqno = optional(prop::MAX_SEQNO)?;
         p.min_user_key = raw(prop::MIN_USER_KEY).map(<[u8]>::to_vec);
@@ -196,6 +224,44 @@ mod tests {
         let encoded = p.encode();
         let decoded = Properties::decode(encoded.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
         assert_eq!(decoded, Ok(p));
+    }
+
+    #[test]
+    fn version_2_properties_are_required_from_version_2() {
+        let v2 = Properties {
+            format_version: 2,
+            data_size: 100,
+            raw_data_size: 300,
+            compression: Compression::Zstd,
+            num_compressed_blocks: 4,
+            ..Properties::default()
+        };
+        let encoded = v2.encode();
+        let decode = |e: &BTreeMap<Vec<u8>, Vec<u8>>| {
+            Properties::decode(e.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
+        };
+        assert_eq!(decode(&encoded), Ok(v2.clone()));
+        for name in [
+            prop::RAW_DATA_SIZE,
+            prop::NUM_COMPRESSED_BLOCKS,
+            prop::COMPRESSION,
+        ] {
+            let mut without = encoded.clone();
+            without.remove(name);
+            assert!(decode(&without).is_err(), "{}", name.escape_ascii());
+        }
+        let mut snappy = encoded.clone();
+        snappy.insert(prop::COMPRESSION.to_vec(), b"snappy".to_vec());
+        assert!(decode(&snappy).unwrap_err().contains("compression"));
+        // Version 1 stores none of them; its raw size is its stored size.
+        let v1 = Properties {
+            format_version: 1,
+            data_size: 100,
+            ..Properties::default()
+        };
+        let encoded = v1.encode();
+        assert!(!encoded.contains_key(prop::COMPRESSION));
+        assert_eq!(decode(&encoded).unwrap().raw_data_size, 100);
     }
 
     #[test]

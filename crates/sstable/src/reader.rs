@@ -123,7 +123,11 @@ impl SstReader {
         table_file::read_at(&*file, &path, footer_at, &mut bytes)?;
         let footer = table_file::decode_footer(&bytes, &path, footer_at)?;
 
-        let table = TableFile { file, path };
+        let table = TableFile {
+            file,
+            path,
+            version: footer.version,
+        };
         table.check_handle(footer.metaindex, "metaindex", footer_at)?;
         table.check_handle(footer.index, "index", footer_at + 16)?;
         let meta = table.load_metaindex(footer.metaindex)?;
@@ -267,6 +271,11 @@ impl SstReader {
         &self.index
     }
 
+    /// The file, for reads that bypass the block cache.
+    pub(crate) fn table(&self) -> &TableFile {
+        &self.table
+    }
+
     /// The data block at `handle` (one of the index's), from the block
     /// cache or the file as `cache` says.
     pub(crate) fn read_data_block(
@@ -282,7 +291,7 @@ impl SstReader {
             return Ok(block);
         }
         // A block that fails validation returns here, before any insert.
-        let block = self.table.read_block(handle, InternalKeyComparator)?;
+        let (block, _) = self.table.read_data_block(handle)?;
         if let Some(c) = block_cache.filter(|_| cache == CacheUse::Fill) {
             c.insert(self.id, handle.offset, block.clone());
         }

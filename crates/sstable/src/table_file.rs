@@ -1,18 +1,21 @@
 //! [`TableFile`]: a table's file and name, with the checked reads that
 //! opening and reading a table use, and the loading of its meta blocks.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lsmkit_block::{Block, Bytewise, Comparator};
 use lsmkit_vfs::RandomAccessFile;
 
+use crate::cache::DataBlock;
+use crate::compression::{self, DecompressError};
 use crate::data_index::DataIndex;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::format::{
-    self, BlockHandle, FILTER_POLICY, FOOTER_LEN, Footer, FooterError, FormatVersion, META_FILTER,
-    META_PROPERTIES, META_RANGE_DEL,
+    self, BlockHandle, Compression, EnvelopeError, FOOTER_LEN, Footer, FooterError, FormatVersion,
+    META_FILTER, META_PROPERTIES, META_RANGE_DEL,
 };
 use crate::key::InternalKeyComparator;
 use crate::properties::Properties;
@@ -70,6 +73,8 @@ pub(crate) struct MetaHandles {
 pub(crate) struct TableFile {
     pub(crate) file: Arc<dyn RandomAccessFile>,
     pub(crate) path: PathBuf,
+    /// The footer's version: how data blocks are stored.
+    pub(crate) version: FormatVersion,
 }
 
 impl TableFile {
@@ -78,12 +83,104 @@ impl TableFile {
         self.file.len().saturating_sub(FOOTER_LEN as u64)
     }
 
-    /// Reads and validates the block at `handle`.
+    /// Reads and validates the (meta or version-1 data) block at `handle`.
     pub(crate) fn read_block<C: Comparator>(
         &self,
         handle: BlockHandle,
         cmp: C,
     ) -> Result<Block<C>, Error> {
+        let bytes: Arc<[u8]> = match self.stored(handle)? {
+            Cow::Borrowed(b) => Arc::from(b),
+            Cow::Owned(v) => Arc::from(v),
+        };
+        self.open_block(handle, bytes, cmp)
+    }
+
+    fn open_block<C: Comparator>(
+        &self,
+        handle: BlockHandle,
+        bytes: Arc<[u8]>,
+        cmp: C,
+    ) -> Result<Block<C>, Error> {
+        Block::new(bytes, cmp).map_err(|source| Error::Block {
+            file: self.path.clone(),
+            offset: handle.offset,
+            source,
+        })
+    }
+
+    /// Reads and validates the data block at `handle`, decompressing it if
+    /// it is stored compressed; also returns how it was stored.
+    pub(crate) fn read_data_block(
+        &self,
+        handle: BlockHandle,
+    ) -> Result<(DataBlock, Compression), Error> {
+        if self.version == FormatVersion::V1 {
+            let block = self.read_block(handle, InternalKeyComparator)?;
+            return Ok((block, Compression::None));
+        }
+        let stored = self.stored(handle)?;
+        let envelope =
+            format::open_data_block(&stored).map_err(|e| self.bad_envelope(handle, e))?;
+        let bytes: Arc<[u8]> =
+            match envelope.codec {
+                Compression::None => Arc::from(envelope.payload),
+                codec => compression::decompress(codec, envelope.payload, envelope.raw_len)
+                    .map_err(|e| match e {
+                        DecompressError::Unavailable => Error::CodecUnavailable {
+                            file: self.path.clone(),
+                            offset: handle.offset,
+                            codec,
+                        },
+                        DecompressError::Corrupt(why) => Error::corruption(
+                            &self.path,
+                            handle.offset,
+                            format!("{} data block does not decompress: {why}", codec.name()),
+                        ),
+                    })?,
+            };
+        let block = self.open_block(handle, bytes, InternalKeyComparator)?;
+        Ok((block, envelope.codec))
+    }
+
+    fn bad_envelope(&self, handle: BlockHandle, e: EnvelopeError) -> Error {
+        let trailer_at = handle.end().unwrap_or(handle.offset);
+        match e {
+            EnvelopeError::TooShort => Error::corruption(
+                &self.path,
+                handle.offset,
+                format!(
+                    "data block of {} bytes is shorter than its {}-byte trailer",
+                    handle.size,
+                    format::DATA_TRAILER_LEN
+                ),
+            ),
+            EnvelopeError::ChecksumMismatch { stored, computed } => Error::ChecksumMismatch {
+                file: self.path.clone(),
+                offset: trailer_at.saturating_sub(8),
+                what: "data block",
+                stored,
+                computed,
+            },
+            EnvelopeError::UnknownCodec(byte) => Error::corruption(
+                &self.path,
+                trailer_at.saturating_sub(format::DATA_TRAILER_LEN as u64),
+                format!("data block has unknown codec byte {byte}"),
+            ),
+            EnvelopeError::BadRawLen => Error::corruption(
+                &self.path,
+                handle.offset,
+                format!(
+                    "compressed data block's raw length is malformed or above {} bytes",
+                    format::MAX_COMPRESSED_RAW_LEN
+                ),
+            ),
+        }
+    }
+
+    /// The stored bytes of the block at `handle`: borrowed from a memory
+    /// map, or read into a buffer.
+    fn stored(&self, handle: BlockHandle) -> Result<Cow<'_, [u8]>, Error> {
         let bad = || Error::BadHandle {
             file: self.path.clone(),
             offset: handle.offset,
@@ -100,19 +197,14 @@ impl TableFile {
             .ok_or_else(bad)?;
         let range = usize::try_from(handle.offset).map_err(|_| bad())?
             ..usize::try_from(end).map_err(|_| bad())?;
-        let bytes: Arc<[u8]> = match self.file.as_bytes() {
-            Some(all) => Arc::from(all.get(range).ok_or_else(bad)?),
+        match self.file.as_bytes() {
+            Some(all) => Ok(Cow::Borrowed(all.get(range).ok_or_else(bad)?)),
             None => {
                 let mut buf = vec![0; range.len()];
                 read_at(&*self.file, &self.path, handle.offset, &mut buf)?;
-                Arc::from(buf)
+                Ok(Cow::Owned(buf))
             }
-        };
-        Block::new(bytes, cmp).map_err(|source| Error::Block {
-            file: self.path.clone(),
-            offset: handle.offset,
-            source,
-        })
+        }
     }
 
     /// Checks that `handle`, stored at `stored_at`, lies before the footer.
@@ -325,10 +417,9 @@ impl TableFile {
         }
         let mut it = block.iter();
         it.seek_to_first();
-        if it.key() != FILTER_POLICY {
-            return Err(bad("unknown filter policy"));
-        }
-        Filter::parse(it.value()).map(Some).map_err(bad)
+        Filter::parse(self.version, it.key(), it.value())
+            .map(Some)
+            .map_err(bad)
     }
 
     pub(crate) fn load_range_del(

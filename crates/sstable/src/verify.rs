@@ -4,9 +4,10 @@
 use std::cmp::Ordering;
 
 use crate::error::Error;
+use crate::format::Compression;
 use crate::key::{self, ParsedKey, ValueKind};
 use crate::properties::Properties;
-use crate::reader::{CacheUse, SstReader};
+use crate::reader::SstReader;
 
 /// Reads every data block and checks its keys against the index and the
 /// totals against the properties.
@@ -14,9 +15,12 @@ pub(crate) fn data_blocks(reader: &SstReader) -> Result<(), Error> {
     let path = reader.path();
     let mut seen = Properties::default();
     let index = reader.index();
+    let (mut raw_size, mut compressed) = (0u64, 0u64);
     for i in 0..index.len() {
         let (handle, separator) = (index.handle(i), index.separator(i));
-        let block = reader.read_data_block(handle, CacheUse::Bypass)?;
+        let (block, codec) = reader.table().read_data_block(handle)?;
+        raw_size += block.as_bytes().len() as u64;
+        compressed += u64::from(codec != Compression::None);
         let corrupt = |what: &str| Error::corruption(path, handle.offset, what);
         if block.is_empty() {
             return Err(corrupt("empty data block"));
@@ -49,6 +53,28 @@ pub(crate) fn data_blocks(reader: &SstReader) -> Result<(), Error> {
         seen.note_seqno(t.seqno);
     }
     let stored = reader.properties();
+    let at = reader.footer().index.offset;
+    let mismatch = |what, expected, found| Error::PropertyMismatch {
+        file: path.to_path_buf(),
+        offset: at,
+        what,
+        expected,
+        found,
+    };
+    if raw_size != stored.raw_data_size {
+        return Err(mismatch(
+            "the raw size of the data blocks",
+            stored.raw_data_size,
+            raw_size,
+        ));
+    }
+    if compressed != stored.num_compressed_blocks {
+        return Err(mismatch(
+            "the number of compressed data blocks",
+            stored.num_compressed_blocks,
+            compressed,
+        ));
+    }
     let totals = |p: &Properties| {
         (
             p.num_entries,

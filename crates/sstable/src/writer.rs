@@ -21,11 +21,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use lsmkit_block::{BlockBuilder, BlockOptions, Bytewise, Comparator};
 use lsmkit_vfs::{Fs, WritableFile};
 
+use crate::compression::{self, Compressor};
 use crate::error::Error;
-use crate::filter::FilterBuilder;
+use crate::filter::{self, FilterBuilder};
 use crate::format::{
-    self, BlockHandle, FILTER_POLICY, Footer, FormatVersion, META_FILTER, META_PROPERTIES,
-    META_RANGE_DEL,
+    self, BlockHandle, Compression, Footer, FormatVersion, MAX_COMPRESSED_RAW_LEN, META_FILTER,
+    META_PROPERTIES, META_RANGE_DEL,
 };
 use crate::key::{self, InternalKeyComparator, MAX_SEQNO, ParsedKey, SeqNo, ValueKind};
 use crate::properties::Properties;
@@ -49,6 +50,24 @@ pub struct SstOptions {
     /// Properties to store in the table, readable with
     /// [`SstReader::properties`](crate::SstReader::properties).
     pub user_properties: BTreeMap<String, Vec<u8>>,
+    /// The format version to write. Default [`FormatVersion::LATEST`];
+    /// [`FormatVersion::V1`] writes tables that readers predating version 2
+    /// can read (without compression: a V1 table with `compression` other
+    /// than `None` is refused).
+    pub format_version: FormatVersion,
+    /// The codec data blocks are compressed with. Default
+    /// [`Compression::None`]. Index, filter and other meta blocks are never
+    /// compressed: they are read once, when the table opens.
+    pub compression: Compression,
+    /// The Zstandard level, 1 (fastest) to 22 (smallest); negative levels
+    /// trade more size for speed. Default 3, as the `zstd` tool's.
+    pub zstd_level: i32,
+    /// A compressed block is kept only if it saves at least this many
+    /// thousandths of the block's size; otherwise the block is stored raw,
+    /// sparing every later read a decompression that gains little. Default
+    /// 125 (12.5%, RocksDB's rule); 0 keeps every block that compresses at
+    /// all. At most 1000.
+    pub compression_min_savings_permille: u32,
 }
 
 impl Default for SstOptions {
@@ -59,6 +78,10 @@ impl Default for SstOptions {
             bloom_bits_per_key: 10,
             creation_time: None,
             user_properties: BTreeMap::new(),
+            format_version: FormatVersion::LATEST,
+            compression: Compression::None,
+            zstd_level: 3,
+            compression_min_savings_permille: 125,
         }
     }
 }
@@ -85,6 +108,31 @@ impl SstOptions {
     /// Sets [`creation_time`](Self::creation_time).
     pub fn creation_time(mut self, seconds: u64) -> Self {
         self.creation_time = Some(seconds);
+        self
+    }
+
+    /// Sets [`format_version`](Self::format_version).
+    pub fn format_version(mut self, version: FormatVersion) -> Self {
+        self.format_version = version;
+        self
+    }
+
+    /// Sets [`compression`](Self::compression).
+    pub fn compression(mut self, codec: Compression) -> Self {
+        self.compression = codec;
+        self
+    }
+
+    /// Sets [`zstd_level`](Self::zstd_level).
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
+    }
+
+    /// Sets [`compression_min_savings_permille`](Self::compression_min_savings_permille),
+    /// capped at 1000.
+    pub fn compression_min_savings_permille(mut self, permille: u32) -> Self {
+        self.compression_min_savings_permille = permille.min(1000);
         self
     }
 
@@ -147,6 +195,12 @@ pub struct SstWriter {
     props: Properties,
     failed: Option<Error>,
     scratch: Vec<u8>,
+    version: FormatVersion,
+    /// `None` when data blocks are stored raw.
+    compressor: Option<Compressor>,
+    min_savings_permille: u32,
+    /// The envelope of the data block being written (version 2).
+    envelope: Vec<u8>,
 }
 
 impl SstWriter {
@@ -158,6 +212,33 @@ impl SstWriter {
         options: SstOptions,
     ) -> Result<SstWriter, Error> {
         let path = path.into();
+        let version = options.format_version;
+        let codec = options.compression;
+        let invalid = |option, what| Error::InvalidOption {
+            file: path.clone(),
+            option,
+            what,
+        };
+        if version == FormatVersion::V1 && codec != Compression::None {
+            return Err(invalid(
+                "compression",
+                "format version 1 stores data blocks raw only",
+            ));
+        }
+        let compressor = match codec {
+            Compression::None => None,
+            _ if !compression::available(codec) => {
+                return Err(Error::CodecUnavailable {
+                    file: path,
+                    offset: 0,
+                    codec,
+                });
+            }
+            _ => Some(
+                Compressor::new(codec, options.zstd_level)
+                    .ok_or_else(|| invalid("zstd_level", "refused by the Zstandard library"))?,
+            ),
+        };
         let tmp_path = tmp_path(&path);
         let file = fs.create(&tmp_path).map_err(|e| Error::io(&tmp_path, e))?;
         let bits = options.bloom_bits_per_key.min(64);
@@ -187,10 +268,11 @@ impl SstWriter {
             index: BlockBuilder::with_options(InternalKeyComparator, index_options),
             pending: None,
             last_key: Vec::new(),
-            filter: (bits > 0).then(|| FilterBuilder::new(bits)),
+            filter: (bits > 0).then(|| FilterBuilder::new(bits, version)),
             tombstones: Vec::new(),
             props: Properties {
-                format_version: FormatVersion::LATEST as u32,
+                format_version: version as u32,
+                compression: codec,
                 comparator: InternalKeyComparator.name().to_string(),
                 creation_time,
                 filter_bits_per_key: u64::from(bits),
@@ -199,6 +281,10 @@ impl SstWriter {
             },
             failed: None,
             scratch: Vec::new(),
+            version,
+            compressor,
+            min_savings_permille: options.compression_min_savings_permille.min(1000),
+            envelope: Vec::new(),
         })
     }
 
@@ -370,25 +456,38 @@ impl SstWriter {
     }
 
     fn flush_data_block(&mut self) -> Result<(), Error> {
-        let handle = self.write_block_bytes(BlockKind::Data)?;
+        let block = self.data.finish();
+        let raw_len = block.len() as u64;
+        let (bytes, compressed) = match self.version {
+            FormatVersion::V1 => (block, false),
+            _ => {
+                let compressed = seal(
+                    block,
+                    self.compressor.as_mut(),
+                    self.min_savings_permille,
+                    &mut self.envelope,
+                );
+                (self.envelope.as_slice(), compressed)
+            }
+        };
+        let handle = BlockHandle::new(self.offset, bytes.len() as u64);
+        let result = append(&mut self.file, bytes);
+        result.map_err(|e| self.fail(Error::io(&self.tmp_path, e)))?;
+        self.offset += handle.size;
         self.data.reset();
         self.props.data_size += handle.size;
+        self.props.raw_data_size += raw_len;
+        self.props.num_compressed_blocks += u64::from(compressed);
         self.props.num_data_blocks += 1;
         self.pending = Some(handle);
         Ok(())
     }
 
-    /// Writes the finished bytes of one of the writer's builders.
-    fn write_block_bytes(&mut self, kind: BlockKind) -> Result<BlockHandle, Error> {
-        let bytes = match kind {
-            BlockKind::Data => self.data.finish(),
-            BlockKind::Index => self.index.finish(),
-        };
+    /// Writes the finished index block.
+    fn write_index_block(&mut self) -> Result<BlockHandle, Error> {
+        let bytes = self.index.finish();
         let handle = BlockHandle::new(self.offset, bytes.len() as u64);
-        let result = match &mut self.file {
-            Some(file) => file.append(bytes),
-            None => Ok(()),
-        };
+        let result = append(&mut self.file, bytes);
         result.map_err(|e| self.fail(Error::io(&self.tmp_path, e)))?;
         self.offset += handle.size;
         Ok(handle)
@@ -396,10 +495,7 @@ impl SstWriter {
 
     fn write(&mut self, bytes: &[u8]) -> Result<BlockHandle, Error> {
         let handle = BlockHandle::new(self.offset, bytes.len() as u64);
-        let result = match &mut self.file {
-            Some(file) => file.append(bytes),
-            None => Ok(()),
-        };
+        let result = append(&mut self.file, bytes);
         result.map_err(|e| self.fail(Error::io(&self.tmp_path, e)))?;
         self.offset += handle.size;
         Ok(handle)
@@ -449,7 +545,8 @@ impl SstWriter {
         let filter_bytes = self.filter.as_ref().and_then(FilterBuilder::finish);
         let filter = match filter_bytes {
             Some(bytes) => {
-                let h = self.write_meta_block(Bytewise, [(FILTER_POLICY.to_vec(), bytes)])?;
+                let policy = filter::policy(self.version).to_vec();
+                let h = self.write_meta_block(Bytewise, [(policy, bytes)])?;
                 meta.insert(META_FILTER.to_vec(), h);
                 self.props.filter_size = h.size;
                 Some(h)
@@ -478,7 +575,7 @@ impl SstWriter {
             Some(h)
         };
 
-        let index = self.write_block_bytes(BlockKind::Index)?;
+        let index = self.write_index_block()?;
         self.props.index_size = index.size;
         let properties_handle = self.write_meta_block(Bytewise, self.props.encode())?;
         meta.insert(META_PROPERTIES.to_vec(), properties_handle);
@@ -491,7 +588,7 @@ impl SstWriter {
         let footer = Footer {
             metaindex,
             index,
-            version: FormatVersion::LATEST,
+            version: self.version,
         };
         self.write(&footer.encode())?;
 
@@ -546,10 +643,41 @@ impl Drop for SstWriter {
     }
 }
 
-#[derive(Clone, Copy)]
-enum BlockKind {
-    Data,
-    Index,
+/// Appends `bytes` to the table file (nothing once it is closed).
+fn append(file: &mut Option<Box<dyn WritableFile>>, bytes: &[u8]) -> std::io::Result<()> {
+    match file {
+        Some(file) => file.append(bytes),
+        None => Ok(()),
+    }
+}
+
+/// Fills `out` with the version-2 envelope of `block`: compressed by
+/// `compressor` if that saves at least `min_savings_permille` of it, raw
+/// otherwise. Returns whether it is compressed.
+fn seal(
+    block: &[u8],
+    compressor: Option<&mut Compressor>,
+    min_savings_permille: u32,
+    out: &mut Vec<u8>,
+) -> bool {
+    out.clear();
+    let raw_len = block.len();
+    if let Some(c) = compressor
+        && let Ok(len32) = u32::try_from(raw_len)
+        && raw_len <= MAX_COMPRESSED_RAW_LEN
+    {
+        format::put_raw_len(out, len32);
+        let worth_it = c.compress_into(block, out)
+            && (out.len() as u64) * 1000 <= raw_len as u64 * u64::from(1000 - min_savings_permille);
+        if worth_it {
+            format::seal_data_block(out, 0, c.codec());
+            return true;
+        }
+        out.clear();
+    }
+    out.extend_from_slice(block);
+    format::seal_data_block(out, 0, Compression::None);
+    false
 }
 
 /// Sorts tombstones by `(start, seqno desc)`, the range-deletion block's

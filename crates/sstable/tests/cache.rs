@@ -269,3 +269,27 @@ fn readers_and_caches_are_send_and_sync() {
     shareable::<SstReader>();
     shareable::<ReaderOptions>();
 }
+
+#[test]
+fn compressed_blocks_are_cached_decompressed_and_charged_their_raw_size() {
+    for codec in common::codecs() {
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        let bytes = common::small_table_bytes_with(codec);
+        let file = Arc::new(VecFile {
+            bytes,
+            mapped: true,
+        });
+        let table = SstReader::open_file_with(file, "/t.sst", cached(&cache)).unwrap();
+        assert_eq!(scan(&mut table.iter()), small_model().list());
+        let p = table.properties();
+        let stats = cache.stats();
+        assert_eq!(stats.blocks, p.num_data_blocks, "{codec:?}");
+        assert_eq!(stats.bytes, p.raw_data_size, "{codec:?}");
+        if codec != lsmkit_sstable::Compression::None {
+            assert!(p.raw_data_size > p.data_size, "{codec:?}: {p:?}");
+        }
+        // Hits serve the decompressed block again, without the file.
+        assert_eq!(scan(&mut table.iter()), small_model().list());
+        assert_eq!(cache.stats().inserts, p.num_data_blocks);
+    }
+}

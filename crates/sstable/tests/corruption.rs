@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    Mutation, block_handles, exercise, fix_checksum, mutate, open_bytes, small_table_bytes,
+    Mutation, block_handles, codecs, exercise, fix_checksum, mutate, open_bytes, small_table_bytes,
+    small_table_bytes_with,
 };
 use lsmkit_block::format::checksum;
 use lsmkit_block::{Block, BlockBuilder, BlockOptions, Bytewise};
@@ -40,7 +41,17 @@ fn catch(bytes: &[u8]) -> Option<Caught> {
 
 #[test]
 fn every_single_bit_flip_is_detected() {
-    let table = small_table_bytes();
+    for codec in codecs() {
+        every_single_bit_flip_of(small_table_bytes_with(codec));
+    }
+    let v1 = common::table_bytes(
+        &common::small_model(),
+        common::small_options().format_version(lsmkit_sstable::FormatVersion::V1),
+    );
+    every_single_bit_flip_of(v1);
+}
+
+fn every_single_bit_flip_of(table: Vec<u8>) {
     assert!(table.len() > 1000, "{}", table.len());
     let (mut on_open, mut on_verify) = (0, 0);
     for bit in 0..table.len() * 8 {
@@ -62,7 +73,12 @@ fn every_single_bit_flip_is_detected() {
 
 #[test]
 fn every_truncation_is_detected_on_open() {
-    let table = small_table_bytes();
+    for codec in codecs() {
+        every_truncation_of(small_table_bytes_with(codec));
+    }
+}
+
+fn every_truncation_of(table: Vec<u8>) {
     for len in 0..table.len() {
         let err = open_bytes(&table[..len], len % 2 == 0).unwrap_err();
         assert!(err.is_corruption(), "length {len}: {err}");
@@ -93,11 +109,11 @@ fn not_a_table_is_bad_magic_at_the_footer() {
 fn a_newer_version_is_refused_as_such() {
     let mut table = small_table_bytes();
     let at = table.len() - FOOTER_LEN + FOOTER_VERSION_AT;
-    table[at..at + 4].copy_from_slice(&2u32.to_le_bytes());
+    table[at..at + 4].copy_from_slice(&3u32.to_le_bytes());
     fix_checksum(&mut table, &[], at);
     let err = open_bytes(&table, true).unwrap_err();
     assert!(
-        matches!(err, Error::UnsupportedVersion { found: 2, newest: 1, offset, .. } if offset == at as u64),
+        matches!(err, Error::UnsupportedVersion { found: 3, newest: 2, offset, .. } if offset == at as u64),
         "{err}"
     );
     assert!(!err.is_corruption());
@@ -220,8 +236,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 proptest! {
     #[test]
     fn mutated_tables_never_panic_the_reader(ms in proptest::collection::vec(mutation(), 1..4),
-                                             mapped in any::<bool>()) {
-        let table = small_table_bytes();
+                                             mapped in any::<bool>(),
+                                             codec in proptest::sample::select(codecs())) {
+        let table = small_table_bytes_with(codec);
         let handles = block_handles(&table);
         let bytes = mutate(&table, &handles, &ms);
         // Any outcome but a panic is acceptable, and an error must say the
@@ -238,6 +255,8 @@ proptest! {
 
 #[test]
 fn the_unmutated_table_exercises_cleanly() {
-    exercise(&small_table_bytes(), true).unwrap();
-    exercise(&small_table_bytes(), false).unwrap();
+    for codec in codecs() {
+        exercise(&small_table_bytes_with(codec), true).unwrap();
+        exercise(&small_table_bytes_with(codec), false).unwrap();
+    }
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use common::{Model, scan, scan_back, seek_key};
 use lsmkit_sstable::key::{self, InternalKey};
 use lsmkit_sstable::{
-    BlockCache, InternalIterator, Lookup, RangeTombstone, ReaderOptions, SstOptions, SstReader,
-    SstWriter,
+    BlockCache, Compression, FormatVersion, InternalIterator, Lookup, RangeTombstone,
+    ReaderOptions, SstOptions, SstReader, SstWriter,
 };
 use lsmkit_vfs::{Fs, MemFs};
 use proptest::prelude::*;
@@ -55,14 +55,30 @@ fn model_of(ops: &[Op]) -> Model {
     m
 }
 
+/// Every layout, version and codec: a savings threshold of 0 keeps every
+/// block that shrinks at all, 1000 none, and those between give tables
+/// that mix compressed and raw blocks.
 fn options() -> impl Strategy<Value = SstOptions> {
-    (16..600usize, 1..6usize, 0..14u32).prop_map(|(block, restart, bits)| {
-        SstOptions::default()
-            .block_size(block)
-            .restart_interval(restart)
-            .bloom_bits_per_key(bits)
-            .creation_time(1)
-    })
+    let version = prop_oneof![Just(FormatVersion::V1), Just(FormatVersion::V2)];
+    let codec = proptest::sample::select(common::codecs());
+    let savings = prop_oneof![Just(0u32), Just(1000), 0..300u32];
+    (16..600usize, 1..6usize, 0..14u32, version, codec, savings).prop_map(
+        |(block, restart, bits, version, codec, savings)| {
+            let codec = if version == FormatVersion::V1 {
+                Compression::None
+            } else {
+                codec
+            };
+            SstOptions::default()
+                .block_size(block)
+                .restart_interval(restart)
+                .bloom_bits_per_key(bits)
+                .creation_time(1)
+                .format_version(version)
+                .compression(codec)
+                .compression_min_savings_permille(savings)
+        },
+    )
 }
 
 /// Index of the first model entry `>= target`.

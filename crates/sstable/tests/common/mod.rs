@@ -179,8 +179,43 @@ pub fn open_bytes(
 
 /// The bytes of the small table.
 pub fn small_table_bytes() -> Vec<u8> {
+    table_bytes(&small_model(), small_options())
+}
+
+/// Every codec this build can write: the compressed small tables of the
+/// corruption tests use each.
+pub fn codecs() -> Vec<lsmkit_sstable::Compression> {
+    use lsmkit_sstable::Compression;
+    let mut all = vec![Compression::None];
+    if cfg!(feature = "lz4") {
+        all.push(Compression::Lz4);
+    }
+    if cfg!(feature = "zstd") {
+        all.push(Compression::Zstd);
+    }
+    all
+}
+
+/// The small table with its data blocks compressed by `codec` wherever
+/// that shrinks them at all, so that it holds compressed blocks (and, for
+/// `None`, raw ones in envelopes).
+pub fn small_table_bytes_with(codec: lsmkit_sstable::Compression) -> Vec<u8> {
+    let options = small_options()
+        .compression(codec)
+        .compression_min_savings_permille(0);
+    let bytes = table_bytes(&small_model(), options);
+    let compressed = open_bytes(&bytes, true)
+        .unwrap()
+        .properties()
+        .num_compressed_blocks;
+    assert_eq!(compressed > 0, codec != lsmkit_sstable::Compression::None);
+    bytes
+}
+
+/// The bytes of `model` written as a table under `options`.
+pub fn table_bytes(model: &Model, options: SstOptions) -> Vec<u8> {
     let fs: Arc<dyn Fs> = Arc::new(lsmkit_vfs::MemFs::new());
-    small_model().write(&fs, "/t.sst", small_options());
+    model.write(&fs, "/t.sst", options);
     let file = fs.open(std::path::Path::new("/t.sst")).unwrap();
     let mut bytes = vec![0; file.len() as usize];
     file.read_at(0, &mut bytes).unwrap();
