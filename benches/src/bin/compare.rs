@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
+use lsmkit_benches::engines::Compression;
 use lsmkit_benches::{chart, engines};
 use lsmkit_cli::bench::{BenchConfig, Progress, Report, WorkloadSpec};
 
@@ -34,6 +35,10 @@ struct Args {
     /// has.
     #[arg(long, value_delimiter = ',')]
     engines: Vec<String>,
+    /// The codec of every engine's data blocks: none, lz4 or zstd (each
+    /// engine's configuration line says what it could do).
+    #[arg(long, default_value = "none", value_parser = parse_codec)]
+    compression: Compression,
     /// Where the results go.
     #[arg(long, default_value = "benches/results")]
     out: PathBuf,
@@ -68,6 +73,10 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_codec(name: &str) -> Result<Compression, String> {
+    Compression::from_name(name.as_bytes()).ok_or_else(|| format!("unknown codec {name:?}"))
+}
+
 fn config(args: &Args) -> BenchConfig {
     BenchConfig {
         num: args.num,
@@ -81,9 +90,15 @@ fn child(args: &Args, engine: &str) -> Result<(), String> {
         .prefix(&format!("compare-{engine}-"))
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
-    let report = engines::run(engine, dir.path(), &config(args), Progress::auto())
-        .ok_or_else(|| format!("this build has no engine {engine:?}"))?
-        .map_err(|e| format!("{engine}: {e}"))?;
+    let report = engines::run(
+        engine,
+        dir.path(),
+        &config(args),
+        Progress::auto(),
+        args.compression,
+    )
+    .ok_or_else(|| format!("this build has no engine {engine:?}"))?
+    .map_err(|e| format!("{engine}: {e}"))?;
     let out = args.json_out.as_ref().ok_or("--child needs --json-out")?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     fs::write(out, json).map_err(|e| format!("{}: {e}", out.display()))
@@ -105,6 +120,7 @@ fn parent(args: &Args) -> Result<(), String> {
         let status = Command::new(&exe)
             .args(["--child", name, "--num", &args.num.to_string()])
             .args(["--workloads", &workloads.join(",")])
+            .args(["--compression", args.compression.name()])
             .arg("--json-out")
             .arg(&json)
             .status()
@@ -126,8 +142,9 @@ fn write_results(args: &Args, reports: &[Report]) -> Result<(), String> {
     let machine = machine();
     let date = today();
     let command = format!(
-        "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches --features rocksdb,fjall,sled --bin compare -- --num {}",
-        num
+        "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches --features rocksdb,fjall,sled --bin compare -- --num {} --compression {}",
+        num,
+        args.compression.name()
     );
     let mut md = format!(
         "# Engine comparison\n\n{date}, {machine}.\n\n{num} keys of 16 bytes, values of 100 bytes (half compressible), one thread unless the workload says `:N`.\n\n```sh\n{command}\n```\n\n"

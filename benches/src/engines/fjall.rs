@@ -2,15 +2,29 @@
 
 use std::path::Path;
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::config::CompressionPolicy;
+use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use lsmkit_cli::bench::{Engine, Store, StoreError, Write, copy_found};
 
-use super::{CACHE_BYTES, WRITE_BUFFER_BYTES};
+use super::{CACHE_BYTES, Compression, WRITE_BUFFER_BYTES};
 
-/// Opens fjall with the comparison's configuration: built without its
-/// `lz4` feature, so nothing is compressed; fjall's default bloom filter
-/// (10 bits per key) and leveled compaction.
-pub struct FjallEngine;
+/// Opens fjall with the comparison's configuration: every level's data
+/// blocks compressed with LZ4 under `Compression::Lz4`, none otherwise
+/// (fjall has no Zstandard); fjall's default bloom filter (10 bits per
+/// key) and leveled compaction.
+pub struct FjallEngine {
+    /// The codec asked for.
+    pub codec: Compression,
+}
+
+impl FjallEngine {
+    fn compression(&self) -> CompressionType {
+        match self.codec {
+            Compression::Lz4 => CompressionType::Lz4,
+            _ => CompressionType::None,
+        }
+    }
+}
 
 impl Engine for FjallEngine {
     type Store = FjallStore;
@@ -21,9 +35,14 @@ impl Engine for FjallEngine {
 
     fn config(&self) -> String {
         format!(
-            "fjall 3.1 (no lz4): memtable {} MiB, default bloom filter (10 bits/key), cache {} MiB, no compression, leveled compaction, journal unsynced except fillsync",
+            "fjall 3.1: memtable {} MiB, default bloom filter (10 bits/key), cache {} MiB, compression {}, leveled compaction, journal unsynced except fillsync",
             WRITE_BUFFER_BYTES >> 20,
-            CACHE_BYTES >> 20
+            CACHE_BYTES >> 20,
+            match (self.codec, self.compression()) {
+                (Compression::Zstd, _) => "none (fjall has no zstd)",
+                (_, CompressionType::Lz4) => "lz4",
+                _ => "none",
+            }
         )
     }
 
@@ -34,7 +53,9 @@ impl Engine for FjallEngine {
             .map_err(StoreError::new)?;
         let keyspace = db
             .keyspace("bench", || {
-                KeyspaceCreateOptions::default().max_memtable_size(WRITE_BUFFER_BYTES as u64)
+                KeyspaceCreateOptions::default()
+                    .max_memtable_size(WRITE_BUFFER_BYTES as u64)
+                    .data_block_compression_policy(CompressionPolicy::all(self.compression()))
             })
             .map_err(StoreError::new)?;
         Ok(FjallStore { db, keyspace })

@@ -1,7 +1,11 @@
 //! The engines of the comparison, each behind the [`Store`] trait of
 //! `lsmkit-cli`, and all configured alike:
 //!
-//! - compression off;
+//! - data blocks compressed with the codec `--compression` names (off by
+//!   default), where the engine has it: RocksDB has LZ4 and Zstandard,
+//!   fjall LZ4 only (it runs uncompressed under `zstd`), and sled none
+//!   (its `compression` feature needs a `zstd-sys` older than lsmkit's,
+//!   and two cannot link into one binary);
 //! - write-ahead log on, not synced, except for `fillsync`, whose every
 //!   write waits for its log sync;
 //! - 64 MiB write buffer (memtable);
@@ -19,6 +23,7 @@
 use std::path::Path;
 
 use lsmkit_cli::bench::{self, BenchConfig, BenchError, LsmkitEngine, Progress, Report};
+pub use lsmkit_engine::Compression;
 
 #[cfg(feature = "fjall")]
 mod fjall;
@@ -49,20 +54,37 @@ pub fn available() -> Vec<&'static str> {
     names
 }
 
-/// Runs `config` against the engine named `name` in `dir`; `None` when
-/// this build does not have it.
+/// Runs `config` against the engine named `name` in `dir`, its data
+/// blocks compressed with `codec` where it can; `None` when this build
+/// does not have it.
 pub fn run(
     name: &str,
     dir: &Path,
     config: &BenchConfig,
     progress: Progress,
+    codec: Compression,
 ) -> Option<Result<Report, BenchError>> {
     match name {
-        "lsmkit" => Some(bench::run(&LsmkitEngine::new(), dir, config, progress)),
+        "lsmkit" => Some(bench::run(
+            &LsmkitEngine::new().compression(codec),
+            dir,
+            config,
+            progress,
+        )),
         #[cfg(feature = "rocksdb")]
-        "rocksdb" => Some(bench::run(&rocksdb::RocksEngine, dir, config, progress)),
+        "rocksdb" => Some(bench::run(
+            &rocksdb::RocksEngine { codec },
+            dir,
+            config,
+            progress,
+        )),
         #[cfg(feature = "fjall")]
-        "fjall" => Some(bench::run(&fjall::FjallEngine, dir, config, progress)),
+        "fjall" => Some(bench::run(
+            &fjall::FjallEngine { codec },
+            dir,
+            config,
+            progress,
+        )),
         #[cfg(feature = "sled")]
         "sled" => Some(bench::run(&sled::SledEngine, dir, config, progress)),
         _ => None,

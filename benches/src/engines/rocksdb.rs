@@ -8,12 +8,15 @@ use rocksdb::{
     WriteBatch, WriteOptions,
 };
 
-use super::{BLOOM_BITS_PER_KEY, CACHE_BYTES, WRITE_BUFFER_BYTES};
+use super::{BLOOM_BITS_PER_KEY, CACHE_BYTES, Compression, WRITE_BUFFER_BYTES};
 
 /// Opens RocksDB with the comparison's configuration (and RocksDB's
 /// defaults otherwise: leveled compaction, 2 background jobs, 4 KiB
-/// blocks).
-pub struct RocksEngine;
+/// blocks), compressing every level with `codec`.
+pub struct RocksEngine {
+    /// The codec of every level's data blocks.
+    pub codec: Compression,
+}
 
 impl Engine for RocksEngine {
     type Store = RocksStore;
@@ -24,10 +27,11 @@ impl Engine for RocksEngine {
 
     fn config(&self) -> String {
         format!(
-            "RocksDB {} (rust-rocksdb 0.25): write buffer {} MiB, bloom {BLOOM_BITS_PER_KEY} bits/key, LRU block cache {} MiB, no compression, leveled compaction, WAL unsynced except fillsync",
+            "RocksDB {} (rust-rocksdb 0.25): write buffer {} MiB, bloom {BLOOM_BITS_PER_KEY} bits/key, LRU block cache {} MiB, compression {}, leveled compaction, WAL unsynced except fillsync",
             "11.8.1",
             WRITE_BUFFER_BYTES >> 20,
-            CACHE_BYTES >> 20
+            CACHE_BYTES >> 20,
+            self.codec.name()
         )
     }
 
@@ -37,7 +41,11 @@ impl Engine for RocksEngine {
         table.set_block_cache(&Cache::new_lru_cache(CACHE_BYTES));
         let mut options = Options::default();
         options.create_if_missing(true);
-        options.set_compression_type(DBCompressionType::None);
+        options.set_compression_type(match self.codec {
+            Compression::None => DBCompressionType::None,
+            Compression::Lz4 => DBCompressionType::Lz4,
+            Compression::Zstd => DBCompressionType::Zstd,
+        });
         options.set_write_buffer_size(WRITE_BUFFER_BYTES);
         options.set_block_based_table_factory(&table);
         let db = DB::open(&options, dir).map_err(StoreError::new)?;

@@ -9,7 +9,9 @@ use super::CACHE_BYTES;
 /// Opens sled 0.34 (its latest stable release) with a page cache the size
 /// of the others' block caches. sled is not an LSM tree: it has no
 /// memtable size or bloom filter to set; it compresses nothing unless
-/// built with its `compression` feature (it is not); its log is flushed
+/// built with its `compression` feature, which needs a `zstd-sys` older
+/// than the one lsmkit links (so it runs uncompressed whatever
+/// `--compression` says); its log is flushed
 /// every 500 ms by default and synced by `flush`, which `fillsync` calls
 /// after every write.
 pub struct SledEngine;

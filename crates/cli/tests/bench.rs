@@ -44,6 +44,31 @@ fn a_tiny_run_through_the_engine_prints_a_table_and_json() {
 }
 
 #[test]
+fn compression_is_chosen_and_named_in_the_configuration() {
+    for codec in ["none", "lz4", "zstd"] {
+        let output = lsmkit([
+            "bench",
+            "--num",
+            "1000",
+            "--workloads",
+            "fillrandom,readrandom",
+            "--compression",
+            codec,
+            "--progress",
+            "none",
+        ]);
+        assert_eq!(output.status.code(), Some(0));
+        let text = stdout(&output);
+        assert!(
+            text.contains(&format!("compression {codec},")),
+            "{codec}:\n{text}"
+        );
+    }
+    let output = lsmkit(["bench", "--compression", "snappy"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
 fn a_directory_that_is_not_a_benchmarks_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("thesis.tex"), "years of work").unwrap();

@@ -107,6 +107,43 @@ fn verify_and_props_describe_a_good_table() {
 }
 
 #[test]
+fn props_show_the_codec_the_sizes_and_the_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("z.sst");
+    let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
+    let options = SstOptions::default().compression(lsmkit_sstable::Compression::Zstd);
+    let mut writer = SstWriter::create(fs, &path, options).unwrap();
+    for i in 0..500u64 {
+        let value = format!("value {i:05} ").repeat(10);
+        writer
+            .put(format!("key{i:05}").as_bytes(), i + 1, value.as_bytes())
+            .unwrap();
+    }
+    let meta = writer.finish().unwrap();
+    let p = meta.properties;
+    assert!(p.num_compressed_blocks > 0 && p.raw_data_size > 2 * p.data_size);
+    let output = lsmkit(["sst", "props", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let ratio = format!("{:.2}", p.raw_data_size as f64 / p.data_size as f64);
+    for expected in [
+        "format version       V2".to_string(),
+        "compression          zstd".to_string(),
+        format!(
+            "compressed blocks    {} of {}",
+            p.num_compressed_blocks, p.num_data_blocks
+        ),
+        format!("data bytes           {}", p.data_size),
+        format!("raw data bytes       {}", p.raw_data_size),
+        format!("compression ratio    {ratio}"),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in\n{text}");
+    }
+    let output = lsmkit(["sst", "verify", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
 fn missing_file() {
     let dir = tempfile::tempdir().unwrap();
     assert_all_fail(&dir.path().join("absent.sst"));

@@ -136,7 +136,11 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
         snapshots: inner.snapshots.seqnos(),
         bottommost: task.bottommost,
         target_file_size: inner.options.compaction.target_file_size,
-        table_options: inner.sst_options.clone(),
+        table_options: if task.bottommost {
+            inner.bottommost_sst_options.clone()
+        } else {
+            inner.sst_options.clone()
+        },
     };
     let outcome = execute(&inner.fs, &job, || {
         inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst))

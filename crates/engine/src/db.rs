@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub dir: PathBuf,
     pub options: Options,
     pub sst_options: SstOptions,
+    /// How compactions into the oldest run write their tables.
+    pub bottommost_sst_options: SstOptions,
     /// How tables are opened: through the shared block cache, if any.
     pub reader_options: ReaderOptions,
     pub wal: Wal,

@@ -130,6 +130,7 @@ pub use snapshot::Snapshot;
 pub use stats::Stats;
 
 pub use lsmkit_compaction::TieredOptions;
+pub use lsmkit_sstable::Compression;
 pub use lsmkit_wal::RecoveryMode;
 
 // The component crates, whose types appear in this crate's API: the

@@ -177,11 +177,18 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
 
     let sst_options = SstOptions::default()
         .block_size(options.block_size)
-        .bloom_bits_per_key(options.bloom_bits_per_key);
+        .bloom_bits_per_key(options.bloom_bits_per_key)
+        .compression(options.compression);
+    let bottommost_sst_options = sst_options.clone().compression(
+        options
+            .bottommost_compression
+            .unwrap_or(options.compression),
+    );
     let inner = Inner {
         fs,
         dir: dir.to_path_buf(),
         sst_options,
+        bottommost_sst_options,
         reader_options,
         wal,
         write: Mutex::new(WriteState {

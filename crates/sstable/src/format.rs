@@ -126,6 +126,12 @@ impl Compression {
         }
     }
 
+    /// Whether this build can encode and decode the codec (its cargo
+    /// feature is on; `None` always can).
+    pub fn is_available(self) -> bool {
+        crate::compression::available(self)
+    }
+
     /// The codec's name, as the [`prop::COMPRESSION`] property stores it.
     pub fn name(self) -> &'static str {
         match self {

@@ -157,7 +157,7 @@ impl TableFile {
             ),
             EnvelopeError::ChecksumMismatch { stored, computed } => Error::ChecksumMismatch {
                 file: self.path.clone(),
-                offset: trailer_at.saturating_sub(8),
+                offset: handle.offset,
                 what: "data block",
                 stored,
                 computed,

@@ -153,7 +153,21 @@ fn props(table: &SstReader, out: &mut dyn Write) -> Result<(), Failure> {
         ("largest seqno", seqno(p.max_seqno)),
         ("raw key bytes", p.raw_key_size.to_string()),
         ("raw value bytes", p.raw_value_size.to_string()),
+        ("compression", p.compression.name().to_string()),
+        (
+            "compressed blocks",
+            format!("{} of {}", p.num_compressed_blocks, p.num_data_blocks),
+        ),
         ("data bytes", p.data_size.to_string()),
+        ("raw data bytes", p.raw_data_size.to_string()),
+        (
+            "compression ratio",
+            if p.data_size == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.2}", p.raw_data_size as f64 / p.data_size as f64)
+            },
+        ),
         ("index bytes", p.index_size.to_string()),
         ("filter bytes", p.filter_size.to_string()),
         ("filter bits per key", p.filter_bits_per_key.to_string()),
