@@ -11,7 +11,11 @@
 //! filesystem allows), answers [`get`](SstReader::get) at any snapshot,
 //! iterates with a [`TableIter`], and [`verify`](SstReader::verify)s every
 //! byte, optionally keeping validated data blocks in a [`BlockCache`]
-//! shared by all readers. [`Fragments`] cuts range tombstones into
+//! shared by all readers. Format version 2 (the default) compresses data
+//! blocks with LZ4 or Zstandard as [`SstOptions::compression`] says (the
+//! `lz4` and `zstd` features, both on by default) and filters with a
+//! cache-local blocked bloom filter; version 1 tables stay readable, and
+//! writable with [`SstOptions::format_version`]. [`Fragments`] cuts range tombstones into
 //! disjoint fragments for binary-search lookups, for every layer above
 //! that reads or compacts them. The byte layout is in [`format`](mod@format) and
 //! `docs/FORMAT.md`.
