@@ -61,8 +61,10 @@
 //!
 //! Data blocks read from tables are validated once and then kept in one
 //! block cache shared by every table and thread
-//! ([`Options::block_cache_size`], 64 MiB by default); the checks of newly
-//! written tables read around it.
+//! ([`Options::block_cache_size`], 64 MiB by default), decompressed; the
+//! checks of newly written tables read around it. Tables compress their
+//! data blocks with [`Options::compression`] (LZ4 by default), and the
+//! oldest run's with [`Options::bottommost_compression`] if set.
 //!
 //! # Durability
 //!
