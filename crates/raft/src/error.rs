@@ -81,6 +81,24 @@ pub enum Error {
         /// The missing index.
         index: u64,
     },
+    /// A node did not answer a request, or answered it with an error.
+    #[error("node {addr}: {detail}")]
+    Rpc {
+        /// The node's address.
+        addr: String,
+        /// What happened.
+        detail: String,
+    },
+    /// No node led the cluster (or answered) before the client's deadline.
+    #[error("no leader answered in {attempts} attempts within {deadline:?}; last: {last}")]
+    NoLeader {
+        /// Requests sent.
+        attempts: u32,
+        /// The deadline.
+        deadline: std::time::Duration,
+        /// The last failure.
+        last: String,
+    },
     /// The log sync thread stopped (it failed earlier, or the store is
     /// being dropped).
     #[error("the log sync thread of {} has stopped", dir.display())]

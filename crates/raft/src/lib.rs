@@ -37,6 +37,8 @@
 mod command;
 mod error;
 pub mod format;
+#[cfg(feature = "http")]
+pub mod http;
 mod log_store;
 mod snapshot;
 mod state_machine;
