@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::fmt::Display;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -38,11 +39,11 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, ClientWriteResponse, InstallSnapshotRequest,
     InstallSnapshotResponse, VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, RaftMetrics, RaftNetwork, RaftNetworkFactory, TryAsRef};
+use openraft::{BasicNode, Config, RaftMetrics, RaftNetwork, RaftNetworkFactory, TryAsRef};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::error::{Error, Result};
 use crate::{Command, NodeId, Raft, Store, TypeConfig};
@@ -222,6 +223,86 @@ impl RaftNetwork<TypeConfig> for HttpPeer {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
         self.rpc("/raft/vote", &rpc, &option).await
+    }
+}
+
+/// A running node: its Raft, its store, and its server on one address.
+pub struct Node {
+    /// The node's id.
+    pub id: NodeId,
+    /// The address it serves on (`host:port`).
+    pub addr: String,
+    /// Its Raft.
+    pub raft: Raft,
+    /// Its storage.
+    pub store: Store,
+    server: JoinHandle<Result<()>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts node `id` on `store`, serving on `listener`, with the Raft
+    /// configuration `config`.
+    pub async fn start(
+        id: NodeId,
+        store: Store,
+        listener: TcpListener,
+        config: Arc<Config>,
+    ) -> Result<Node> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("listener", e))?
+            .to_string();
+        let raft = Raft::new(
+            id,
+            config,
+            HttpNetwork,
+            store.log_store()?,
+            store.state_machine(),
+        )
+        .await
+        .map_err(|e| Error::Rpc {
+            addr: addr.clone(),
+            detail: format!("starting node {id}: {e}"),
+        })?;
+        let server = tokio::spawn(serve(listener, raft.clone(), store.clone()));
+        Ok(Node {
+            id,
+            addr,
+            raft,
+            store,
+            server,
+        })
+    }
+
+    /// Stops the node: its Raft, then its server and every connection
+    /// (the store closes once the last handle, `self.store`, is dropped).
+    /// Returns the server's error if it had stopped on one.
+    pub async fn stop(self) -> Result<()> {
+        let stopped = self.raft.shutdown().await;
+        self.server.abort();
+        let served = self.server.await;
+        stopped.map_err(|e| Error::Rpc {
+            addr: self.addr.clone(),
+            detail: format!("stopping node {}: {e}", self.id),
+        })?;
+        match served {
+            Ok(result) => result,
+            // Aborted, as asked.
+            Err(join) if join.is_cancelled() => Ok(()),
+            Err(join) => Err(Error::Rpc {
+                addr: self.addr,
+                detail: format!("server task failed: {join}"),
+            }),
+        }
     }
 }
 

@@ -10,16 +10,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lsmkit_raft::http::{HttpNetwork, KvClient, serve};
+use lsmkit_raft::http::{KvClient, Node};
 use lsmkit_raft::openraft::{BasicNode, Config, SnapshotPolicy};
-use lsmkit_raft::{Command, Error, NodeId, Raft, Store, StoreOptions};
+use lsmkit_raft::{Command, Error, NodeId, Store, StoreOptions};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -42,23 +41,14 @@ fn config() -> Arc<Config> {
     Arc::new(config.validate().unwrap())
 }
 
-struct Node {
-    id: NodeId,
-    addr: String,
-    dir: PathBuf,
-    raft: Raft,
-    store: Store,
-    server: JoinHandle<lsmkit_raft::Result<()>>,
-}
-
 /// Starts node `id` from `dir`, listening on `addr` (a fresh port if
 /// `None`). A restarted node waits for its previous incarnation to release
 /// the database and the port.
-async fn start(id: NodeId, dir: PathBuf, addr: Option<&str>) -> Node {
+async fn start(id: NodeId, dir: &Path, addr: Option<&str>) -> Node {
     let start = tokio::time::Instant::now();
     let store = loop {
         let options = StoreOptions::default().cluster("cluster-test");
-        match Store::open(&dir, options) {
+        match Store::open(dir, options) {
             Ok(store) => break store,
             Err(Error::Engine(lsmkit_engine::Error::Locked { .. }))
                 if start.elapsed() < DEADLINE =>
@@ -78,34 +68,15 @@ async fn start(id: NodeId, dir: PathBuf, addr: Option<&str>) -> Node {
             Err(e) => panic!("node {id}: bind: {e}"),
         }
     };
-    let addr = listener.local_addr().unwrap().to_string();
-    let raft = Raft::new(
-        id,
-        config(),
-        HttpNetwork,
-        store.log_store().unwrap(),
-        store.state_machine(),
-    )
-    .await
-    .unwrap();
-    let server = tokio::spawn(serve(listener, raft.clone(), store.clone()));
-    Node {
-        id,
-        addr,
-        dir,
-        raft,
-        store,
-        server,
-    }
+    Node::start(id, store, listener, config()).await.unwrap()
 }
 
 /// Kills `node` (its Raft, its server and their connections) and returns
 /// what restarting it needs.
-async fn stop(node: Node) -> (NodeId, PathBuf, String) {
-    node.raft.shutdown().await.unwrap();
-    node.server.abort();
-    let _ = node.server.await;
-    (node.id, node.dir, node.addr)
+async fn stop(node: Node) -> (NodeId, String) {
+    let (id, addr) = (node.id, node.addr.clone());
+    node.stop().await.unwrap();
+    (id, addr)
 }
 
 /// A deterministic stream of commands over a small key space.
@@ -201,9 +172,10 @@ fn three_nodes_keep_every_acknowledged_write() {
 
 async fn cluster() {
     let root = TempDir::new().unwrap();
+    let dir_of = |id: NodeId| -> PathBuf { root.path().join(format!("n{id}")) };
     let mut nodes = Vec::new();
     for id in 1..=3 {
-        nodes.push(start(id, root.path().join(format!("n{id}")), None).await);
+        nodes.push(start(id, &dir_of(id), None).await);
     }
     let members: BTreeMap<NodeId, BasicNode> = nodes
         .iter()
@@ -217,13 +189,13 @@ async fn cluster() {
 
     // The leader is killed; a new one is elected and takes writes.
     let old = leader_of(&nodes).await;
-    let (id, dir, addr) = stop(nodes.remove(old)).await;
+    let (id, addr) = stop(nodes.remove(old)).await;
     write(&mut client, &mut commands, 60, &mut model).await;
     let new = leader_of(&nodes).await;
     assert_ne!(nodes[new].id, id, "the killed node cannot lead");
 
     // The old leader restarts from its directory and catches up.
-    nodes.push(start(id, dir, Some(&addr)).await);
+    nodes.push(start(id, &dir_of(id), Some(&addr)).await);
     let target = last_applied(&nodes[leader_of(&nodes).await]);
     applied(nodes.last().unwrap(), target).await;
 
@@ -232,7 +204,7 @@ async fn cluster() {
     let leader = leader_of(&nodes).await;
     let follower = (leader + 1) % nodes.len();
     let behind = last_applied(&nodes[follower]);
-    let (id, dir, addr) = stop(nodes.remove(follower)).await;
+    let (id, addr) = stop(nodes.remove(follower)).await;
     write(&mut client, &mut commands, 150, &mut model).await;
     let leader = &nodes[leader_of(&nodes).await];
     let start_wait = tokio::time::Instant::now();
@@ -251,7 +223,7 @@ async fn cluster() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let target = last_applied(leader);
-    nodes.push(start(id, dir, Some(&addr)).await);
+    nodes.push(start(id, &dir_of(id), Some(&addr)).await);
     let caught_up = nodes.last().unwrap();
     applied(caught_up, target).await;
     let snapshot = caught_up
