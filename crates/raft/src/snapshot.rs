@@ -168,8 +168,8 @@ fn remove_scratch(dir: &Path) {
 /// Builds a snapshot of the state machine as it is now, makes it the
 /// current one, and returns it.
 pub(crate) fn build(shared: &Shared) -> Result<CurrentSnapshot> {
-    let mut current = shared.snapshot();
-    let number = current.as_ref().map_or(1, |c| c.number + 1);
+    let mut last_number = shared.snapshot_work();
+    let number = *last_number + 1;
     let view = shared.db.snapshot();
     let (last_log_id, membership) = shared.applied_state(|k| view.get(k))?;
     let work = shared.snapshot_dir.join(format!("build-{number:06}"));
@@ -204,7 +204,8 @@ pub(crate) fn build(shared: &Shared) -> Result<CurrentSnapshot> {
     })();
     remove_scratch(&work);
     let built = built?;
-    if let Some(old) = current.replace(built.clone()) {
+    *last_number = number;
+    if let Some(old) = shared.snapshot().replace(built.clone()) {
         // Left behind if this fails; the next open removes it.
         let _ = std::fs::remove_file(&old.path);
     }
@@ -322,8 +323,8 @@ pub(crate) fn install(
     meta: &SnapshotMeta<NodeId, BasicNode>,
     mut received: File,
 ) -> Result<()> {
-    let mut current = shared.snapshot();
-    let number = current.as_ref().map_or(1, |c| c.number + 1);
+    let mut last_number = shared.snapshot_work();
+    let number = *last_number + 1;
     let path = shared.snapshot_dir.join(snap_name(number));
     let tmp = path.with_extension("snap.tmp");
     let work = shared.snapshot_dir.join(format!("install-{number:06}"));
@@ -345,12 +346,13 @@ pub(crate) fn install(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    *last_number = number;
     let new = CurrentSnapshot {
         meta: meta.clone(),
         path,
         number,
     };
-    if let Some(old) = current.replace(new) {
+    if let Some(old) = shared.snapshot().replace(new) {
         // Left behind if this fails; the next open removes it.
         let _ = std::fs::remove_file(&old.path);
     }

@@ -101,9 +101,11 @@ pub(crate) struct Shared {
     pub snapshot_dir: PathBuf,
     pub cluster: String,
     pub snapshot_table_size: u64,
-    /// The current snapshot; its lock also serializes building and
-    /// installing snapshots.
+    /// The current snapshot (held only to read or replace it).
     pub snapshot: Mutex<Option<CurrentSnapshot>>,
+    /// Held while a snapshot is built or installed: one at a time, and
+    /// each takes the next file number.
+    pub snapshot_work: Mutex<u64>,
     pub counters: Counters,
 }
 
@@ -111,6 +113,14 @@ impl Shared {
     /// The current snapshot, locked.
     pub fn snapshot(&self) -> MutexGuard<'_, Option<CurrentSnapshot>> {
         self.snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The right to build or install a snapshot, and the number of the
+    /// last snapshot file.
+    pub fn snapshot_work(&self) -> MutexGuard<'_, u64> {
+        self.snapshot_work
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -193,6 +203,7 @@ impl Store {
                 snapshot_dir,
                 cluster: options.cluster,
                 snapshot_table_size: options.snapshot_table_size,
+                snapshot_work: Mutex::new(current.as_ref().map_or(0, |c| c.number)),
                 snapshot: Mutex::new(current),
                 counters: Counters::default(),
             }),
