@@ -31,6 +31,12 @@ pub struct StoreOptions {
     pub cluster: String,
     /// The engine's options. Default [`Options::default`] (the log's
     /// appends are synced by the store whatever `sync_writes` says).
+    ///
+    /// Snapshot files live on the real filesystem (openraft streams them
+    /// as tokio files) and are ingested through `engine.fs`, so a node
+    /// that builds or installs snapshots needs an engine filesystem that
+    /// sees real files (the default `StdFs`); an in-memory `MemFs` engine
+    /// serves crash tests of the log and the state machine.
     pub engine: Options,
     /// A snapshot's data is cut into tables of about this many bytes.
     /// Default 8 MiB.
