@@ -250,3 +250,30 @@ async fn cluster() {
         stop(node).await;
     }
 }
+
+#[test]
+fn a_client_gives_up_at_its_deadline_when_no_node_answers() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // A port that was just free: nothing listens there.
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let mut client = KvClient::new([addr]).deadline(Duration::from_millis(300));
+        let start = tokio::time::Instant::now();
+        let err = client.put(b"k", b"v").await.unwrap_err();
+        assert!(matches!(err, Error::NoLeader { .. }), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let err = KvClient::new(Vec::<String>::new())
+            .get(b"k")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("knows no node"), "{err}");
+    });
+}
