@@ -9,7 +9,7 @@
 //! `delete_range`, and batches of up to six of them, a quarter durable, the
 //! rest buffered. The write buffer is small, so flushes, compactions,
 //! manifest rewrites and WAL rotations happen every few hundred writes.
-//! After each write returns, the thread reports `ack <thread> <batch>` on
+//! After each write returns, the thread reports `@ack <thread> <batch>` on
 //! the child's stdout, a pipe the parent reads.
 //!
 //! The parent kills the child with SIGKILL, either at a seeded random
@@ -17,7 +17,7 @@
 //! ([`ReportingFs`]) stops the thread that makes the n-th call of one kind
 //! (a table created, a table synced, a table renamed into place, a manifest
 //! created, CURRENT renamed, a WAL segment synced, a file removed) and
-//! reports `armed`; the parent kills on that line, so the child dies in the
+//! reports `@armed`; the parent kills on that line, so the child dies in the
 //! middle of that flush, compaction or manifest rewrite while its other
 //! threads write on.
 //!
@@ -128,7 +128,7 @@ fn is_table(path: &Path) -> bool {
 }
 
 /// The child's filesystem: [`StdFs`], except that the `nth` call of kind
-/// `point` reports `armed` on stdout and never returns, so that the
+/// `point` reports `@armed` on stdout and never returns, so that the
 /// parent's SIGKILL lands there.
 #[derive(Debug)]
 struct ReportingFs {
