@@ -86,6 +86,16 @@
 //! WAL batches above the flushed sequence number into a memtable, writes a
 //! fresh manifest, and deletes the files no version references.
 //!
+//! The replayed batches must continue the flushed sequence numbers without
+//! a gap: a batch that starts above the next expected sequence number means
+//! that a synced record before it was lost (a disk that dropped a WAL
+//! segment's or a manifest edit's synced data), and opening fails with
+//! [`Error::Corruption`] naming the segment and offset, unless
+//! [`Options::wal_recovery_mode`] is [`RecoveryMode::SkipCorrupted`], which
+//! documents holes. So a lying disk makes recovery refuse, or lose a suffix
+//! of the writes, never answer with a state no prefix of the writes had
+//! (`tests/lying_disk.rs`).
+//!
 //! # Ingestion
 //!
 //! [`Db::ingest`] adds tables built outside the database with

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::{BlockCache, ReaderOptions, SstOptions, SstReader};
 use lsmkit_vfs::{FileLock, Fs};
-use lsmkit_wal::{SyncPolicy, WalOptions, WalReader};
+use lsmkit_wal::{RecoveryMode, SyncPolicy, WalOptions, WalReader};
 
 use crate::background::Background;
 use crate::db::{Inner, WriteState, apply_batch};
@@ -92,7 +92,16 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
     let wal_dir = dir.join(WAL_DIR);
     let mut reader = WalReader::open(Arc::clone(&fs), &wal_dir, options.wal_recovery_mode)?;
     let mem = Memtable::new();
-    let mut last_seqno = state.last_seqno;
+    // Writes resume after what was recovered, not after the manifest's
+    // `last_seqno`, which may count writes a crash lost: a gap left in the
+    // sequence numbers would look like a lost record at the next open.
+    // No table holds a sequence number above `flushed_seqno`.
+    let mut last_seqno = state.flushed_seqno;
+    // The sequence number the next replayed batch must start at: every
+    // write after the flushed ones is in the WAL, in order, so a batch
+    // starting above it means a record before it was lost (a WAL segment
+    // or a manifest edit whose synced data the disk did not keep).
+    let mut expected = state.flushed_seqno + 1;
     let mut segment_max: BTreeMap<u64, u64> = BTreeMap::new();
     for record in reader.by_ref() {
         let record = record?;
@@ -110,6 +119,19 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         if batch_last <= state.flushed_seqno {
             continue;
         }
+        if batch.seqno > expected && options.wal_recovery_mode != RecoveryMode::SkipCorrupted {
+            return Err(Error::corruption(
+                &path,
+                at(0),
+                "write batch",
+                format!(
+                    "starts at sequence number {}, but the writes {expected}..{} are in no \
+                     table and no earlier WAL record: a synced write was lost",
+                    batch.seqno,
+                    batch.seqno - 1
+                ),
+            ));
+        }
         if batch.seqno <= state.flushed_seqno.max(mem.max_seqno().unwrap_or(0)) {
             return Err(Error::corruption(
                 &path,
@@ -123,6 +145,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         }
         apply_batch(&mem, &batch)?;
         last_seqno = last_seqno.max(batch_last);
+        expected = batch_last + 1;
     }
     let wal_options = WalOptions {
         segment_size: options.write_buffer_size as u64,

@@ -13,7 +13,8 @@
 //!   directory entry, what is durable. [`MemFs::crash`] drops everything
 //!   else; [`MemFs::crash_torn`] also keeps a seeded prefix of unsynced
 //!   tails; [`MemFs::crash_clone`] does either to a copy while the original
-//!   runs on.
+//!   runs on. [`MemFs::lose_synced_writes`] and [`MemFs::lose_dir_renames`]
+//!   make a crash lose synced data or a synced rename, as a lying disk can.
 //! - [`FaultFs`]: wraps any [`Fs`] and fails calls by [`Rule`]: the n-th call
 //!   of an operation, every call from the n-th on, calls on matching paths,
 //!   calls with a seeded probability, appends past a byte budget. Injected

@@ -68,6 +68,10 @@ pub(crate) struct MemWritableFile {
     pub(crate) len: u64,
     /// The filesystem-wide count of file syncs.
     pub(crate) syncs: Arc<AtomicU64>,
+    /// The path the writer was opened with, for the faults that match it.
+    pub(crate) path: PathBuf,
+    /// The filesystem's state, for its faults.
+    pub(crate) state: Arc<Mutex<crate::mem_fs::State>>,
 }
 
 impl MemWritableFile {
@@ -93,10 +97,15 @@ impl WritableFile for MemWritableFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        // Never held together with the inode's lock: the filesystem's
+        // methods take it first.
+        let lies = lock(&self.state).faults.loses_sync(&self.path);
         let inode = Arc::clone(&self.inode);
         let mut inode = lock(&inode);
         self.write_buffer(&mut inode);
-        inode.synced_len = inode.data.len();
+        if !lies {
+            inode.synced_len = inode.data.len();
+        }
         inode.syncs += 1;
         self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())

@@ -46,6 +46,24 @@ use crate::{FileLock, Fs, Op, RandomAccessFile, WritableFile};
 /// write lands in files that no longer have a name. Locks are released by a
 /// crash, since the process that held them is gone.
 ///
+/// # Faults beyond a crash
+///
+/// Two faults make a crash lose what the contract says it keeps, as a disk
+/// or filesystem that lies does (RocksDB's `FaultInjectionTestFS`), so that
+/// tests can check that the code above detects or documents the loss:
+///
+/// - [`MemFs::lose_synced_writes`]: a [`WritableFile::sync`] of a matching
+///   file reports success but makes nothing durable; the next crash drops
+///   (or, with [`MemFs::crash_torn`], tears) the data it claimed to sync.
+/// - [`MemFs::lose_dir_renames`]: the first [`Fs::sync_dir`] after a
+///   rename to or from a matching path reports success but leaves both
+///   names as they were durably; a crash before a later `sync_dir` of the
+///   directory brings the old names back, as if the rename never happened.
+///
+/// Both match on a fragment of the path (as given by the caller, for a
+/// writer the path it was opened with) and last until
+/// [`MemFs::clear_faults`].
+///
 /// # Paths
 ///
 /// Paths are names in one tree: `/db/a`, `db/a` and `db/./a` are the same
@@ -74,13 +92,40 @@ pub struct MemFs {
 
 /// The namespace: what exists now and what a crash would leave.
 #[derive(Debug, Default)]
-struct State {
+pub(crate) struct State {
     /// Every directory by its normalized path; the root is the empty path.
     dirs: BTreeSet<PathBuf>,
     /// The files that exist now.
     files: BTreeMap<PathBuf, InodeRef>,
     /// The file entries as of the last `sync_dir` of each directory.
     durable: BTreeMap<PathBuf, InodeRef>,
+    /// The faults that make a crash lose more than the contract allows.
+    pub(crate) faults: Faults,
+    /// Renames, `(from, to)`, that the next `sync_dir` of their directory
+    /// does not make durable ([`MemFs::lose_dir_renames`]).
+    lost_renames: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Path fragments selecting the files and renames whose durability lies.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Faults {
+    pub(crate) lost_syncs: Vec<String>,
+    pub(crate) lost_renames: Vec<String>,
+}
+
+impl Faults {
+    fn matches(fragments: &[String], path: &Path) -> bool {
+        let path = path.to_string_lossy();
+        fragments.iter().any(|f| path.contains(f.as_str()))
+    }
+
+    pub(crate) fn loses_sync(&self, path: &Path) -> bool {
+        Faults::matches(&self.lost_syncs, path)
+    }
+
+    fn loses_rename(&self, from: &Path, to: &Path) -> bool {
+        Faults::matches(&self.lost_renames, from) || Faults::matches(&self.lost_renames, to)
+    }
 }
 
 impl MemFs {
@@ -134,6 +179,30 @@ impl MemFs {
         let mut state = lock(&self.state);
         *state = state.after_crash(torn);
         lock(&self.locks).held.clear();
+    }
+
+    /// From now on, [`WritableFile::sync`] of a file whose path contains
+    /// `fragment` reports success but makes nothing durable: a lost write
+    /// after a successful fsync. Applies to writers opened before the call
+    /// too. See "Faults beyond a crash".
+    pub fn lose_synced_writes(&self, fragment: impl Into<String>) {
+        lock(&self.state).faults.lost_syncs.push(fragment.into());
+    }
+
+    /// From now on, the first [`Fs::sync_dir`] after a rename to or from a
+    /// path containing `fragment` leaves that rename undone in what a crash
+    /// keeps: an unsynced directory rename. See "Faults beyond a crash".
+    pub fn lose_dir_renames(&self, fragment: impl Into<String>) {
+        lock(&self.state).faults.lost_renames.push(fragment.into());
+    }
+
+    /// Ends every fault of [`MemFs::lose_synced_writes`] and
+    /// [`MemFs::lose_dir_renames`]. What a lying call already left
+    /// undurable stays so until it is synced again.
+    pub fn clear_faults(&self) {
+        let mut state = lock(&self.state);
+        state.faults = Faults::default();
+        state.lost_renames.clear();
     }
 
     /// How many times the file now at `path` has been synced with
@@ -280,6 +349,8 @@ impl State {
             dirs: self.dirs.clone(),
             durable: files.clone(),
             files,
+            faults: self.faults.clone(),
+            lost_renames: Vec::new(),
         }
     }
 }
@@ -301,6 +372,8 @@ impl Fs for MemFs {
             buf: Vec::new(),
             len: 0,
             syncs: Arc::clone(&self.syncs),
+            path: path.to_path_buf(),
+            state: Arc::clone(&self.state),
         }))
     }
 
@@ -314,6 +387,8 @@ impl Fs for MemFs {
             buf: Vec::new(),
             len,
             syncs: Arc::clone(&self.syncs),
+            path: path.to_path_buf(),
+            state: Arc::clone(&self.state),
         }))
     }
 
@@ -333,6 +408,9 @@ impl Fs for MemFs {
         let mut state = lock(&self.state);
         state.file(Op::Rename, from, &from_key)?;
         state.check_new_file(Op::Rename, to, &to_key)?;
+        if state.faults.loses_rename(from, to) {
+            state.lost_renames.push((from_key.clone(), to_key.clone()));
+        }
         if from_key != to_key
             && let Some(inode) = state.files.remove(&from_key)
         {
@@ -409,10 +487,26 @@ impl Fs for MemFs {
         let key = key(dir);
         let mut state = lock(&self.state);
         state.check_dir(Op::SyncDir, dir, &key)?;
-        let State { files, durable, .. } = &mut *state;
-        durable.retain(|name, _| parent(name) != key);
+        let State {
+            files,
+            durable,
+            lost_renames,
+            ..
+        } = &mut *state;
+        // The names of renames this sync lies about keep their durable
+        // entries (or their absence) as they were.
+        let mut kept: BTreeSet<PathBuf> = BTreeSet::new();
+        lost_renames.retain(|(from, to)| {
+            let here = parent(from) == key || parent(to) == key;
+            if here {
+                kept.insert(from.clone());
+                kept.insert(to.clone());
+            }
+            !here
+        });
+        durable.retain(|name, _| parent(name) != key || kept.contains(name));
         for (name, inode) in files.iter() {
-            if parent(name) == key {
+            if parent(name) == key && !kept.contains(name) {
                 durable.insert(name.clone(), Arc::clone(inode));
             }
         }

@@ -305,3 +305,80 @@ fn paths_name_one_tree_however_spelled() {
     assert_eq!(fs.list(Path::new("/")).unwrap(), ["db"]);
     assert_eq!(fs.list(Path::new("")).unwrap(), ["db"]);
 }
+
+#[test]
+fn a_lost_synced_write_is_dropped_by_the_crash() {
+    let fs = fs_with_dir();
+    durable_file(&fs, "/db/000001.wal", b"before;");
+    durable_file(&fs, "/db/other", b"kept;");
+    let mut wal = fs.open_append(Path::new("/db/000001.wal")).unwrap();
+    fs.lose_synced_writes("000001.wal");
+    wal.append(b"acked;").unwrap();
+    wal.sync().unwrap();
+    // Other files keep their promises.
+    let mut other = fs.open_append(Path::new("/db/other")).unwrap();
+    other.append(b"synced;").unwrap();
+    other.sync().unwrap();
+    assert_eq!(
+        contents(&fs, "/db/000001.wal").unwrap(),
+        b"before;acked;",
+        "the lie is seen only at a crash"
+    );
+    assert_eq!(fs.file_syncs(Path::new("/db/000001.wal")).unwrap(), 2);
+
+    let crashed = fs.crash_clone();
+    assert_eq!(contents(&crashed, "/db/000001.wal").unwrap(), b"before;");
+    assert_eq!(contents(&crashed, "/db/other").unwrap(), b"kept;synced;");
+
+    // A torn crash keeps some prefix of what the lying sync claimed.
+    let torn = fs.crash_clone_torn(7);
+    let data = contents(&torn, "/db/000001.wal").unwrap();
+    assert!(b"before;acked;".starts_with(&data) && data.starts_with(b"before;"));
+
+    // Once the fault is cleared, the next sync keeps its promise again.
+    fs.clear_faults();
+    wal.sync().unwrap();
+    fs.crash();
+    assert_eq!(contents(&fs, "/db/000001.wal").unwrap(), b"before;acked;");
+}
+
+#[test]
+fn a_lost_dir_rename_brings_the_old_names_back() {
+    let fs = fs_with_dir();
+    durable_file(&fs, "/db/CURRENT", b"old");
+    fs.lose_dir_renames("CURRENT");
+    let mut tmp = fs.create(Path::new("/db/CURRENT.tmp")).unwrap();
+    tmp.append(b"new").unwrap();
+    tmp.sync().unwrap();
+    // A table created in the same directory is unaffected.
+    durable_file(&fs, "/db/000002.sst", b"table");
+    fs.rename(Path::new("/db/CURRENT.tmp"), Path::new("/db/CURRENT"))
+        .unwrap();
+    fs.sync_dir(Path::new("/db")).unwrap();
+    assert_eq!(contents(&fs, "/db/CURRENT").unwrap(), b"new");
+
+    let crashed = fs.crash_clone();
+    assert_eq!(contents(&crashed, "/db/CURRENT").unwrap(), b"old");
+    // The source's creation was made durable by the sync for the table,
+    // so it is back under its old name.
+    assert_eq!(contents(&crashed, "/db/CURRENT.tmp").unwrap(), b"new");
+    assert_eq!(contents(&crashed, "/db/000002.sst").unwrap(), b"table");
+
+    // A later sync of the directory covers the rename.
+    fs.sync_dir(Path::new("/db")).unwrap();
+    fs.crash();
+    assert_eq!(contents(&fs, "/db/CURRENT").unwrap(), b"new");
+    assert_eq!(contents(&fs, "/db/CURRENT.tmp"), None);
+}
+
+#[test]
+fn a_lost_rename_of_a_durable_source_keeps_the_source() {
+    let fs = fs_with_dir();
+    durable_file(&fs, "/db/7.sst.tmp", b"table");
+    fs.lose_dir_renames(".sst");
+    fs.rename(Path::new("/db/7.sst.tmp"), Path::new("/db/7.sst"))
+        .unwrap();
+    fs.sync_dir(Path::new("/db")).unwrap();
+    fs.crash();
+    assert_eq!(fs.list(Path::new("/db")).unwrap(), ["7.sst.tmp"]);
+}
