@@ -168,12 +168,26 @@ impl Background {
     /// Waits until no frozen memtable is left, or fails with the
     /// background error.
     pub fn wait_flushed(&self, inner: &Inner) -> Result<()> {
+        self.wait_until(|| inner.current().frozen.is_empty())
+    }
+
+    /// Waits until no frozen memtable is left and the compaction thread
+    /// has nothing to do, or fails with the background error. A running
+    /// compaction leaves the picker's answer as it was until it installs
+    /// its output, so "nothing to pick" means none is running either.
+    pub fn wait_settled(&self, inner: &Inner) -> Result<()> {
+        self.wait_until(|| inner.current().frozen.is_empty() && !crate::compact::pending(inner))
+    }
+
+    /// Waits until `done` holds (checked each time the background
+    /// signals), or fails with the background error.
+    fn wait_until(&self, mut done: impl FnMut() -> bool) -> Result<()> {
         let mut state = lock(&self.state);
         loop {
             if let Some(error) = &state.error {
                 return Err(error.clone());
             }
-            if inner.current().frozen.is_empty() {
+            if done() {
                 return Ok(());
             }
             if state.shutdown {

@@ -49,6 +49,13 @@ fn pick_task(inner: &Inner, version: &Version) -> Result<Option<Task>> {
     }))
 }
 
+/// Whether the compaction thread has work: automatic compaction is on and
+/// the picker chooses something (or fails, which the thread turns into the
+/// background error).
+pub(crate) fn pending(inner: &Inner) -> bool {
+    inner.options.auto_compaction && !matches!(pick_task(inner, &inner.current()), Ok(None))
+}
+
 /// Starts the compaction thread when automatic compaction is on.
 pub(crate) fn start(inner: &Arc<Inner>) -> Result<Option<JoinHandle<()>>> {
     if !inner.options.auto_compaction {

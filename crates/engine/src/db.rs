@@ -345,6 +345,17 @@ impl Db {
         self.inner.bg.wait_flushed(&self.inner)
     }
 
+    /// Flushes, then waits until automatic compaction has nothing left to
+    /// do (RocksDB's `WaitForCompact`), so that what follows runs against
+    /// settled files: a benchmark's reads, say. With
+    /// [`auto_compaction`](crate::Options::auto_compaction) off it only
+    /// flushes. Writes meanwhile may start more work; it waits for that
+    /// too.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        self.flush()?;
+        self.inner.bg.wait_settled(&self.inner)
+    }
+
     /// Flushes, then merges every sorted run into one (a full, bottommost
     /// compaction that keeps what live snapshots need), and waits for it.
     pub fn compact(&self) -> Result<()> {

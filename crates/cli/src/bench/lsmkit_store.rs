@@ -4,7 +4,7 @@ use std::path::Path;
 
 use lsmkit_engine::{Db, Options, WriteBatch, WriteOptions};
 
-use super::store::{Engine, Store, StoreError, Write};
+use super::store::{Engine, Store, StoreError, StoreState, Write};
 
 /// Opens lsmkit-engine databases configured as the comparison configures
 /// every engine: 64 MiB write buffer, bloom filters of 10 bits per key,
@@ -130,7 +130,19 @@ impl Store for LsmkitStore {
         Ok(n)
     }
 
+    /// Flushes and waits for compactions to settle too, so that a read
+    /// workload never runs beside a compaction its fill started.
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(StoreError::new)
+        self.db.wait_for_compactions().map_err(StoreError::new)
+    }
+
+    fn state(&self) -> Option<StoreState> {
+        let stats = self.db.stats();
+        Some(StoreState {
+            sorted_runs: stats.runs(),
+            tables: stats.tables_per_run.iter().sum(),
+            compactions: stats.compactions,
+            stall_micros: stats.stall_micros,
+        })
     }
 }
