@@ -66,6 +66,17 @@ pub enum Error {
         /// What is wrong.
         what: &'static str,
     },
+    /// A compaction input holds a key outside the key range the job's
+    /// outputs answer for.
+    #[error("input key {key:?} lies outside the output range {lower:?}..{upper:?}")]
+    KeyOutOfBounds {
+        /// The key.
+        key: Vec<u8>,
+        /// The job's `lower`.
+        lower: Vec<u8>,
+        /// The job's `upper`.
+        upper: Option<Vec<u8>>,
+    },
     /// An option is outside its documented range.
     #[error("invalid compaction option {option}: {what}")]
     InvalidOption {
@@ -86,6 +97,7 @@ impl Error {
             Error::RunsOutOfOrder { .. }
             | Error::BadRun { .. }
             | Error::LevelOutOfOrder { .. }
+            | Error::KeyOutOfBounds { .. }
             | Error::InvalidOption { .. } => false,
         }
     }

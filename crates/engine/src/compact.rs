@@ -144,6 +144,8 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
         bottommost: task.bottommost,
         target_file_size: inner.options.compaction.target_file_size,
         table_options: inner.sst_options.clone(),
+        lower: Vec::new(),
+        upper: None,
     };
     let outcome = execute(&inner.fs, &job, || {
         inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst))
