@@ -217,6 +217,7 @@ impl Inner {
             .collect();
         stats.tables_per_run = version.runs.iter().map(|r| r.tables.len()).collect();
         stats.run_bytes = version.runs.iter().map(|r| r.size()).collect();
+        stats.run_levels = version.runs.iter().map(|r| r.level).collect();
         stats.last_seqno = self.visible_seqno();
         if let Some(cache) = &self.reader_options.block_cache {
             let cache = cache.stats();

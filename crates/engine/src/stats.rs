@@ -64,6 +64,9 @@ pub struct Stats {
     pub tables_per_run: Vec<usize>,
     /// Bytes per sorted run, newest run first.
     pub run_bytes: Vec<u64>,
+    /// The level of each sorted run, newest run first: 0 for tiered and
+    /// L0 runs, then the levels of a leveled tree in order.
+    pub run_levels: Vec<u32>,
     /// The sequence number of the newest visible write.
     pub last_seqno: u64,
     /// Data block reads served by the block cache since open.
