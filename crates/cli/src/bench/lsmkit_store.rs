@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use lsmkit_engine::{Db, Options, WriteBatch, WriteOptions};
+use lsmkit_engine::{CompactionStyle, Db, Options, WriteBatch, WriteOptions};
 
 use super::store::{Engine, Store, StoreError, StoreState, Write};
 
@@ -31,6 +31,17 @@ impl LsmkitEngine {
     pub fn with_options(options: Options) -> LsmkitEngine {
         LsmkitEngine { options }
     }
+
+    /// The same, compacting in `style`; a leveled engine is named
+    /// `lsmkit-leveled` in results.
+    pub fn compaction_style(mut self, style: CompactionStyle) -> LsmkitEngine {
+        self.options.compaction_style = style;
+        self
+    }
+
+    fn leveled(&self) -> bool {
+        self.options.compaction_style == CompactionStyle::Leveled
+    }
 }
 
 impl Default for LsmkitEngine {
@@ -43,18 +54,23 @@ impl Engine for LsmkitEngine {
     type Store = LsmkitStore;
 
     fn name(&self) -> &str {
-        "lsmkit"
+        if self.leveled() {
+            "lsmkit-leveled"
+        } else {
+            "lsmkit"
+        }
     }
 
     fn config(&self) -> String {
         let o = &self.options;
         format!(
-            "lsmkit-engine {}: write buffer {} MiB, bloom {} bits/key, block cache {} MiB, blocks {} B, no compression, tiered compaction, WAL unsynced except fillsync",
+            "lsmkit-engine {}: write buffer {} MiB, bloom {} bits/key, block cache {} MiB, blocks {} B, no compression, {} compaction, WAL unsynced except fillsync",
             env!("CARGO_PKG_VERSION"),
             o.write_buffer_size >> 20,
             o.bloom_bits_per_key,
             o.block_cache_size >> 20,
-            o.block_size
+            o.block_size,
+            if self.leveled() { "leveled" } else { "tiered" }
         )
     }
 

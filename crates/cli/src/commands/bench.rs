@@ -10,6 +10,8 @@ use lsmkit_cli::bench::{
     self, BenchConfig, Engine, LsmkitEngine, MemEngine, Progress, WorkloadSpec,
 };
 
+use lsmkit_engine::CompactionStyle;
+
 use crate::failure::Failure;
 
 /// Keys per workload by default: half of db_bench's million, so that the
@@ -57,6 +59,18 @@ pub struct BenchArgs {
     /// own cost).
     #[arg(long, value_enum, default_value_t = EngineArg::Lsmkit)]
     engine: EngineArg,
+    /// How lsmkit-engine compacts: tiered (its default) or leveled.
+    #[arg(long, value_enum, default_value_t = StyleArg::Tiered)]
+    compaction_style: StyleArg,
+}
+
+/// `--compaction-style`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StyleArg {
+    /// Tiered (universal) compaction: merges whole runs of similar size.
+    Tiered,
+    /// Leveled compaction: L0, then levels of non-overlapping tables.
+    Leveled,
 }
 
 /// `--progress`.
@@ -98,7 +112,14 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
         ProgressArg::None => Progress::Quiet,
     };
     match args.engine {
-        EngineArg::Lsmkit => run_on(&LsmkitEngine::new(), args, &config, progress, out),
+        EngineArg::Lsmkit => {
+            let style = match args.compaction_style {
+                StyleArg::Tiered => CompactionStyle::Tiered,
+                StyleArg::Leveled => CompactionStyle::Leveled,
+            };
+            let engine = LsmkitEngine::new().compaction_style(style);
+            run_on(&engine, args, &config, progress, out)
+        }
         EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),
     }
 }
