@@ -164,7 +164,16 @@ impl Inner {
             apply_batch(&mem, &decoded).map_err(|e| self.bg.set_error(e))?;
             w.last_seqno = last;
             self.visible.store(last, Ordering::Release);
-            Counters::add(&self.counters.wal_bytes, record.len() as u64);
+            let wal_bytes = record.len() as u64;
+            let before = self
+                .counters
+                .wal_bytes
+                .fetch_add(wal_bytes, Ordering::Relaxed);
+            let every = self.options.wal_bytes_per_sync;
+            if every > 0 && before / every != (before + wal_bytes) / every {
+                // Wakes the WAL syncer (see `background::wal_sync_loop`).
+                self.bg.notify();
+            }
             Counters::add(&self.counters.user_bytes, user_bytes);
             if mem.approximate_memory() >= self.options.write_buffer_size {
                 self.switch_memtable(&mut w);

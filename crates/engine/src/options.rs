@@ -66,6 +66,16 @@ pub struct Options {
     /// The manifest is rewritten as one snapshot edit once it is this many
     /// bytes. Default 4 MiB.
     pub max_manifest_size: u64,
+    /// A background thread syncs the WAL each time this many bytes have
+    /// been appended to it since it last did (RocksDB's
+    /// `wal_bytes_per_sync`), so that the sync that closes a full WAL
+    /// segment, which runs in the writer that filled it, finds little left
+    /// to write: without it, that writer waits for the whole segment
+    /// (`write_buffer_size`, 64 MiB by default) to reach the disk. It adds
+    /// no durability promise: a write is still durable only once a durable
+    /// write or [`Db::sync_wal`](crate::Db::sync_wal) returns. Default
+    /// 4 MiB; 0 turns it off.
+    pub wal_bytes_per_sync: u64,
     /// How sorted runs are compacted: [`CompactionStyle::Tiered`] (the
     /// default) or [`CompactionStyle::Leveled`]. A database may be
     /// reopened under the other style: its data is kept, and reshaped by
@@ -115,6 +125,7 @@ impl Default for Options {
             runs_slowdown_trigger: 20,
             runs_stop_trigger: 36,
             max_manifest_size: 4 << 20,
+            wal_bytes_per_sync: 4 << 20,
             compaction_style: CompactionStyle::default(),
             leveled_compaction: LeveledOptions::default(),
         }
@@ -180,6 +191,12 @@ impl Options {
     pub fn target_file_size(mut self, bytes: u64) -> Self {
         self.compaction.target_file_size = bytes;
         self.leveled_compaction.target_file_size = bytes;
+        self
+    }
+
+    /// Sets [`wal_bytes_per_sync`](Self::wal_bytes_per_sync).
+    pub fn wal_bytes_per_sync(mut self, bytes: u64) -> Self {
+        self.wal_bytes_per_sync = bytes;
         self
     }
 
