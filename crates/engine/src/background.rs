@@ -257,7 +257,8 @@ fn wal_sync_loop(inner: &Inner) {
     };
     let every = inner.options.wal_bytes_per_sync.max(1);
     let epoch = || inner.counters.wal_bytes.load(Ordering::Relaxed) / every;
-    let mut synced = epoch();
+    // From 0, not from `epoch()`: writes may come before this thread runs.
+    let mut synced = 0;
     while let Some(now) = inner.bg.wait_for(|| Some(epoch()).filter(|&e| e > synced)) {
         if let Err(error) = inner.wal.sync() {
             inner.bg.set_error(error.into());
