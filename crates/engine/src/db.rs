@@ -344,6 +344,19 @@ impl Db {
         self.range::<&[u8], _>(..)
     }
 
+    /// Hands the WAL records still buffered under
+    /// [`Options::manual_wal_flush`](crate::Options::manual_wal_flush) to
+    /// the OS, so that a crash of the process no longer loses them (a crash
+    /// of the machine still may: [`sync_wal`](Self::sync_wal) makes them
+    /// durable). Without that option there is nothing to do.
+    pub fn flush_wal(&self) -> Result<()> {
+        self.inner.bg.check()?;
+        self.inner
+            .wal
+            .flush()
+            .map_err(|e| self.inner.bg.set_error(e.into()))
+    }
+
     /// Flushes the memtable to a table and waits until every frozen
     /// memtable is flushed.
     pub fn flush(&self) -> Result<()> {

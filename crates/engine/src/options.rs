@@ -66,6 +66,15 @@ pub struct Options {
     /// The manifest is rewritten as one snapshot edit once it is this many
     /// bytes. Default 4 MiB.
     pub max_manifest_size: u64,
+    /// Whether WAL records wait in a buffer (64 KiB on [`StdFs`]) instead
+    /// of being handed to the OS one `write(2)` each (RocksDB's
+    /// `manual_wal_flush`). They are handed on when the buffer fills, at
+    /// [`Db::flush_wal`](crate::Db::flush_wal), at every durable write or
+    /// [`Db::sync_wal`](crate::Db::sync_wal), and at close. Default
+    /// `false`. With `true`, a crash of the *process* loses the writes still
+    /// buffered (the database recovers the writes before them); without it
+    /// only a crash of the machine loses unsynced writes.
+    pub manual_wal_flush: bool,
     /// A background thread syncs the WAL each time this many bytes have
     /// been appended to it since it last did (RocksDB's
     /// `wal_bytes_per_sync`), so that the sync that closes a full WAL
@@ -125,6 +134,7 @@ impl Default for Options {
             runs_slowdown_trigger: 20,
             runs_stop_trigger: 36,
             max_manifest_size: 4 << 20,
+            manual_wal_flush: false,
             wal_bytes_per_sync: 4 << 20,
             compaction_style: CompactionStyle::default(),
             leveled_compaction: LeveledOptions::default(),
@@ -191,6 +201,12 @@ impl Options {
     pub fn target_file_size(mut self, bytes: u64) -> Self {
         self.compaction.target_file_size = bytes;
         self.leveled_compaction.target_file_size = bytes;
+        self
+    }
+
+    /// Sets [`manual_wal_flush`](Self::manual_wal_flush).
+    pub fn manual_wal_flush(mut self, on: bool) -> Self {
+        self.manual_wal_flush = on;
         self
     }
 

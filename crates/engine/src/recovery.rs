@@ -126,7 +126,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
     }
     let wal_options = WalOptions {
         segment_size: options.write_buffer_size as u64,
-        sync: SyncPolicy::Never,
+        sync: if options.manual_wal_flush {
+            SyncPolicy::Buffered
+        } else {
+            SyncPolicy::Never
+        },
     };
     let (wal, _report) = reader.into_wal(wal_options)?;
 

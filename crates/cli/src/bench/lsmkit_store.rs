@@ -39,6 +39,13 @@ impl LsmkitEngine {
         self
     }
 
+    /// The same, with WAL records buffered until a flush, sync or close
+    /// (`Options::manual_wal_flush`).
+    pub fn manual_wal_flush(mut self, on: bool) -> LsmkitEngine {
+        self.options.manual_wal_flush = on;
+        self
+    }
+
     fn leveled(&self) -> bool {
         self.options.compaction_style == CompactionStyle::Leveled
     }
@@ -71,7 +78,11 @@ impl Engine for LsmkitEngine {
             o.block_cache_size >> 20,
             o.block_size,
             if self.leveled() { "leveled" } else { "tiered" }
-        )
+        ) + if o.manual_wal_flush {
+            ", WAL records buffered (manual_wal_flush)"
+        } else {
+            ""
+        }
     }
 
     fn open(&self, dir: &Path) -> Result<LsmkitStore, StoreError> {

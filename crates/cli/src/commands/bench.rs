@@ -62,6 +62,10 @@ pub struct BenchArgs {
     /// How lsmkit-engine compacts: tiered (its default) or leveled.
     #[arg(long, value_enum, default_value_t = StyleArg::Tiered)]
     compaction_style: StyleArg,
+    /// Buffer lsmkit-engine's WAL records until a sync or close instead of
+    /// one write(2) each (a crash of the process loses the buffered ones).
+    #[arg(long)]
+    manual_wal_flush: bool,
 }
 
 /// `--compaction-style`.
@@ -117,7 +121,9 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
                 StyleArg::Tiered => CompactionStyle::Tiered,
                 StyleArg::Leveled => CompactionStyle::Leveled,
             };
-            let engine = LsmkitEngine::new().compaction_style(style);
+            let engine = LsmkitEngine::new()
+                .compaction_style(style)
+                .manual_wal_flush(args.manual_wal_flush);
             run_on(&engine, args, &config, progress, out)
         }
         EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),
