@@ -45,6 +45,10 @@ pub(crate) struct Task {
     /// The key range the output answers for (see `CompactionJob`).
     pub lower: Vec<u8>,
     pub upper: Option<Vec<u8>>,
+    /// A trivial move: the one input table overlaps nothing in the output
+    /// level, so it is recorded there (answering for `lower..upper`)
+    /// without being rewritten.
+    pub moved: bool,
 }
 
 impl Task {
@@ -60,6 +64,7 @@ impl Task {
             output_level,
             lower: Vec::new(),
             upper: None,
+            moved: false,
         }
     }
 
@@ -183,8 +188,50 @@ fn may_shrink(run: &Run) -> bool {
         })
 }
 
+/// The run id the output of `task` gets: its level's run where there is
+/// one (one compaction at a time, and flushes only add L0 runs: it is
+/// still there at the install), else a new one.
+fn output_run_id(inner: &Inner, task: &Task) -> u64 {
+    let level_run = (task.output_level > 0)
+        .then(|| {
+            inner
+                .current()
+                .runs
+                .iter()
+                .find(|r| r.level == task.output_level)
+                .map(|r| r.id)
+        })
+        .flatten();
+    level_run.unwrap_or_else(|| inner.next_file.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Records a trivial move: the input table, unchanged on disk, in its new
+/// level and key range, in one edit that removes and re-adds its number.
+fn move_table(inner: &Inner, task: &Task) -> Result<(), Retry> {
+    let Some(table) = task.tables().next() else {
+        return Ok(());
+    };
+    let moved = Arc::new(Table {
+        record: TableRecord {
+            run: output_run_id(inner, task),
+            level: task.output_level,
+            lower: task.lower.clone(),
+            upper: task.upper.clone(),
+            ..table.record.clone()
+        },
+        reader: Arc::clone(&table.reader),
+    });
+    install(inner, task, vec![moved]).map_err(Retry::No)?;
+    Counters::add(&inner.counters.compactions, 1);
+    Counters::add(&inner.counters.trivial_moves, 1);
+    Ok(())
+}
+
 /// Runs one compaction: merge, check, record, install, remove the inputs.
 fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
+    if task.moved {
+        return move_table(inner, task);
+    }
     let target_file_size = match inner.options.compaction_style {
         CompactionStyle::Leveled => inner.options.leveled_compaction.target_file_size,
         _ => inner.options.compaction.target_file_size,
@@ -206,20 +253,7 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
     })
     .map_err(|e| Retry::Yes(e.into()))?;
 
-    // The output joins its level's run where there is one (one compaction
-    // at a time, and flushes only add L0 runs: it is still there at the
-    // install).
-    let level_run = (task.output_level > 0)
-        .then(|| {
-            inner
-                .current()
-                .runs
-                .iter()
-                .find(|r| r.level == task.output_level)
-                .map(|r| r.id)
-        })
-        .flatten();
-    let run_id = level_run.unwrap_or_else(|| inner.next_file.fetch_add(1, Ordering::SeqCst));
+    let run_id = output_run_id(inner, task);
     let min_seqno = task.tables().map(|t| t.record.min_seqno).min().unwrap_or(0);
     let max_seqno = task.tables().map(|t| t.record.max_seqno).max().unwrap_or(0);
     let mut tables = Vec::with_capacity(outcome.added.len());

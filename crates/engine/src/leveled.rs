@@ -10,7 +10,9 @@
 //! than what they hold). So the stretch of the output level the picker
 //! chose is widened to every table whose answer range meets the inputs'
 //! keys, and the output answers from the end of the table before the
-//! stretch to the start of the table after it.
+//! stretch to the start of the table after it. One table that meets nothing
+//! there is moved rather than rewritten (a trivial move): recorded in the
+//! level with that range.
 
 use std::sync::Arc;
 
@@ -108,12 +110,15 @@ pub(crate) fn pick_task(options: &LeveledOptions, version: &Version) -> Result<O
             inputs.push((Arc::clone(run), tables[from..to].to_vec()));
         }
     }
+    // Nothing in the output level meets the one input table: move it.
+    let moved = matches!(&inputs[..], [(_, tables)] if tables.len() == 1);
     Ok(Some(Task {
         inputs,
         bottommost: task.bottommost,
         output_level: task.output_level as u32,
         lower,
         upper,
+        moved,
     }))
 }
 

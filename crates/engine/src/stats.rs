@@ -12,6 +12,7 @@ pub(crate) struct Counters {
     pub compaction_bytes_written: AtomicU64,
     pub flushes: AtomicU64,
     pub compactions: AtomicU64,
+    pub trivial_moves: AtomicU64,
     pub stall_micros: AtomicU64,
     pub slowdowns: AtomicU64,
     pub stops: AtomicU64,
@@ -44,6 +45,9 @@ pub struct Stats {
     pub flushes: u64,
     /// Compactions run since open.
     pub compactions: u64,
+    /// Of those, leveled compactions that moved a table down a level
+    /// without rewriting it (it overlapped nothing there).
+    pub trivial_moves: u64,
     /// Time writers spent slowed or stopped by backpressure, in
     /// microseconds.
     pub stall_micros: u64,
@@ -105,6 +109,7 @@ impl Counters {
         stats.compaction_bytes_written = get(&self.compaction_bytes_written);
         stats.flushes = get(&self.flushes);
         stats.compactions = get(&self.compactions);
+        stats.trivial_moves = get(&self.trivial_moves);
         stats.stall_micros = get(&self.stall_micros);
         stats.slowdowns = get(&self.slowdowns);
         stats.stops = get(&self.stops);

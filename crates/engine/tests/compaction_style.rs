@@ -118,3 +118,42 @@ fn reopening_under_the_other_style_keeps_every_key() {
         db.close().unwrap();
     }
 }
+
+#[test]
+fn a_table_that_overlaps_nothing_below_moves_without_a_rewrite() {
+    let fs = MemFs::new();
+    let one_run = |fs: &MemFs| {
+        let o = options(fs, CompactionStyle::Leveled);
+        let leveled = LeveledOptions {
+            l0_trigger: 1,
+            ..o.leveled_compaction.clone()
+        };
+        o.leveled_compaction(leveled)
+    };
+    let db = Db::open("/db", one_run(&fs)).unwrap();
+    let mut model = Model::new();
+    let mut put = |db: &Db, key: String| {
+        db.put(key.as_bytes(), b"v").unwrap();
+        model.insert(key.into_bytes(), b"v".to_vec());
+    };
+    // One flush into an empty tree: its table moves to the base level.
+    for i in 0..20 {
+        put(&db, format!("a{i:03}"));
+    }
+    db.wait_for_compactions().unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.trivial_moves, 1, "{stats:?}");
+    assert_eq!(stats.compaction_bytes_written, 0, "{stats:?}");
+    assert!(stats.run_levels.iter().all(|&l| l > 0), "{stats:?}");
+    // An overlapping flush is merged with it: a rewrite.
+    for i in 0..20 {
+        put(&db, format!("a{i:03}x"));
+    }
+    db.wait_for_compactions().unwrap();
+    let stats = db.stats();
+    assert!(stats.compaction_bytes_written > 0, "{stats:?}");
+    check(&db, &model);
+    db.close().unwrap();
+    let db = Db::open("/db", one_run(&fs)).unwrap();
+    check(&db, &model);
+}
