@@ -134,6 +134,8 @@ fn full_compaction(c: &mut Criterion) {
         bottommost: true,
         target_file_size: 64 << 20,
         table_options: SstOptions::default(),
+        lower: Vec::new(),
+        upper: None,
     };
     let mut group = c.benchmark_group("compaction/full");
     group.sample_size(10);

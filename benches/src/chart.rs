@@ -265,6 +265,11 @@ mod tests {
             peak_memory_bytes: Some(1 << 20),
             peak_rss_bytes: Some(2 << 20),
             found: None,
+            micros_max: 4.0,
+            sorted_runs: None,
+            tables: None,
+            compactions: None,
+            stall_micros: None,
         };
         Report {
             engine: engine.to_string(),

@@ -244,6 +244,8 @@ impl FifoEngine {
             bottommost: task.bottommost,
             target_file_size: self.options.small_run_bytes,
             table_options: SstOptions::default(),
+            lower: Vec::new(),
+            upper: None,
         };
         let info = RunInfo {
             size: 0,

@@ -15,6 +15,9 @@
 //!   through memory maps, that is the OS page cache, which every engine
 //!   here also reads through.
 //!
+//! lsmkit runs twice: `lsmkit` (tiered compaction, the engine's default)
+//! and `lsmkit-leveled`.
+//!
 //! RocksDB, fjall and sled are compiled only with the cargo features of
 //! the same names, so that `cargo test --workspace` never builds them.
 //!
@@ -23,6 +26,7 @@
 use std::path::Path;
 
 use lsmkit_cli::bench::{self, BenchConfig, BenchError, LsmkitEngine, Progress, Report};
+use lsmkit_engine::CompactionStyle;
 pub use lsmkit_engine::Compression;
 
 #[cfg(feature = "fjall")]
@@ -41,7 +45,7 @@ pub const BLOOM_BITS_PER_KEY: u32 = 10;
 
 /// The engines compiled into this build, lsmkit first.
 pub fn available() -> Vec<&'static str> {
-    let mut names = vec!["lsmkit"];
+    let mut names = vec!["lsmkit", "lsmkit-leveled"];
     if cfg!(feature = "rocksdb") {
         names.push("rocksdb");
     }
@@ -71,6 +75,12 @@ pub fn run(
             config,
             progress,
         )),
+        "lsmkit-leveled" => {
+            let engine = LsmkitEngine::new()
+                .compaction_style(CompactionStyle::Leveled)
+                .compression(codec);
+            Some(bench::run(&engine, dir, config, progress))
+        }
         #[cfg(feature = "rocksdb")]
         "rocksdb" => Some(bench::run(
             &rocksdb::RocksEngine { codec },

@@ -55,6 +55,28 @@ pub enum Error {
         /// Its largest sequence number.
         max_seqno: u64,
     },
+    /// The leveled picker was given a level whose tables are not sorted
+    /// by key without overlaps, or a table whose key range is empty.
+    #[error("table {index} of level {level}: {what}")]
+    LevelOutOfOrder {
+        /// The level (0 for L0).
+        level: usize,
+        /// Position of the table in the level.
+        index: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A compaction input holds a key outside the key range the job's
+    /// outputs answer for.
+    #[error("input key {key:?} lies outside the output range {lower:?}..{upper:?}")]
+    KeyOutOfBounds {
+        /// The key.
+        key: Vec<u8>,
+        /// The job's `lower`.
+        lower: Vec<u8>,
+        /// The job's `upper`.
+        upper: Option<Vec<u8>>,
+    },
     /// An option is outside its documented range.
     #[error("invalid compaction option {option}: {what}")]
     InvalidOption {
@@ -72,9 +94,11 @@ impl Error {
         match self {
             Error::Table(e) => e.is_corruption(),
             Error::BadKey { .. } | Error::OutOfOrder { .. } => true,
-            Error::RunsOutOfOrder { .. } | Error::BadRun { .. } | Error::InvalidOption { .. } => {
-                false
-            }
+            Error::RunsOutOfOrder { .. }
+            | Error::BadRun { .. }
+            | Error::LevelOutOfOrder { .. }
+            | Error::KeyOutOfBounds { .. }
+            | Error::InvalidOption { .. } => false,
         }
     }
 }

@@ -10,9 +10,10 @@
 //! its key range, and is then finished (written under a temporary name,
 //! synced, renamed, directory synced: see [`SstWriter::finish`]).
 //!
-//! The output tables partition the whole user-key space: table `i` answers
-//! for the keys in `[lower_i, lower_(i+1))`, the first from the smallest
-//! key, the last to the largest. A reader of the output run looks a key up
+//! The output tables partition the job's key range (`lower..upper`, by
+//! default the whole user-key space): table `i` answers for the keys in
+//! `[lower_i, lower_(i+1))`, the first from the job's `lower`, the last to
+//! its `upper`. A reader of the output run looks a key up
 //! in the one table whose range holds it, and finds there every range
 //! tombstone over the key, even where the table has no point entry.
 //!
@@ -50,6 +51,16 @@ pub struct CompactionJob {
     pub target_file_size: u64,
     /// How to write the output tables.
     pub table_options: SstOptions,
+    /// The first user key the outputs answer for (the first output's
+    /// `lower`): empty for the whole key space. A leveled compaction
+    /// writing into a stretch of a level passes the end of the table
+    /// before the stretch, so that its outputs fit between the tables it
+    /// leaves in place.
+    pub lower: Vec<u8>,
+    /// The first user key the outputs no longer answer for (the last
+    /// output's `upper`); `None` for the whole key space. Range tombstones
+    /// are cut at it. Every input key must lie in `[lower, upper)`.
+    pub upper: Option<Vec<u8>>,
 }
 
 /// One output table and the keys it answers for.
@@ -107,13 +118,21 @@ pub fn execute(
     let mut last_user_key = Vec::new();
     while let Some((internal_key, value)) = stream.next() {
         let user_key = key::user_key(internal_key);
+        let below = user_key < job.lower.as_slice();
+        if below || job.upper.as_ref().is_some_and(|u| user_key >= u.as_slice()) {
+            return Err(Error::KeyOutOfBounds {
+                key: user_key.to_vec(),
+                lower: job.lower.clone(),
+                upper: job.upper.clone(),
+            });
+        }
         if outputs.is_empty() || user_key != last_user_key.as_slice() {
             let full = outputs
                 .last()
                 .is_none_or(|o| o.writer.file_size() >= job.target_file_size);
             if full {
                 let lower = if outputs.is_empty() {
-                    Vec::new()
+                    job.lower.clone()
                 } else {
                     user_key.to_vec()
                 };
@@ -131,16 +150,16 @@ pub fn execute(
     if outputs.is_empty() && !kept.is_empty() {
         outputs.push(Output {
             writer: SstWriter::create(fs.clone(), next_path(), job.table_options.clone())?,
-            lower: Vec::new(),
+            lower: job.lower.clone(),
         });
     }
-    add_tombstones(&mut outputs, &kept)?;
+    add_tombstones(&mut outputs, &kept, job.upper.as_deref())?;
 
     let uppers: Vec<Option<Vec<u8>>> = outputs
         .iter()
         .skip(1)
         .map(|o| Some(o.lower.clone()))
-        .chain([None])
+        .chain([job.upper.clone()])
         .collect();
     let mut added: Vec<OutputTable> = Vec::with_capacity(outputs.len());
     for (out, upper) in outputs.into_iter().zip(uppers) {
@@ -167,10 +186,18 @@ pub fn execute(
     })
 }
 
-/// Gives each output the pieces of `tombstones` in its key range.
-fn add_tombstones(outputs: &mut [Output], tombstones: &[RangeTombstone]) -> Result<(), Error> {
+/// Gives each output the pieces of `tombstones` in its key range (the
+/// last one's ends at `last_upper`).
+fn add_tombstones(
+    outputs: &mut [Output],
+    tombstones: &[RangeTombstone],
+    last_upper: Option<&[u8]>,
+) -> Result<(), Error> {
     for i in 0..outputs.len() {
-        let upper = outputs.get(i + 1).map(|o| o.lower.clone());
+        let upper = outputs
+            .get(i + 1)
+            .map(|o| o.lower.clone())
+            .or_else(|| last_upper.map(<[u8]>::to_vec));
         let out = &mut outputs[i];
         for t in tombstones {
             let start = t.start.as_slice().max(out.lower.as_slice());

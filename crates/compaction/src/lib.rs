@@ -1,4 +1,4 @@
-//! Compaction for lsmkit: the merge machinery and a tiered strategy,
+//! Compaction for lsmkit: the merge machinery, a tiered and a leveled strategy,
 //! usable without the engine. Bring your table list; get back what to
 //! compact, and the compacted tables.
 //!
@@ -14,10 +14,13 @@
 //!   pure function from the sorted runs to a [`CompactionTask`];
 //!   [the algorithm](picker), a worked example and the amplification it
 //!   aims for are in its docs.
+//! - [`pick_leveled`]: the leveled strategy (RocksDB's, with dynamic level
+//!   sizes) as a pure function from L0 runs and levels of non-overlapping
+//!   tables to a [`LeveledTask`]; [the rules](leveled) are in its docs.
 //! - [`execute`]: runs a task, from input tables to output tables written
 //!   through `lsmkit-sstable` and `lsmkit-vfs`, cleaning up on failure.
-//! - [`simulate`]: drives the picker over an ingest pattern without I/O and
-//!   reports write amplification, space amplification and run counts.
+//! - [`simulate`]: drives either picker over an ingest pattern without I/O
+//!   and reports write, read (run counts) and space amplification.
 //!
 //! ```
 //! use lsmkit_compaction::{CompactionStream, MergingIterator, RunInfo, TieredOptions, pick};
@@ -65,6 +68,7 @@
 
 mod error;
 pub mod executor;
+pub mod leveled;
 pub mod merge;
 pub mod picker;
 pub mod simulator;
@@ -72,10 +76,14 @@ pub mod stream;
 
 pub use error::Error;
 pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute};
+pub use leveled::{
+    LeveledOptions, LeveledReason, LeveledTask, LevelsInfo, TableInfo, base_level, level_targets,
+    pick_leveled,
+};
 pub use lsmkit_sstable::InternalIterator;
 pub use merge::MergingIterator;
 pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick};
-pub use simulator::{Simulation, SimulationReport, Simulator, Workload, simulate};
+pub use simulator::{Policy, Simulation, SimulationReport, Simulator, Workload, simulate};
 pub use stream::{CompactionStream, StreamStats};
 
 /// The crates this crate's API is written in, re-exported so that a user

@@ -60,6 +60,8 @@ fn job(case: &Case, inputs: Vec<PathBuf>, target_file_size: u64) -> CompactionJo
         bottommost: case.bottommost,
         target_file_size,
         table_options: small_tables(),
+        lower: Vec::new(),
+        upper: None,
     }
 }
 
@@ -228,6 +230,8 @@ fn a_compaction_that_keeps_nothing_writes_nothing() {
         bottommost: true,
         target_file_size: 1 << 20,
         table_options: small_tables(),
+        lower: Vec::new(),
+        upper: None,
     };
     let outcome = execute(&fs, &job, output_namer()).unwrap();
     assert!(outcome.added.is_empty());
@@ -307,5 +311,50 @@ fn a_failure_at_a_read_of_an_input_leaves_no_output() {
             assert!(n > 1);
             break;
         }
+    }
+}
+
+#[test]
+fn outputs_answer_for_the_jobs_key_range_and_cut_tombstones_at_it() {
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    fs.create_dir_all(Path::new(DIR)).unwrap();
+    let path = PathBuf::from(format!("{DIR}/in.sst"));
+    let mut w = SstWriter::create(fs.clone(), &path, small_tables()).unwrap();
+    w.put(b"m", 1, b"x").unwrap();
+    w.add_range_tombstone(&RangeTombstone::new(&b"a"[..], &b"z"[..], 2))
+        .unwrap();
+    w.finish().unwrap();
+    let job = |lower: &[u8], upper: Option<&[u8]>| CompactionJob {
+        inputs: vec![path.clone()],
+        snapshots: vec![1],
+        bottommost: false,
+        target_file_size: 1 << 20,
+        table_options: small_tables(),
+        lower: lower.to_vec(),
+        upper: upper.map(<[u8]>::to_vec),
+    };
+
+    let outcome = execute(&fs, &job(b"l", Some(b"n")), output_namer()).unwrap();
+    let [table] = &outcome.added[..] else {
+        panic!("one output: {outcome:?}")
+    };
+    assert_eq!(
+        (table.lower.as_slice(), table.upper.as_deref()),
+        (&b"l"[..], Some(&b"n"[..]))
+    );
+    let (versions, tombstones) = read_table(&fs, table);
+    assert_eq!(versions.len(), 1);
+    assert_eq!(tombstones, [RangeTombstone::new(&b"l"[..], &b"n"[..], 2)]);
+    fs.remove(&table.meta.path).unwrap();
+
+    // A key outside the range is the caller's mistake: refused, nothing left.
+    let before = listing(&*fs);
+    for (lower, upper) in [(&b"n"[..], None), (&b""[..], Some(&b"m"[..]))] {
+        let error = execute(&fs, &job(lower, upper), output_namer()).unwrap_err();
+        assert!(
+            matches!(error, lsmkit_compaction::Error::KeyOutOfBounds { .. }),
+            "{error}"
+        );
+        assert_eq!(listing(&*fs), before);
     }
 }

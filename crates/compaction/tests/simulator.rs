@@ -21,7 +21,7 @@ fn config(workload: Workload, flushes: u64, options: TieredOptions) -> Simulatio
         flush_bytes: 100 * 100,
         entry_bytes: 100,
         seed: 42,
-        options,
+        policy: options.into(),
     }
 }
 

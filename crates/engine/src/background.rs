@@ -12,6 +12,7 @@
 //! it (LevelDB's `bg_error_`), reads go on, and reopening the database
 //! recovers.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -168,12 +169,26 @@ impl Background {
     /// Waits until no frozen memtable is left, or fails with the
     /// background error.
     pub fn wait_flushed(&self, inner: &Inner) -> Result<()> {
+        self.wait_until(|| inner.current().frozen.is_empty())
+    }
+
+    /// Waits until no frozen memtable is left and the compaction thread
+    /// has nothing to do, or fails with the background error. A running
+    /// compaction leaves the picker's answer as it was until it installs
+    /// its output, so "nothing to pick" means none is running either.
+    pub fn wait_settled(&self, inner: &Inner) -> Result<()> {
+        self.wait_until(|| inner.current().frozen.is_empty() && !crate::compact::pending(inner))
+    }
+
+    /// Waits until `done` holds (checked each time the background
+    /// signals), or fails with the background error.
+    fn wait_until(&self, mut done: impl FnMut() -> bool) -> Result<()> {
         let mut state = lock(&self.state);
         loop {
             if let Some(error) = &state.error {
                 return Err(error.clone());
             }
-            if inner.current().frozen.is_empty() {
+            if done() {
                 return Ok(());
             }
             if state.shutdown {
@@ -219,7 +234,37 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
     if let Some(thread) = crate::compact::start(inner)? {
         threads.push(thread);
     }
+    if inner.options.wal_bytes_per_sync > 0 {
+        let syncer = Arc::clone(inner);
+        threads.push(
+            std::thread::Builder::new()
+                .name("lsmkit-wal-sync".into())
+                .spawn(move || wal_sync_loop(&syncer))
+                .map_err(|e| Error::io(&inner.dir, e))?,
+        );
+    }
     Ok(threads)
+}
+
+/// Syncs the WAL each time `wal_bytes_per_sync` more bytes were appended,
+/// until shutdown. The sync runs outside the WAL's writer lock, so
+/// writers go on meanwhile; a failed sync is the background error (the
+/// WAL keeps it too, and fails the appends after it).
+fn wal_sync_loop(inner: &Inner) {
+    let _stick = StickOnPanic {
+        bg: &inner.bg,
+        thread: "wal sync",
+    };
+    let every = inner.options.wal_bytes_per_sync.max(1);
+    let epoch = || inner.counters.wal_bytes.load(Ordering::Relaxed) / every;
+    // From 0, not from `epoch()`: writes may come before this thread runs.
+    let mut synced = 0;
+    while let Some(now) = inner.bg.wait_for(|| Some(epoch()).filter(|&e| e > synced)) {
+        if let Err(error) = inner.wal.sync() {
+            inner.bg.set_error(error.into());
+        }
+        synced = now;
+    }
 }
 
 /// Makes a panic of the background thread that holds it the background

@@ -1,14 +1,17 @@
-//! Compaction: the background thread that asks the tiered picker what to
-//! merge, runs the executor of `lsmkit-compaction`, checks its outputs, and
-//! installs them as one run in place of its inputs.
+//! Compaction: the background thread that asks the picker of the
+//! configured style (tiered, or leveled: see `leveled`) what to merge, runs
+//! the executor of `lsmkit-compaction`, checks its outputs, and installs
+//! them: tiered, as one run in place of its inputs; leveled, in the level
+//! it compacts into.
 //!
-//! One compaction runs at a time (the picker assumes it). Flushes go on
+//! One compaction runs at a time (the pickers assume it). Flushes go on
 //! meanwhile: they only add runs in front, so the input runs stay a
 //! contiguous stretch of the version and the output takes their place.
 //! The live snapshots are read when the job starts; a snapshot taken later
 //! reads at or above every input's sequence numbers, where nothing changes
 //! for it.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,19 +24,73 @@ use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::flush::check_output;
 use crate::format::{self, FileKind, TableRecord, VersionEdit};
+use crate::options::CompactionStyle;
 use crate::stats::Counters;
 use crate::version::{Run, Table, Version};
 
-/// Runs to merge: a contiguous stretch of the version, newest first.
+/// Tables to merge, each group with the run it belongs to.
+pub(crate) type Inputs = Vec<(Arc<Run>, Vec<Arc<Table>>)>;
+
+/// What to merge and where the output goes.
 #[derive(Clone, Debug)]
 pub(crate) struct Task {
-    pub inputs: Vec<Arc<Run>>,
+    /// The tables to merge, each with its run: whole runs (tiered, L0, a
+    /// full compaction), or some tables of a level's run (leveled).
+    pub inputs: Inputs,
     pub bottommost: bool,
+    /// 0: the output is a new run in place of the input runs (tiered, and
+    /// every input run is wholly merged). Otherwise the output joins that
+    /// level's run, between the tables it keeps.
+    pub output_level: u32,
+    /// The key range the output answers for (see `CompactionJob`).
+    pub lower: Vec<u8>,
+    pub upper: Option<Vec<u8>>,
+    /// A trivial move: the one input table overlaps nothing in the output
+    /// level, so it is recorded there (answering for `lower..upper`)
+    /// without being rewritten.
+    pub moved: bool,
 }
 
-/// What the picker says about `version`; an error if the runs break the
-/// ordering invariant.
+impl Task {
+    /// Every table of `runs` into a new run at `output_level`, answering
+    /// for the whole key space.
+    pub fn whole_runs(runs: &[Arc<Run>], bottommost: bool, output_level: u32) -> Task {
+        Task {
+            inputs: runs
+                .iter()
+                .map(|r| (Arc::clone(r), r.tables.clone()))
+                .collect(),
+            bottommost,
+            output_level,
+            lower: Vec::new(),
+            upper: None,
+            moved: false,
+        }
+    }
+
+    fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
+        self.inputs.iter().flat_map(|(_, tables)| tables)
+    }
+}
+
+/// What the picker of the configured style says about `version`; an
+/// error if the runs break the ordering invariant.
 fn pick_task(inner: &Inner, version: &Version) -> Result<Option<Task>> {
+    match inner.options.compaction_style {
+        CompactionStyle::Leveled => {
+            crate::leveled::pick_task(&inner.options.leveled_compaction, version)
+        }
+        _ => pick_tiered(inner, version),
+    }
+}
+
+fn pick_tiered(inner: &Inner, version: &Version) -> Result<Option<Task>> {
+    // Levels left by leveled compaction (the database was reopened under
+    // the tiered style) have no disjoint sequence numbers to order them as
+    // tiered runs: merge everything into one run once.
+    if version.runs.iter().any(|r| r.level > 0) {
+        return Ok(Some(Task::whole_runs(&version.runs, true, 0)));
+    }
     let runs: Vec<RunInfo> = version
         .runs
         .iter()
@@ -43,10 +100,15 @@ fn pick_task(inner: &Inner, version: &Version) -> Result<Option<Task>> {
             max_seqno: r.max_seqno,
         })
         .collect();
-    Ok(pick(&inner.options.compaction, &runs)?.map(|task| Task {
-        inputs: version.runs[task.runs].to_vec(),
-        bottommost: task.bottommost,
-    }))
+    Ok(pick(&inner.options.compaction, &runs)?
+        .map(|task| Task::whole_runs(&version.runs[task.runs.clone()], task.bottommost, 0)))
+}
+
+/// Whether the compaction thread has work: automatic compaction is on and
+/// the picker chooses something (or fails, which the thread turns into the
+/// background error).
+pub(crate) fn pending(inner: &Inner) -> bool {
+    inner.options.auto_compaction && !matches!(pick_task(inner, &inner.current()), Ok(None))
 }
 
 /// Starts the compaction thread when automatic compaction is on.
@@ -108,11 +170,12 @@ pub(crate) fn compact_all(inner: &Inner) -> Result<()> {
     if !worth_it {
         return Ok(());
     }
-    let task = Task {
-        inputs: version.runs.clone(),
-        bottommost: true,
+    // Under the leveled style everything goes to the last level.
+    let level = match inner.options.compaction_style {
+        CompactionStyle::Leveled => inner.options.leveled_compaction.num_levels as u32,
+        _ => 0,
     };
-    run_with_retries(inner, &task)
+    run_with_retries(inner, &Task::whole_runs(&version.runs, true, level))
 }
 
 /// Whether a run may hold something a full compaction drops: tombstones,
@@ -125,31 +188,78 @@ fn may_shrink(run: &Run) -> bool {
         })
 }
 
+/// The run id the output of `task` gets: its level's run where there is
+/// one (one compaction at a time, and flushes only add L0 runs: it is
+/// still there at the install), else a new one.
+fn output_run_id(inner: &Inner, task: &Task) -> u64 {
+    let level_run = (task.output_level > 0)
+        .then(|| {
+            inner
+                .current()
+                .runs
+                .iter()
+                .find(|r| r.level == task.output_level)
+                .map(|r| r.id)
+        })
+        .flatten();
+    level_run.unwrap_or_else(|| inner.next_file.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Records a trivial move: the input table, unchanged on disk, in its new
+/// level and key range, in one edit that removes and re-adds its number.
+fn move_table(inner: &Inner, task: &Task) -> Result<(), Retry> {
+    let Some(table) = task.tables().next() else {
+        return Ok(());
+    };
+    let moved = Arc::new(Table {
+        record: TableRecord {
+            run: output_run_id(inner, task),
+            level: task.output_level,
+            lower: task.lower.clone(),
+            upper: task.upper.clone(),
+            ..table.record.clone()
+        },
+        reader: Arc::clone(&table.reader),
+    });
+    install(inner, task, vec![moved]).map_err(Retry::No)?;
+    Counters::add(&inner.counters.compactions, 1);
+    Counters::add(&inner.counters.trivial_moves, 1);
+    Ok(())
+}
+
 /// Runs one compaction: merge, check, record, install, remove the inputs.
 fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
-    let inputs = &task.inputs;
+    if task.moved {
+        return move_table(inner, task);
+    }
+    let target_file_size = match inner.options.compaction_style {
+        CompactionStyle::Leveled => inner.options.leveled_compaction.target_file_size,
+        _ => inner.options.compaction.target_file_size,
+    };
     let job = CompactionJob {
-        inputs: inputs
-            .iter()
-            .flat_map(|r| r.tables.iter().map(|t| inner.table_path(t.record.number)))
+        inputs: task
+            .tables()
+            .map(|t| inner.table_path(t.record.number))
             .collect(),
         snapshots: inner.snapshots.seqnos(),
         bottommost: task.bottommost,
-        target_file_size: inner.options.compaction.target_file_size,
+        target_file_size,
         table_options: if task.bottommost {
             inner.bottommost_sst_options.clone()
         } else {
             inner.sst_options.clone()
         },
+        lower: task.lower.clone(),
+        upper: task.upper.clone(),
     };
     let outcome = execute(&inner.fs, &job, || {
         inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst))
     })
     .map_err(|e| Retry::Yes(e.into()))?;
 
-    let run_id = inner.next_file.fetch_add(1, Ordering::SeqCst);
-    let min_seqno = inputs.iter().map(|r| r.min_seqno).min().unwrap_or(0);
-    let max_seqno = inputs.iter().map(|r| r.max_seqno).max().unwrap_or(0);
+    let run_id = output_run_id(inner, task);
+    let min_seqno = task.tables().map(|t| t.record.min_seqno).min().unwrap_or(0);
+    let max_seqno = task.tables().map(|t| t.record.max_seqno).max().unwrap_or(0);
     let mut tables = Vec::with_capacity(outcome.added.len());
     let mut checked = Ok(());
     for out in &outcome.added {
@@ -168,6 +278,7 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
                     size: out.meta.file_size,
                     min_seqno,
                     max_seqno,
+                    level: task.output_level,
                     lower: out.lower.clone(),
                     upper: out.upper.clone(),
                 },
@@ -187,8 +298,8 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
         });
     }
 
-    install(inner, inputs, tables).map_err(Retry::No)?;
-    let read: u64 = inputs.iter().map(|r| r.size()).sum();
+    install(inner, task, tables).map_err(Retry::No)?;
+    let read: u64 = task.tables().map(|t| t.record.size).sum();
     let written: u64 = outcome.added.iter().map(|o| o.meta.file_size).sum();
     Counters::add(&inner.counters.compactions, 1);
     Counters::add(&inner.counters.compaction_bytes_read, read);
@@ -207,29 +318,55 @@ fn table_number(path: &Path) -> Option<u64> {
     }
 }
 
-/// Records the compaction and publishes the version with `tables` as one
-/// run in place of `inputs`.
-fn install(inner: &Inner, inputs: &[Arc<Run>], tables: Vec<Arc<Table>>) -> Result<()> {
+/// Records the compaction and publishes the version without the task's
+/// input tables (a run left with none goes) and with `tables`: as a new
+/// run in place of the input runs, or in their level's run.
+fn install(inner: &Inner, task: &Task, tables: Vec<Arc<Table>>) -> Result<()> {
+    let removed: HashSet<u64> = task.tables().map(|t| t.record.number).collect();
     let mut manifest = lock(&inner.manifest);
     manifest.append(VersionEdit {
         added: tables.iter().map(|t| t.record.clone()).collect(),
-        removed: inputs
-            .iter()
-            .flat_map(|r| r.tables.iter().map(|t| t.record.number))
-            .collect(),
+        removed: removed.iter().copied().collect(),
         ..VersionEdit::default()
     })?;
     let mut current = lock(&inner.version);
-    let is_input = |run: &Arc<Run>| inputs.iter().any(|i| Arc::ptr_eq(i, run));
-    let at = current.runs.iter().position(is_input).unwrap_or(0);
-    let mut runs: Vec<Arc<Run>> = current
-        .runs
-        .iter()
-        .filter(|r| !is_input(r))
-        .cloned()
-        .collect();
+    let mut runs: Vec<Arc<Run>> = Vec::with_capacity(current.runs.len() + 1);
+    let mut first_input = None;
+    for run in &current.runs {
+        if !run
+            .tables
+            .iter()
+            .any(|t| removed.contains(&t.record.number))
+        {
+            runs.push(Arc::clone(run));
+            continue;
+        }
+        first_input.get_or_insert(runs.len());
+        let kept: Vec<Arc<Table>> = run
+            .tables
+            .iter()
+            .filter(|t| !removed.contains(&t.record.number))
+            .cloned()
+            .collect();
+        if !kept.is_empty() {
+            runs.push(Arc::new(Run::new(kept)));
+        }
+    }
     if !tables.is_empty() {
-        runs.insert(at, Arc::new(Run::new(tables)));
+        let level = task.output_level;
+        if level == 0 {
+            runs.insert(first_input.unwrap_or(0), Arc::new(Run::new(tables)));
+        } else if let Some(at) = runs.iter().position(|r| r.level == level) {
+            let mut joined = runs[at].tables.clone();
+            joined.extend(tables);
+            runs[at] = Arc::new(Run::new(joined));
+        } else {
+            let at = runs
+                .iter()
+                .position(|r| r.level > level)
+                .unwrap_or(runs.len());
+            runs.insert(at, Arc::new(Run::new(tables)));
+        }
     }
     *current = Arc::new(Version {
         mem: Arc::clone(&current.mem),

@@ -166,7 +166,16 @@ impl Inner {
             apply_batch(&mem, &decoded).map_err(|e| self.bg.set_error(e))?;
             w.last_seqno = last;
             self.visible.store(last, Ordering::Release);
-            Counters::add(&self.counters.wal_bytes, record.len() as u64);
+            let wal_bytes = record.len() as u64;
+            let before = self
+                .counters
+                .wal_bytes
+                .fetch_add(wal_bytes, Ordering::Relaxed);
+            let every = self.options.wal_bytes_per_sync;
+            if every > 0 && before / every != (before + wal_bytes) / every {
+                // Wakes the WAL syncer (see `background::wal_sync_loop`).
+                self.bg.notify();
+            }
             Counters::add(&self.counters.user_bytes, user_bytes);
             if mem.approximate_memory() >= self.options.write_buffer_size {
                 self.switch_memtable(&mut w);
@@ -219,6 +228,7 @@ impl Inner {
             .collect();
         stats.tables_per_run = version.runs.iter().map(|r| r.tables.len()).collect();
         stats.run_bytes = version.runs.iter().map(|r| r.size()).collect();
+        stats.run_levels = version.runs.iter().map(|r| r.level).collect();
         stats.last_seqno = self.visible_seqno();
         if let Some(cache) = &self.reader_options.block_cache {
             let cache = cache.stats();
@@ -336,6 +346,19 @@ impl Db {
         self.range::<&[u8], _>(..)
     }
 
+    /// Hands the WAL records still buffered under
+    /// [`Options::manual_wal_flush`](crate::Options::manual_wal_flush) to
+    /// the OS, so that a crash of the process no longer loses them (a crash
+    /// of the machine still may: [`sync_wal`](Self::sync_wal) makes them
+    /// durable). Without that option there is nothing to do.
+    pub fn flush_wal(&self) -> Result<()> {
+        self.inner.bg.check()?;
+        self.inner
+            .wal
+            .flush()
+            .map_err(|e| self.inner.bg.set_error(e.into()))
+    }
+
     /// Flushes the memtable to a table and waits until every frozen
     /// memtable is flushed.
     pub fn flush(&self) -> Result<()> {
@@ -345,6 +368,17 @@ impl Db {
             self.inner.switch_memtable(&mut w);
         }
         self.inner.bg.wait_flushed(&self.inner)
+    }
+
+    /// Flushes, then waits until automatic compaction has nothing left to
+    /// do (RocksDB's `WaitForCompact`), so that what follows runs against
+    /// settled files: a benchmark's reads, say. With
+    /// [`auto_compaction`](crate::Options::auto_compaction) off it only
+    /// flushes. Writes meanwhile may start more work; it waits for that
+    /// too.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        self.flush()?;
+        self.inner.bg.wait_settled(&self.inner)
     }
 
     /// Flushes, then merges every sorted run into one (a full, bottommost

@@ -81,6 +81,7 @@ fn write_table(inner: &Inner, frozen: &Frozen) -> Result<Table, Retry> {
             size,
             min_seqno: frozen.first_seqno,
             max_seqno: frozen.last_seqno,
+            level: 0,
             lower: Vec::new(),
             upper: None,
         },

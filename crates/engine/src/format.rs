@@ -17,6 +17,7 @@
 //!           | 3 next_file_number:varint64
 //!           | 4 table                         (add a table)
 //!           | 5 number:varint64               (remove a table)
+//!           | 6 level:varint32 table          (add a table at a level >= 1)
 //! table    := run:varint64 number:varint64 size:varint64
 //!             min_seqno:varint64 max_seqno:varint64
 //!             lower:bytes (0x00 | 0x01 upper:bytes)
@@ -52,6 +53,7 @@ mod tag {
     pub const NEXT_FILE_NUMBER: u32 = 3;
     pub const ADD_TABLE: u32 = 4;
     pub const REMOVE_TABLE: u32 = 5;
+    pub const ADD_LEVEL_TABLE: u32 = 6;
 }
 
 /// The file name of table `number`.
@@ -326,6 +328,12 @@ pub struct TableRecord {
     pub min_seqno: SeqNo,
     /// See `min_seqno`.
     pub max_seqno: SeqNo,
+    /// The level of a leveled tree the table's run is (every table of a
+    /// run has the run's level): 0 for a run of L0 or of a tiered tree,
+    /// ordered among the others by sequence numbers; 1 and up for the
+    /// levels, ordered by level below every level-0 run. A level's tables
+    /// need not share their sequence-number range.
+    pub level: u32,
     /// The first user key the table answers for within its run.
     pub lower: Vec<u8>,
     /// The first user key it no longer answers for; `None`: every key
@@ -364,7 +372,12 @@ impl VersionEdit {
         field(tag::FLUSHED_SEQNO, self.flushed_seqno);
         field(tag::NEXT_FILE_NUMBER, self.next_file_number);
         for t in &self.added {
-            put_varint32(out, tag::ADD_TABLE);
+            if t.level == 0 {
+                put_varint32(out, tag::ADD_TABLE);
+            } else {
+                put_varint32(out, tag::ADD_LEVEL_TABLE);
+                put_varint32(out, t.level);
+            }
             for v in [t.run, t.number, t.size, t.min_seqno, t.max_seqno] {
                 put_varint64(out, v);
             }
@@ -389,14 +402,23 @@ impl VersionEdit {
         let mut edit = VersionEdit::default();
         while !d.is_empty() {
             let at = d.offset();
-            match d.varint32("field tag")? {
+            let tag = d.varint32("field tag")?;
+            match tag {
                 tag::LAST_SEQNO => edit.last_seqno = Some(d.seqno("last seqno")?),
                 tag::FLUSHED_SEQNO => edit.flushed_seqno = Some(d.seqno("flushed seqno")?),
                 tag::NEXT_FILE_NUMBER => {
                     edit.next_file_number = Some(d.varint64("next file number")?);
                 }
-                tag::ADD_TABLE => {
+                tag::ADD_TABLE | tag::ADD_LEVEL_TABLE => {
+                    let level = match tag {
+                        tag::ADD_TABLE => 0,
+                        _ => match d.varint32("table level")? {
+                            0 => return Err(d.error("a level table is at level 0")),
+                            level => level,
+                        },
+                    };
                     let table = TableRecord {
+                        level,
                         run: d.varint64("table run")?,
                         number: d.varint64("table number")?,
                         size: d.varint64("table size")?,
@@ -524,6 +546,39 @@ mod tests {
         assert_eq!(err.offset, at);
     }
 
+    #[test]
+    fn level_zero_tables_keep_the_old_tag_and_a_level_table_at_zero_is_refused() {
+        let table = TableRecord {
+            run: 7,
+            number: 8,
+            size: 9,
+            min_seqno: 1,
+            max_seqno: 2,
+            level: 0,
+            lower: b"a".to_vec(),
+            upper: None,
+        };
+        let mut old = Vec::new();
+        VersionEdit {
+            added: vec![table.clone()],
+            ..VersionEdit::default()
+        }
+        .encode(&mut old);
+        assert_eq!(old[0], tag::ADD_TABLE as u8);
+        let mut leveled = Vec::new();
+        let at_level = TableRecord { level: 3, ..table };
+        VersionEdit {
+            added: vec![at_level.clone()],
+            ..VersionEdit::default()
+        }
+        .encode(&mut leveled);
+        assert_eq!(leveled[..2], [tag::ADD_LEVEL_TABLE as u8, 3]);
+        assert_eq!(VersionEdit::decode(&leveled).unwrap().added, [at_level]);
+        leveled[1] = 0;
+        let err = VersionEdit::decode(&leveled).unwrap_err();
+        assert!(err.what.contains("level 0"), "{err:?}");
+    }
+
     fn arb_edit() -> impl Strategy<Value = VersionEdit> {
         let table = (
             any::<u64>(),
@@ -535,6 +590,7 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..8),
         )
             .prop_map(|(run, number, size, a, b, x, y)| TableRecord {
+                level: (number % 3) as u32,
                 run,
                 number,
                 size,

@@ -83,6 +83,7 @@ pub(crate) fn ingest(inner: &Inner, paths: &[&Path]) -> Result<()> {
             size: 0,
             min_seqno: seqno,
             max_seqno: seqno,
+            level: 0,
             lower: if i == 0 {
                 Vec::new()
             } else {

@@ -2,7 +2,8 @@
 //! composition of lsmkit's crates. Writes go to a write-ahead log
 //! (`lsmkit-wal`) and a memtable (`lsmkit-memtable`); full memtables are
 //! flushed to SSTables (`lsmkit-sstable`) by a background thread; sorted runs
-//! of tables are merged by tiered compaction (`lsmkit-compaction`); every
+//! of tables are merged by tiered or leveled compaction (`lsmkit-compaction`,
+//! [`CompactionStyle`]); every
 //! file goes through `lsmkit-vfs`. The engine owns the manifest, the threads
 //! and the wiring, and nothing else: every format, log, table and
 //! compaction decision lives in those crates.
@@ -124,6 +125,7 @@ mod error;
 mod flush;
 pub mod format;
 mod ingest;
+mod leveled;
 mod manifest;
 mod options;
 mod recovery;
@@ -137,11 +139,11 @@ pub use db::{Db, WriteOptions};
 pub use db_iter::{DbIter, KeyValue};
 pub use error::{Error, Result};
 pub use manifest::{ManifestState, RecoveredManifest};
-pub use options::Options;
+pub use options::{CompactionStyle, Options};
 pub use snapshot::Snapshot;
 pub use stats::Stats;
 
-pub use lsmkit_compaction::TieredOptions;
+pub use lsmkit_compaction::{LeveledOptions, TieredOptions};
 pub use lsmkit_sstable::Compression;
 pub use lsmkit_wal::RecoveryMode;
 

@@ -294,6 +294,7 @@ mod tests {
             size: 100,
             min_seqno: number,
             max_seqno: number,
+            level: 0,
             lower: Vec::new(),
             upper: None,
         }

@@ -149,7 +149,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
     }
     let wal_options = WalOptions {
         segment_size: options.write_buffer_size as u64,
-        sync: SyncPolicy::Never,
+        sync: if options.manual_wal_flush {
+            SyncPolicy::Buffered
+        } else {
+            SyncPolicy::Never
+        },
     };
     let (wal, _report) = reader.into_wal(wal_options)?;
 
@@ -255,21 +259,36 @@ fn open_runs(
             reader,
         }));
     }
+    let corrupt = |what: String| Error::corruption(manifest, 0, "manifest", what);
     let mut runs = Vec::with_capacity(by_run.len());
     for (run_id, tables) in by_run {
         let run = Run::new(tables);
         let records: Vec<&TableRecord> = run.tables.iter().map(|t| &t.record).collect();
         if let Some((a, b)) = overlapping(&records) {
-            return Err(Error::corruption(
-                manifest,
-                0,
-                "manifest",
-                format!("tables {a} and {b} of run {run_id} overlap"),
-            ));
+            return Err(corrupt(format!(
+                "tables {a} and {b} of run {run_id} overlap"
+            )));
+        }
+        if let Some(t) = records.iter().find(|t| t.level != run.level) {
+            return Err(corrupt(format!(
+                "table {} of run {run_id} is at level {}, the run at level {}",
+                t.number, t.level, run.level
+            )));
         }
         runs.push(Arc::new(run));
     }
-    runs.sort_by_key(|r| std::cmp::Reverse(r.max_seqno));
+    // The L0 (or tiered) runs, newest first by their disjoint sequence
+    // numbers, then the levels, level 1 first: see `version`.
+    runs.sort_by_key(|r| (r.level, std::cmp::Reverse(r.max_seqno)));
+    if let Some(pair) = runs
+        .windows(2)
+        .find(|p| p[0].level > 0 && p[0].level == p[1].level)
+    {
+        return Err(corrupt(format!(
+            "runs {} and {} are both level {}",
+            pair[0].id, pair[1].id, pair[0].level
+        )));
+    }
     Ok(runs)
 }
 

@@ -184,6 +184,7 @@ mod tests {
                         size,
                         min_seqno: 1,
                         max_seqno: 1,
+                        level: 0,
                         lower: w[0].as_bytes().to_vec(),
                         upper: (!w[1].is_empty()).then(|| w[1].as_bytes().to_vec()),
                     },

@@ -12,6 +12,7 @@ pub(crate) struct Counters {
     pub compaction_bytes_written: AtomicU64,
     pub flushes: AtomicU64,
     pub compactions: AtomicU64,
+    pub trivial_moves: AtomicU64,
     pub stall_micros: AtomicU64,
     pub slowdowns: AtomicU64,
     pub stops: AtomicU64,
@@ -44,6 +45,9 @@ pub struct Stats {
     pub flushes: u64,
     /// Compactions run since open.
     pub compactions: u64,
+    /// Of those, leveled compactions that moved a table down a level
+    /// without rewriting it (it overlapped nothing there).
+    pub trivial_moves: u64,
     /// Time writers spent slowed or stopped by backpressure, in
     /// microseconds.
     pub stall_micros: u64,
@@ -64,6 +68,9 @@ pub struct Stats {
     pub tables_per_run: Vec<usize>,
     /// Bytes per sorted run, newest run first.
     pub run_bytes: Vec<u64>,
+    /// The level of each sorted run, newest run first: 0 for tiered and
+    /// L0 runs, then the levels of a leveled tree in order.
+    pub run_levels: Vec<u32>,
     /// The sequence number of the newest visible write.
     pub last_seqno: u64,
     /// Data block reads served by the block cache since open.
@@ -102,6 +109,7 @@ impl Counters {
         stats.compaction_bytes_written = get(&self.compaction_bytes_written);
         stats.flushes = get(&self.flushes);
         stats.compactions = get(&self.compactions);
+        stats.trivial_moves = get(&self.trivial_moves);
         stats.stall_micros = get(&self.stall_micros);
         stats.slowdowns = get(&self.slowdowns);
         stats.stops = get(&self.stops);

@@ -15,6 +15,14 @@
 //! - a compaction merges a contiguous stretch of runs into one run that
 //!   covers the union of their sequence numbers, in their place.
 //!
+//! Under leveled compaction the runs are the L0 runs (level 0, ordered as
+//! above), then one run per level (level 1 first), each of tables that do
+//! not overlap. A level's tables cover no common range of sequence
+//! numbers, but the invariant holds per key: a key's versions in a level
+//! are newer than its versions in every level below, because a table only
+//! ever moves down into the tables it overlaps, and L0 compacts all of its
+//! runs at once.
+//!
 //! Hence a point lookup stops at the first source that answers `Found` or
 //! `Deleted`, and a range tombstone visible in a source deletes the keys it
 //! covers in every older source. Anything that adds data later (ingestion)
@@ -67,18 +75,29 @@ pub(crate) struct Run {
     pub tables: Vec<Arc<Table>>,
     pub min_seqno: SeqNo,
     pub max_seqno: SeqNo,
+    /// The run id its tables' records share.
+    pub id: u64,
+    /// 0 for an L0 or tiered run; the level of a leveled tree otherwise
+    /// (see [`TableRecord::level`]).
+    pub level: u32,
 }
 
 impl Run {
-    /// A run of `tables`, which must share one run id and seqno range.
+    /// A run of `tables`, which must share one run id and level (and,
+    /// below level 1, one seqno range).
     pub fn new(mut tables: Vec<Arc<Table>>) -> Run {
         tables.sort_by(|a, b| a.record.lower.cmp(&b.record.lower));
         let min_seqno = tables.iter().map(|t| t.record.min_seqno).min().unwrap_or(0);
         let max_seqno = tables.iter().map(|t| t.record.max_seqno).max().unwrap_or(0);
+        let (id, level) = tables
+            .first()
+            .map_or((0, 0), |t| (t.record.run, t.record.level));
         Run {
             tables,
             min_seqno,
             max_seqno,
+            id,
+            level,
         }
     }
 
@@ -182,6 +201,7 @@ mod tests {
             size: 0,
             min_seqno: 1,
             max_seqno: 1,
+            level: 0,
             lower: lower.into(),
             upper: upper.map(Into::into),
         }

@@ -24,12 +24,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod styles;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use common::{DIR, History, Rng, Step, check_prefix, contents, env_number, run, small_options};
-use lsmkit_engine::{Db, Options};
+use lsmkit_engine::{CompactionStyle, Db, Options};
 use lsmkit_vfs::{FaultFs, Fs, MemFs, Rule};
 
 fn depth() -> u64 {
@@ -38,6 +39,14 @@ fn depth() -> u64 {
 
 fn options(fs: &MemFs) -> Options {
     small_options(Arc::new(fs.clone()))
+}
+
+/// The small options under `style`; leveled with a tiny tree, so that
+/// crashes land in L0 compactions and in moves between levels.
+fn styled(fs: Arc<dyn Fs>, style: CompactionStyle) -> Options {
+    small_options(fs)
+        .compaction_style(style)
+        .leveled_compaction(styles::tiny_leveled())
 }
 
 fn manifest_numbers(fs: &MemFs) -> Vec<String> {
@@ -52,6 +61,17 @@ fn manifest_numbers(fs: &MemFs) -> Vec<String> {
 /// `history`, then checks that the database takes writes and that a clean
 /// close and reopen keeps all of it. Returns the prefix length.
 fn recover_and_check(fs: &MemFs, history: &History, context: &str) -> usize {
+    recover_and_check_as(fs, history, context, CompactionStyle::Tiered)
+}
+
+/// [`recover_and_check`] with the database opened under `style`.
+fn recover_and_check_as(
+    fs: &MemFs,
+    history: &History,
+    context: &str,
+    style: CompactionStyle,
+) -> usize {
+    let options = |fs: &MemFs| styled(Arc::new(fs.clone()), style);
     let db = Db::open(DIR, options(fs)).unwrap_or_else(|e| panic!("{context}: reopen: {e}"));
     let p = check_prefix(&db, history, context);
     db.put(b"after-recovery", b"yes")
@@ -132,12 +152,12 @@ fn every_call_workload() -> Vec<Step> {
 /// Runs the every-call workload on a fresh `MemFs` whose disk dies at the
 /// `k`-th mutating call; returns the filesystem, the history, and whether
 /// the disk died.
-fn run_until_disk_dies(steps: &[Step], k: u64) -> (MemFs, History, bool) {
+fn run_until_disk_dies(steps: &[Step], k: u64, style: CompactionStyle) -> (MemFs, History, bool) {
     let mem = MemFs::new();
     let fs = FaultFs::new(mem.clone());
     let dies = fs.add(Rule::on_mutating().from_nth(k));
     let mut history = History::default();
-    match Db::open(DIR, small_options(Arc::new(fs.clone()))) {
+    match Db::open(DIR, styled(Arc::new(fs.clone()), style)) {
         Ok(db) => {
             let _ = run(&db, steps, &mut history);
             drop(db);
@@ -149,28 +169,38 @@ fn run_until_disk_dies(steps: &[Step], k: u64) -> (MemFs, History, bool) {
 
 #[test]
 fn crash_at_every_mutating_call_recovers_a_prefix() {
+    crash_at_every_mutating_call(CompactionStyle::Tiered);
+}
+
+#[test]
+fn crash_at_every_mutating_call_recovers_a_prefix_leveled() {
+    crash_at_every_mutating_call(CompactionStyle::Leveled);
+}
+
+fn crash_at_every_mutating_call(style: CompactionStyle) {
     let steps = every_call_workload();
     let mut k = 1;
     let mut recovery_crashes = 0;
     loop {
-        let (mem, history, died) = run_until_disk_dies(&steps, k);
+        let (mem, history, died) = run_until_disk_dies(&steps, k, style);
         if !died {
             break;
         }
         let context = format!("disk died at mutating call {k}");
-        let p = recover_and_check(&mem.crash_clone(), &history, &context);
-        recover_and_check(
+        let p = recover_and_check_as(&mem.crash_clone(), &history, &context, style);
+        recover_and_check_as(
             &mem.crash_clone_torn(k),
             &history,
             &format!("{context}, torn crash (seed {k})"),
+            style,
         );
         if k % 5 == 0 {
-            recovery_crashes += crash_during_recovery(&mem.crash_clone(), &history, p, k);
+            recovery_crashes += crash_during_recovery(&mem.crash_clone(), &history, p, k, style);
         }
         k += 1;
     }
     eprintln!(
-        "crashed at {} mutating calls, {recovery_crashes} recoveries interrupted",
+        "{style:?}: crashed at {} mutating calls, {recovery_crashes} recoveries interrupted",
         k - 1
     );
     assert!(k > 100, "the workload made only {k} mutating calls");
@@ -181,11 +211,17 @@ fn crash_at_every_mutating_call_recovers_a_prefix() {
 /// `j`, then recovers again: the state must be the very prefix `p` an
 /// uninterrupted recovery found (nothing durable was lost, nothing
 /// resurrected). Returns how many recoveries were interrupted.
-fn crash_during_recovery(crashed: &MemFs, history: &History, p: usize, k: u64) -> u64 {
+fn crash_during_recovery(
+    crashed: &MemFs,
+    history: &History,
+    p: usize,
+    k: u64,
+    style: CompactionStyle,
+) -> u64 {
     // How many mutating calls an uninterrupted recovery makes.
     let calls = {
         let fs = FaultFs::new(crashed.crash_clone());
-        drop(Db::open(DIR, small_options(Arc::new(fs.clone()))).unwrap());
+        drop(Db::open(DIR, styled(Arc::new(fs.clone()), style)).unwrap());
         fs.mutating_count()
     };
     let mut interrupted = 0;
@@ -195,7 +231,7 @@ fn crash_during_recovery(crashed: &MemFs, history: &History, p: usize, k: u64) -
         let mem = crashed.crash_clone();
         let fs = FaultFs::new(mem.clone());
         let dies = fs.add(Rule::on_mutating().from_nth(j));
-        drop(Db::open(DIR, small_options(Arc::new(fs.clone()))));
+        drop(Db::open(DIR, styled(Arc::new(fs.clone()), style)));
         if fs.fired(dies) == 0 {
             continue;
         }
@@ -210,7 +246,7 @@ fn crash_during_recovery(crashed: &MemFs, history: &History, p: usize, k: u64) -
         } else {
             mem.crash_clone()
         };
-        let again = recover_and_check(&crashed_again, history, &context);
+        let again = recover_and_check_as(&crashed_again, history, &context, style);
         assert_eq!(
             again, p,
             "{context}: an interrupted recovery changed what the next one finds"

@@ -7,11 +7,12 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use lsmkit_engine::{Db, Options, Snapshot, TieredOptions};
+use lsmkit_engine::{CompactionStyle, Db, Options, Snapshot, TieredOptions};
 use lsmkit_vfs::MemFs;
 use proptest::prelude::*;
 
 mod common;
+mod styles;
 
 use common::{Model, Write, apply, batch_of};
 
@@ -35,6 +36,8 @@ enum Op {
     Flush,
     Compact,
     Reopen,
+    /// Reopens under the other compaction style.
+    SwitchStyle,
 }
 
 fn key() -> impl Strategy<Value = Vec<u8>> {
@@ -76,6 +79,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
+        1 => Just(Op::SwitchStyle),
     ]
 }
 
@@ -89,7 +93,15 @@ fn options(fs: &MemFs) -> Options {
             target_file_size: 1 << 10,
             ..TieredOptions::default()
         })
+        .leveled_compaction(styles::tiny_leveled())
         .runs_triggers(6, 10)
+}
+
+fn style() -> impl Strategy<Value = CompactionStyle> {
+    prop_oneof![
+        Just(CompactionStyle::Tiered),
+        Just(CompactionStyle::Leveled)
+    ]
 }
 
 fn expected_range(
@@ -122,10 +134,14 @@ fn scan(db: &Db, lower: &Option<Vec<u8>>, upper: &Option<Vec<u8>>) -> lsmkit_eng
 
 /// Runs `ops` against the model on a database whose block cache holds
 /// `cache_size` bytes (0: none; a few hundred: blocks evicted all along).
-fn run(ops: Vec<Op>, cache_size: u64) -> Result<(), TestCaseError> {
+fn run(ops: Vec<Op>, cache_size: u64, mut style: CompactionStyle) -> Result<(), TestCaseError> {
     let fs = MemFs::new();
-    let options = |fs: &MemFs| options(fs).block_cache_size(cache_size);
-    let mut db = Db::open("/db", options(&fs)).unwrap();
+    let options = |fs: &MemFs, style| {
+        options(fs)
+            .block_cache_size(cache_size)
+            .compaction_style(style)
+    };
+    let mut db = Db::open("/db", options(&fs, style)).unwrap();
     let mut model = Model::new();
     let mut snapshots: Vec<(Snapshot, Model)> = Vec::new();
     for op in ops {
@@ -206,17 +222,22 @@ fn run(ops: Vec<Op>, cache_size: u64) -> Result<(), TestCaseError> {
                 db.compact().unwrap();
                 prop_assert!(db.stats().runs() <= 1);
             }
-            Op::Reopen => {
+            Op::Reopen | Op::SwitchStyle => {
+                if matches!(op, Op::SwitchStyle) {
+                    style = styles::other(style);
+                }
                 snapshots.clear();
                 db.close().unwrap();
-                db = Db::open("/db", options(&fs)).unwrap();
+                db = Db::open("/db", options(&fs, style)).unwrap();
             }
         }
     }
-    // Everything, once more, after a final reopen.
+    // Everything, once more, after a final reopen under the other style
+    // (which then reshapes the tree), and after its compactions settle.
     snapshots.clear();
     db.close().unwrap();
-    let db = Db::open("/db", options(&fs)).unwrap();
+    let db = Db::open("/db", options(&fs, styles::other(style))).unwrap();
+    db.wait_for_compactions().unwrap();
     let got: Vec<_> = db.iter().collect::<Result<_, _>>().unwrap();
     prop_assert_eq!(got, expected_range(&model, &None, &None));
     Ok(())
@@ -232,8 +253,9 @@ proptest! {
     fn engine_matches_btreemap(
         ops in proptest::collection::vec(op(), 1..150),
         cache_size in prop_oneof![Just(0u64), Just(600), Just(64 << 20)],
+        style in style(),
     ) {
-        run(ops, cache_size)?;
+        run(ops, cache_size, style)?;
     }
 }
 

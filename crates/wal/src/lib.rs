@@ -49,7 +49,10 @@
 //! [`SyncPolicy::EveryAppend`] and [`SyncPolicy::GroupCommit`] (the
 //! default); under [`SyncPolicy::Never`] it returns once the record is
 //! handed to the OS, and [`Wal::sync`] makes everything appended so far
-//! durable. Recovery returns every record that was durable, in order,
+//! durable; under [`SyncPolicy::Buffered`] it returns with the record in the
+//! writer's buffer, handed to the OS when the buffer fills or at
+//! [`Wal::flush`] or [`Wal::sync`] (a crash of the process loses what is
+//! still buffered). Recovery returns every record that was durable, in order,
 //! exactly once, and nothing that was not written whole. A failed write or
 //! sync stops the writer: it refuses every later call with the same error
 //! until the directory is reopened.

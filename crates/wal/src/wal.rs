@@ -52,6 +52,13 @@ pub enum SyncPolicy {
     /// caller syncs with [`Wal::sync`] when it needs to (which is
     /// group-committed too), or the OS writes them when it likes.
     Never,
+    /// Appends stay in the segment writer's buffer (RocksDB's
+    /// `manual_wal_flush`): they are handed to the operating system when
+    /// the buffer fills, at [`Wal::flush`], at [`Wal::sync`] and when a
+    /// segment closes. This saves a `write(2)` per record, at a price: a
+    /// crash of the *process* (not only of the machine) loses the records
+    /// still buffered.
+    Buffered,
 }
 
 /// How a [`Wal`] writes.
@@ -168,6 +175,7 @@ impl Wal {
             let handed_on = match self.options.sync {
                 SyncPolicy::EveryAppend => writer.log.sync(),
                 SyncPolicy::GroupCommit | SyncPolicy::Never => writer.log.flush(),
+                SyncPolicy::Buffered => Ok(()),
             };
             writer.stick(handed_on)?;
             let appended = Appended {
@@ -192,6 +200,16 @@ impl Wal {
         Ok(appended)
     }
 
+    /// Hands every buffered record to the operating system (see
+    /// [`SyncPolicy::Buffered`]; under the other policies there is none):
+    /// they then survive a crash of the process, not of the machine.
+    pub fn flush(&self) -> Result<(), Error> {
+        let mut writer = lock(&self.writer);
+        writer.check()?;
+        let flushed = writer.log.flush();
+        writer.stick(flushed)
+    }
+
     /// Makes every record appended so far durable. Concurrent callers (and
     /// appenders under [`SyncPolicy::GroupCommit`]) share one fsync.
     pub fn sync(&self) -> Result<(), Error> {
@@ -206,8 +224,14 @@ impl Wal {
     fn sync_through(&self, target: u64) -> Result<(), Error> {
         self.group.wait_durable(target, || {
             let (syncer, covered) = {
-                let writer = lock(&self.writer);
+                let mut writer = lock(&self.writer);
                 writer.check()?;
+                if self.options.sync == SyncPolicy::Buffered {
+                    // The records still buffered must reach the file the
+                    // syncer syncs.
+                    let flushed = writer.log.flush();
+                    writer.stick(flushed)?;
+                }
                 (Arc::clone(&writer.syncer), writer.next_sequence)
             };
             // Every record below `covered` was flushed to this segment or

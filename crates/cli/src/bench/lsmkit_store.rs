@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use lsmkit_engine::{Compression, Db, Options, WriteBatch, WriteOptions};
+use lsmkit_engine::{CompactionStyle, Compression, Db, Options, WriteBatch, WriteOptions};
 
-use super::store::{Engine, Store, StoreError, Write};
+use super::store::{Engine, Store, StoreError, StoreState, Write};
 
 /// Opens lsmkit-engine databases configured as the comparison configures
 /// every engine: 64 MiB write buffer, bloom filters of 10 bits per key,
@@ -40,6 +40,24 @@ impl LsmkitEngine {
     pub fn with_options(options: Options) -> LsmkitEngine {
         LsmkitEngine { options }
     }
+
+    /// The same, compacting in `style`; a leveled engine is named
+    /// `lsmkit-leveled` in results.
+    pub fn compaction_style(mut self, style: CompactionStyle) -> LsmkitEngine {
+        self.options.compaction_style = style;
+        self
+    }
+
+    /// The same, with WAL records buffered until a flush, sync or close
+    /// (`Options::manual_wal_flush`).
+    pub fn manual_wal_flush(mut self, on: bool) -> LsmkitEngine {
+        self.options.manual_wal_flush = on;
+        self
+    }
+
+    fn leveled(&self) -> bool {
+        self.options.compaction_style == CompactionStyle::Leveled
+    }
 }
 
 impl Default for LsmkitEngine {
@@ -52,13 +70,17 @@ impl Engine for LsmkitEngine {
     type Store = LsmkitStore;
 
     fn name(&self) -> &str {
-        "lsmkit"
+        if self.leveled() {
+            "lsmkit-leveled"
+        } else {
+            "lsmkit"
+        }
     }
 
     fn config(&self) -> String {
         let o = &self.options;
         format!(
-            "lsmkit-engine {}: write buffer {} MiB, bloom {} bits/key, block cache {} MiB, blocks {} B, compression {}, tiered compaction, WAL unsynced except fillsync",
+            "lsmkit-engine {}: write buffer {} MiB, bloom {} bits/key, block cache {} MiB, blocks {} B, compression {}, {} compaction, WAL unsynced except fillsync",
             env!("CARGO_PKG_VERSION"),
             o.write_buffer_size >> 20,
             o.bloom_bits_per_key,
@@ -70,7 +92,12 @@ impl Engine for LsmkitEngine {
                     || o.compression.name().to_string(),
                     |b| format!("{} ({} bottommost)", o.compression.name(), b.name())
                 ),
-        )
+            if self.leveled() { "leveled" } else { "tiered" }
+        ) + if o.manual_wal_flush {
+            ", WAL records buffered (manual_wal_flush)"
+        } else {
+            ""
+        }
     }
 
     fn open(&self, dir: &Path) -> Result<LsmkitStore, StoreError> {
@@ -145,7 +172,19 @@ impl Store for LsmkitStore {
         Ok(n)
     }
 
+    /// Flushes and waits for compactions to settle too, so that a read
+    /// workload never runs beside a compaction its fill started.
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(StoreError::new)
+        self.db.wait_for_compactions().map_err(StoreError::new)
+    }
+
+    fn state(&self) -> Option<StoreState> {
+        let stats = self.db.stats();
+        Some(StoreState {
+            sorted_runs: stats.runs(),
+            tables: stats.tables_per_run.iter().sum(),
+            compactions: stats.compactions,
+            stall_micros: stats.stall_micros,
+        })
     }
 }

@@ -44,5 +44,5 @@ pub use lsmkit_store::{LsmkitEngine, LsmkitStore};
 pub use progress::Progress;
 pub use report::{Measurement, Report, size};
 pub use runner::{MARKER, run};
-pub use store::{Engine, MemEngine, MemStore, Store, StoreError, Write, copy_found};
+pub use store::{Engine, MemEngine, MemStore, Store, StoreError, StoreState, Write, copy_found};
 pub use workload::{ParseWorkloadError, Workload, WorkloadSpec};

@@ -44,6 +44,27 @@ pub struct Measurement {
     pub peak_rss_bytes: Option<u64>,
     /// For reading workloads: how many keys were found.
     pub found: Option<u64>,
+    /// The slowest single operation, in microseconds: for a writing
+    /// workload, its worst write stall as a writer saw it.
+    #[serde(default)]
+    pub micros_max: f64,
+    /// Sorted runs in the engine when the workload started (what each read
+    /// had to consult), where the engine tells ([`Store::state`]).
+    ///
+    /// [`Store::state`]: super::Store::state
+    #[serde(default)]
+    pub sorted_runs: Option<usize>,
+    /// Table files in the engine when the workload started.
+    #[serde(default)]
+    pub tables: Option<usize>,
+    /// Compactions that finished during the workload and its flush: a
+    /// read workload that shows none ran against still files.
+    #[serde(default)]
+    pub compactions: Option<u64>,
+    /// Time the engine held writers back (backpressure) during the
+    /// workload, in microseconds.
+    #[serde(default)]
+    pub stall_micros: Option<u64>,
 }
 
 /// A whole run: how it was configured and what each workload measured.
@@ -76,10 +97,24 @@ impl Report {
         );
         let _ = writeln!(out, "{}\n", self.engine_config);
         let header = [
-            "workload", "ops/s", "µs/op", "p50", "p99", "p99.9", "MB/s", "w-amp", "disk",
+            "workload",
+            "ops/s",
+            "µs/op",
+            "p50",
+            "p99",
+            "p99.9",
+            "max",
+            "MB/s",
+            "w-amp",
+            "disk",
             "peak mem",
+            "runs",
+            "tables",
+            "compactions",
+            "stall ms",
         ];
-        let rows: Vec<[String; 10]> = self
+        let optional = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+        let rows: Vec<[String; 15]> = self
             .measurements
             .iter()
             .map(|m| {
@@ -90,11 +125,17 @@ impl Report {
                     format!("{:.1}", m.micros_p50),
                     format!("{:.1}", m.micros_p99),
                     format!("{:.1}", m.micros_p999),
+                    format!("{:.0}", m.micros_max),
                     format!("{:.1}", m.mb_per_sec),
                     m.write_amplification
                         .map_or_else(|| "-".to_string(), |w| format!("{w:.2}")),
                     m.disk_bytes.map_or_else(|| "n/a".to_string(), size),
                     m.peak_memory_bytes.map_or_else(|| "n/a".to_string(), size),
+                    optional(m.sorted_runs.map(|n| n as u64)),
+                    optional(m.tables.map(|n| n as u64)),
+                    optional(m.compactions),
+                    m.stall_micros
+                        .map_or_else(|| "-".to_string(), |us| format!("{:.1}", us as f64 / 1e3)),
                 ]
             })
             .collect();
@@ -160,6 +201,11 @@ mod tests {
             peak_memory_bytes: None,
             peak_rss_bytes: None,
             found: None,
+            micros_max: 2500.0,
+            sorted_runs: Some(4),
+            tables: Some(6),
+            compactions: Some(1),
+            stall_micros: Some(1500),
         }
     }
 
@@ -189,11 +235,34 @@ mod tests {
         assert!(lines[2].starts_with("fillsync:4"));
         let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
         assert!(widths.iter().all(|&w| w == widths[0]), "{table}");
-        assert!(lines[1].contains("3.0 MiB") && lines[1].ends_with("n/a"));
+        assert!(
+            lines[1].contains("3.0 MiB       n/a     4       6  "),
+            "{table}"
+        );
+        assert!(lines[1].ends_with("  1       1.5"), "{table}");
 
         let json: serde_json::Value = serde_json::to_value(&report).unwrap();
         assert_eq!(json["measurements"][1]["workload"], "fillsync:4");
         assert_eq!(json["measurements"][0]["write_amplification"], 1.5);
         assert!(json["measurements"][0]["peak_memory_bytes"].is_null());
+        assert_eq!(json["measurements"][0]["sorted_runs"], 4);
+        assert_eq!(json["measurements"][0]["stall_micros"], 1500);
+
+        // Results saved before the state columns existed still load.
+        let mut old = json;
+        for field in [
+            "micros_max",
+            "sorted_runs",
+            "tables",
+            "compactions",
+            "stall_micros",
+        ] {
+            old["measurements"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove(field);
+        }
+        let loaded: Report = serde_json::from_value(old).unwrap();
+        assert_eq!(loaded.measurements[0].sorted_runs, None);
     }
 }

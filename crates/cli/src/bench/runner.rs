@@ -194,6 +194,7 @@ impl Run<'_> {
         };
         let ops = workload.ops(self.config.num);
         let ticker = progress.start(&label, ops);
+        let state_before = store.state();
         process::reset_peak_memory();
         let written_before = process::bytes_written();
         let sampler = process::PeakSampler::start();
@@ -228,6 +229,7 @@ impl Run<'_> {
             (Some(before), Some(after)) => Some(after.saturating_sub(before)),
             _ => None,
         };
+        let state_after = store.state();
         let peak_memory_bytes = sampler.stop();
         let peak_rss_bytes = process::peak_memory();
         let disk_bytes = process::disk_usage(dir).ok();
@@ -273,6 +275,15 @@ impl Run<'_> {
             peak_memory_bytes,
             peak_rss_bytes,
             found: reads.then_some(found),
+            micros_max: latencies.max() as f64 / 1000.0,
+            sorted_runs: state_before.map(|s| s.sorted_runs),
+            tables: state_before.map(|s| s.tables),
+            compactions: state_before
+                .zip(state_after)
+                .map(|(b, a)| a.compactions.saturating_sub(b.compactions)),
+            stall_micros: state_before
+                .zip(state_after)
+                .map(|(b, a)| a.stall_micros.saturating_sub(b.stall_micros)),
         };
         ticker.finish(&format!(
             "{} ops in {:.2} s, {:.0} ops/s",

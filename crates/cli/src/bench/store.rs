@@ -102,6 +102,29 @@ pub trait Store: Send + Sync {
     /// for the background work this started, so that what follows runs
     /// against settled files.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// The engine's shape and background counters, for the report to say
+    /// what state a workload measured; `None` (the default) where the
+    /// adapter cannot tell.
+    fn state(&self) -> Option<StoreState> {
+        None
+    }
+}
+
+/// What [`Store::state`] tells: the engine's shape now, and counters since
+/// it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreState {
+    /// Sorted runs a read may have to consult (an LSM tree's read
+    /// amplification): each run is one lookup and one merge cursor.
+    pub sorted_runs: usize,
+    /// Table files over all runs.
+    pub tables: usize,
+    /// Compactions finished since open.
+    pub compactions: u64,
+    /// Time writers were held back by the engine's backpressure since
+    /// open, in microseconds.
+    pub stall_micros: u64,
 }
 
 /// A kind of store, and how it is configured: opens a [`Store`] in a

@@ -11,6 +11,8 @@ use lsmkit_cli::bench::{
 };
 use lsmkit_engine::Compression;
 
+use lsmkit_engine::CompactionStyle;
+
 use crate::failure::Failure;
 
 /// Keys per workload by default: half of db_bench's million, so that the
@@ -58,9 +60,25 @@ pub struct BenchArgs {
     /// own cost).
     #[arg(long, value_enum, default_value_t = EngineArg::Lsmkit)]
     engine: EngineArg,
+    /// How lsmkit-engine compacts: tiered (its default) or leveled.
+    #[arg(long, value_enum, default_value_t = StyleArg::Tiered)]
+    compaction_style: StyleArg,
+    /// Buffer lsmkit-engine's WAL records until a sync or close instead of
+    /// one write(2) each (a crash of the process loses the buffered ones).
+    #[arg(long)]
+    manual_wal_flush: bool,
     /// The codec of lsmkit's data blocks (lz4 is the engine's default).
     #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
     compression: CompressionArg,
+}
+
+/// `--compaction-style`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StyleArg {
+    /// Tiered (universal) compaction: merges whole runs of similar size.
+    Tiered,
+    /// Leveled compaction: L0, then levels of non-overlapping tables.
+    Leveled,
 }
 
 /// `--compression`.
@@ -125,7 +143,14 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
     };
     match args.engine {
         EngineArg::Lsmkit => {
-            let engine = LsmkitEngine::new().compression(args.compression.codec());
+            let style = match args.compaction_style {
+                StyleArg::Tiered => CompactionStyle::Tiered,
+                StyleArg::Leveled => CompactionStyle::Leveled,
+            };
+            let engine = LsmkitEngine::new()
+                .compaction_style(style)
+                .manual_wal_flush(args.manual_wal_flush)
+                .compression(args.compression.codec());
             run_on(&engine, args, &config, progress, out)
         }
         EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),

@@ -164,6 +164,7 @@ pub fn stats(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
         ("sorted runs", s.runs().to_string()),
         ("tables per run", format!("{:?}", s.tables_per_run)),
         ("bytes per run", format!("{:?}", s.run_bytes)),
+        ("level per run", format!("{:?}", s.run_levels)),
         ("memtable bytes", s.memtable_bytes.to_string()),
         ("frozen memtables", format!("{:?}", s.frozen_memtable_bytes)),
         ("user bytes (since open)", s.user_bytes.to_string()),
