@@ -28,7 +28,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use common::{DIR, Model, Rng, Write, apply, batch_of, env_number};
-use lsmkit_engine::{Db, DbIter, Options, Snapshot, TieredOptions, WriteOptions};
+use lsmkit_engine::{
+    CompactionStyle, Compression, Db, DbIter, Options, Snapshot, TieredOptions, WriteOptions,
+};
 use lsmkit_vfs::MemFs;
 
 const KEYS: u64 = 64;
@@ -144,7 +146,19 @@ fn config(seed: u64, n: u64, fs: MemFs) -> (String, Options) {
     let target_file_size = pick(&[512, 4096, 1 << 20]);
     let manifest = pick(&[256, 4 << 20]);
     let auto = pick(&[0, 1, 1]) == 1;
+    let codecs = [Compression::None, Compression::Lz4, Compression::Zstd];
+    let codec = codecs[pick(&[0, 1, 2]) as usize];
+    let bottom = codecs[pick(&[0, 1, 2]) as usize];
+    let leveled = pick(&[0, 1]) == 1;
+    let style = if leveled {
+        CompactionStyle::Leveled
+    } else {
+        CompactionStyle::Tiered
+    };
     let options = base
+        .compression(codec)
+        .bottommost_compression(bottom)
+        .compaction_style(style)
         .block_size(block_size)
         .write_buffer_size(write_buffer)
         .bloom_bits_per_key(bloom)
@@ -161,7 +175,10 @@ fn config(seed: u64, n: u64, fs: MemFs) -> (String, Options) {
     let name = format!(
         "block {block_size}, write buffer {write_buffer}, bloom {bloom}, cache {cache}, \
          sync {sync}, frozen {frozen}, trigger {trigger_runs}, table {target_file_size}, \
-         manifest {manifest}, auto compaction {auto}"
+         manifest {manifest}, auto compaction {auto}, compression {} (bottommost {}), \
+         {style:?}",
+        codec.name(),
+        bottom.name()
     );
     (name, options)
 }
