@@ -143,7 +143,10 @@ pub use options::{CompactionStyle, Options};
 pub use snapshot::Snapshot;
 pub use stats::Stats;
 
-pub use lsmkit_compaction::{LeveledOptions, TieredOptions};
+pub use lsmkit_compaction::{
+    CompactionFilter, Decision, FilterContext, LeveledOptions, TieredOptions, TtlFilter,
+    split_ttl_value, ttl_value,
+};
 pub use lsmkit_sstable::Compression;
 pub use lsmkit_wal::RecoveryMode;
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeBounds;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use lsmkit_sstable::SeqNo;
 
@@ -33,6 +33,16 @@ impl SnapshotList {
     }
 
     /// The live snapshots' sequence numbers, ascending.
+    /// The list, locked so that no snapshot is taken, if no live snapshot
+    /// is at or above `seqno`; `None` otherwise.
+    pub fn lock_if_none_from(
+        &self,
+        seqno: SeqNo,
+    ) -> Option<MutexGuard<'_, BTreeMap<SeqNo, usize>>> {
+        let list = lock(&self.0);
+        list.range(seqno..).next().is_none().then_some(list)
+    }
+
     pub fn seqnos(&self) -> Vec<SeqNo> {
         lock(&self.0).keys().copied().collect()
     }
