@@ -118,6 +118,7 @@
 
 mod background;
 mod batch;
+mod checkpoint;
 mod compact;
 mod db;
 mod db_iter;
@@ -128,10 +129,12 @@ mod ingest;
 mod leveled;
 mod manifest;
 mod options;
+mod read_only;
 mod recovery;
 mod run_iter;
 mod snapshot;
 mod stats;
+mod table_deletions;
 mod version;
 
 pub use batch::WriteBatch;
