@@ -109,3 +109,30 @@ impl Drop for DeletionHold<'_> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lsmkit_vfs::MemFs;
+
+    #[test]
+    fn removals_wait_for_the_last_hold() {
+        let fs = MemFs::new();
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let (a, b) = (dir.join("000001.sst"), dir.join("000002.sst"));
+        drop(fs.create(&a).unwrap());
+        drop(fs.create(&b).unwrap());
+        let deletions = TableDeletions::default();
+        let counters = Counters::default();
+        let first = deletions.hold(&fs, dir, &counters);
+        let second = deletions.hold(&fs, dir, &counters);
+        deletions.remove(&fs, dir, [a.as_path()].into_iter(), &counters);
+        drop(first);
+        assert!(fs.exists(&a).unwrap(), "removed while a hold was alive");
+        drop(second);
+        assert!(!fs.exists(&a).unwrap(), "the last hold did not remove it");
+        deletions.remove(&fs, dir, [b.as_path()].into_iter(), &counters);
+        assert!(!fs.exists(&b).unwrap(), "no hold: removed at once");
+    }
+}
