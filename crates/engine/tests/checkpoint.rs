@@ -13,25 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use common::{Model, contents};
-use lsmkit_engine::{Db, Error, Options, TieredOptions, WriteOptions};
+use common::{Model, contents, small_options as small};
+use lsmkit_engine::{Db, Error, WriteOptions};
 use lsmkit_vfs::{FaultFs, Fs, MemFs, Op, Rule, StdFs};
 
 fn key(i: u64) -> Vec<u8> {
     format!("key{i:05}").into_bytes()
-}
-
-fn small(fs: Arc<dyn Fs>) -> Options {
-    Options::default()
-        .fs(fs)
-        .write_buffer_size(2 << 10)
-        .block_size(256)
-        .compaction(TieredOptions {
-            trigger_runs: 3,
-            target_file_size: 1 << 10,
-            ..TieredOptions::default()
-        })
-        .max_manifest_size(600)
 }
 
 /// Flushed tables, deletes, a range delete and an unflushed tail; every
