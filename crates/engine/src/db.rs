@@ -360,9 +360,13 @@ impl Db {
     /// is read as
     /// [`TolerateCorruptedTail`](crate::RecoveryMode::TolerateCorruptedTail):
     /// damage at the very end of the newest segment is where the log ends,
-    /// not a corruption. A flush or manifest switch of the writer that
-    /// removes files the open is reading makes it read again (a few times,
-    /// then fail with what it found). On [`StdFs`](lsmkit_vfs::StdFs) with
+    /// not a corruption. A flush, compaction or manifest switch of the
+    /// writer while the open reads (which may remove the WAL segment, table
+    /// or manifest it is reading, or flush writes out of the WAL it has yet
+    /// to list) makes it read again, up to 20 times with growing pauses,
+    /// then fail; so the handle holds every write the writer acknowledged
+    /// before the open began, and a gap-free prefix of the writes after.
+    /// On [`StdFs`](lsmkit_vfs::StdFs) with
     /// memory maps, do not open read-only while a writer *opens* (its
     /// recovery cuts a torn WAL tail, under the map): see its memory-map
     /// caveat.

@@ -6,6 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use lsmkit_sstable::{ReaderOptions, SeqNo};
 use lsmkit_wal::RecoveryMode;
@@ -18,7 +19,10 @@ use crate::version::Version;
 
 /// How many times an open that raced a writer's flush or manifest switch
 /// reads the database again before it reports what it found.
-const ATTEMPTS: u32 = 10;
+const ATTEMPTS: u32 = 20;
+/// The pause before the first retry; the n-th waits n times as long (at
+/// most about 0.2 s in all).
+const RETRY_PAUSE: Duration = Duration::from_millis(1);
 
 /// What a read-only handle reads: the version recovered at open, at the
 /// newest sequence number recovered.
@@ -58,22 +62,52 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
             Ok(m) => recovery::read(&fs, dir, options, m.clone(), mode),
             Err(e) => Err(e.clone()),
         };
-        let error = match result {
-            Ok(recovered) => return Ok(fixed(dir, recovered)),
-            Err(error) => error,
-        };
-        // A writer that flushed (removing WAL segments), compacted
-        // (removing tables) or switched manifests while this open read
-        // leaves another manifest behind: read again. The same manifest
-        // means the error is the database's.
         let again = RecoveredManifest::read(&*fs, dir);
-        let changed = match (&manifest, &again) {
-            (Ok(before), Ok(after)) => before != after,
-            _ => true,
-        };
-        if !changed || attempt >= ATTEMPTS {
-            return Err(error);
+        match result {
+            Ok(recovered) => {
+                // A writer may have flushed writes and removed their WAL
+                // segment before it was listed: then the manifest read now
+                // says they are flushed, and this view, the tables of the
+                // manifest read before plus what the WAL still held, stops
+                // short of them. (What it holds is gap-free: the replay
+                // refuses a batch that does not continue the one before.)
+                let flushed_now = match &again {
+                    Ok(m) => m.as_ref().map_or(0, |m| m.state.flushed_seqno),
+                    Err(_) => SeqNo::MAX,
+                };
+                if flushed_now <= recovered.last_seqno {
+                    return Ok(fixed(dir, recovered));
+                }
+                if attempt >= ATTEMPTS {
+                    return Err(Error::io(
+                        dir,
+                        io::Error::new(
+                            io::ErrorKind::Interrupted,
+                            format!(
+                                "a writer flushed under the read-only open {ATTEMPTS} times; \
+                                 try again"
+                            ),
+                        ),
+                    ));
+                }
+            }
+            Err(error) => {
+                // A writer that flushed (removing WAL segments), compacted
+                // (removing tables) or switched manifests while this open
+                // read leaves another manifest behind: read again. The
+                // same manifest means the error is the database's.
+                let changed = match (&manifest, &again) {
+                    (Ok(before), Ok(after)) => before != after,
+                    _ => true,
+                };
+                if !changed || attempt >= ATTEMPTS {
+                    return Err(error);
+                }
+            }
         }
+        // A pause that grows, so that a writer flushing in a burst can
+        // finish it.
+        std::thread::sleep(RETRY_PAUSE * attempt);
         attempt += 1;
     }
 }

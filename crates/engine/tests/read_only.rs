@@ -128,9 +128,10 @@ fn unchanged_after_close(fs: Arc<dyn Fs>, dir: &Path) {
 }
 
 fn unchanged_while_a_writer_holds_it(fs: Arc<dyn Fs>, dir: &Path) {
-    let writer = Db::open(dir, small(Arc::clone(&fs))).unwrap();
+    // No compaction, so that the writer stays idle (but open: its lock
+    // held, its WAL segment open) while the reader reads.
+    let writer = Db::open(dir, small(Arc::clone(&fs)).auto_compaction(false)).unwrap();
     let model = populate(&writer);
-    // The writer is idle but open: its lock is held, its WAL segment open.
     let before = image(&*fs, dir);
     read_only_reads(Arc::clone(&fs), dir, &model);
     assert_eq!(image(&*fs, dir), before, "the directory changed");
