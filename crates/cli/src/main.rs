@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::bench::BenchArgs;
+use commands::checkpoint::CheckpointArgs;
 use commands::db::{DbArgs, ScanArgs};
 use commands::sst::SstCommand;
 use commands::wal::WalCommand;
@@ -24,9 +25,10 @@ use failure::{Failure, one_line};
 /// lsmkit's files.
 ///
 /// Commands that only read files (sst, wal, manifest) open them read-only
-/// and never change them; the database commands open the database with
-/// lsmkit-engine, whose recovery may write (see their help). Exit status: 0 ok, 1 the command failed (one line on
-/// stderr), 2 usage error.
+/// and never change them; so do get, scan and stats, which open the
+/// database read-only; put, delete, compact and checkpoint open it with
+/// lsmkit-engine for writing, whose recovery writes (see their help). Exit
+/// status: 0 ok, 1 the command failed (one line on stderr), 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "lsmkit", version, about, long_about)]
 struct Cli {
@@ -56,7 +58,7 @@ enum Command {
         dir: PathBuf,
     },
     /// Print the value of KEY (exit 1 when it is absent).
-    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    #[command(after_help = commands::db::READ_ONLY)]
     Get {
         #[command(flatten)]
         db: DbArgs,
@@ -82,7 +84,7 @@ enum Command {
         key: String,
     },
     /// Print the live entries in key order.
-    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    #[command(after_help = commands::db::READ_ONLY)]
     Scan(ScanArgs),
     /// Flush and merge every sorted run into one.
     #[command(after_help = commands::db::RECOVERY_WRITES)]
@@ -91,11 +93,14 @@ enum Command {
         db: DbArgs,
     },
     /// Print the engine's statistics: runs, tables, memtable.
-    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    #[command(after_help = commands::db::READ_ONLY)]
     Stats {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Write a consistent copy of the database into a new directory.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Checkpoint(CheckpointArgs),
 }
 
 fn main() -> ExitCode {
@@ -126,5 +131,6 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Scan(args) => commands::db::scan(args, out),
         Command::Compact { db } => commands::db::compact(db, out),
         Command::Stats { db } => commands::db::stats(db, out),
+        Command::Checkpoint(args) => commands::checkpoint::run(args, out),
     }
 }

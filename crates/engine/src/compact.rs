@@ -430,13 +430,10 @@ fn install(inner: &Inner, task: &Task, tables: Vec<Arc<Table>>) -> Result<()> {
     Ok(())
 }
 
+/// Removes tables no version references, unless a checkpoint holds them
+/// back (see `table_deletions`).
 fn remove_files<'a>(inner: &Inner, paths: impl Iterator<Item = &'a Path>) {
-    for path in paths {
-        if inner.fs.remove(path).is_err() {
-            Counters::add(&inner.counters.obsolete_file_errors, 1);
-        }
-    }
-    if inner.fs.sync_dir(&inner.dir).is_err() {
-        Counters::add(&inner.counters.obsolete_file_errors, 1);
-    }
+    inner
+        .table_deletions
+        .remove(&*inner.fs, &inner.dir, paths, &inner.counters);
 }
