@@ -155,17 +155,37 @@ impl<F: FnMut() -> PathBuf> Outputs<'_, F> {
 pub fn execute(
     fs: &Arc<dyn Fs>,
     job: &CompactionJob,
-    mut next_path: impl FnMut() -> PathBuf,
+    next_path: impl FnMut() -> PathBuf,
 ) -> Result<CompactionOutcome, Error> {
     let mut readers = Vec::with_capacity(job.inputs.len());
     for path in &job.inputs {
         readers.push(SstReader::open(&**fs, path.clone())?);
     }
+    execute_tables(fs, job, &readers, next_path)
+}
+
+/// Runs `job` over its input tables opened already: `readers[i]` reads
+/// `job.inputs[i]`. For an engine that holds its tables open (through its
+/// block cache, which the compaction reads but does not fill, or at a
+/// global sequence number: see
+/// [`ReaderOptions::global_seqno`](lsmkit_sstable::ReaderOptions::global_seqno)).
+pub fn execute_tables(
+    fs: &Arc<dyn Fs>,
+    job: &CompactionJob,
+    readers: &[Arc<SstReader>],
+    mut next_path: impl FnMut() -> PathBuf,
+) -> Result<CompactionOutcome, Error> {
+    if readers.len() != job.inputs.len() {
+        return Err(Error::InvalidOption {
+            option: "readers",
+            what: "one reader per input table, in the order of the inputs",
+        });
+    }
     let tombstones: Vec<RangeTombstone> = readers
         .iter()
         .flat_map(|r| r.range_tombstones().iter().cloned())
         .collect();
-    let merge = MergingIterator::new(readers.iter().map(|r| r.iter()).collect());
+    let merge = MergingIterator::new(readers.iter().map(|r| r.iter().fill_cache(false)).collect());
     let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost);
 
     let mut filtering = Filtering::new(job.filter.as_deref(), &job.snapshots, job.bottommost);

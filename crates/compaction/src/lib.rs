@@ -79,7 +79,7 @@ pub mod simulator;
 pub mod stream;
 
 pub use error::Error;
-pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute};
+pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute, execute_tables};
 pub use filter::{
     Clock, CompactionFilter, Decision, FilterContext, FilterStats, SystemClock, TtlFilter,
     split_ttl_value, ttl_value,

@@ -18,8 +18,9 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use lsmkit_compaction::{
-    CompactionFilter, CompactionJob, CompactionOutcome, RunInfo, execute, pick,
+    CompactionFilter, CompactionJob, CompactionOutcome, RunInfo, execute_tables, pick,
 };
+use lsmkit_sstable::SstReader;
 
 use crate::background::{Retry, StickOnPanic, lock, with_retries};
 use crate::db::Inner;
@@ -307,7 +308,10 @@ fn execute_task(
         upper: task.upper.clone(),
         filter,
     };
-    execute(&inner.fs, &job, || {
+    // The tables as the version holds them: through the block cache, and
+    // an ingested one at its global sequence number.
+    let readers: Vec<Arc<SstReader>> = task.tables().map(|t| Arc::clone(&t.reader)).collect();
+    execute_tables(&inner.fs, &job, &readers, || {
         inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst))
     })
     .map_err(|e| Retry::Yes(e.into()))
@@ -344,6 +348,7 @@ fn checked_tables(
                     level: task.output_level,
                     lower: out.lower.clone(),
                     upper: out.upper.clone(),
+                    global_seqno: None,
                 },
                 reader,
             })),

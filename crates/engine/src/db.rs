@@ -541,8 +541,12 @@ impl Db {
     /// numbers they were written with), so snapshots taken before do not
     /// see them, and writes after override them. A point tombstone or a
     /// range tombstone in a file deletes the older data of the database.
-    /// The files are copied (each rewritten at the new sequence number);
-    /// the originals are left as they are.
+    /// The files enter unchanged: each is hard-linked into the database
+    /// directory (copied where the filesystem makes no link, e.g. across
+    /// devices), and read at the new sequence number, which the manifest
+    /// records beside it (RocksDB's global sequence number). The
+    /// originals are left as they are; do not write to them afterwards (a
+    /// link shares their bytes), but removing or renaming them is safe.
     ///
     /// Refused, before anything changes, with:
     /// - [`Error::IngestInvalid`]: a file is missing, not a table, damaged
@@ -553,7 +557,9 @@ impl Db {
     ///   tombstones count).
     ///
     /// A file with no entries and no range tombstones is skipped. Writers
-    /// wait while the memtables are flushed and the files copied. Keep the
+    /// go on while the files are validated, linked and the memtables
+    /// flushed; they wait only while what they wrote meanwhile is flushed
+    /// and the manifest edit is written. Keep the
     /// files outside the database directory: the engine owns the names
     /// there.
     ///

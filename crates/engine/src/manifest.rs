@@ -343,6 +343,7 @@ mod tests {
             level: 0,
             lower: Vec::new(),
             upper: None,
+            global_seqno: None,
         }
     }
 

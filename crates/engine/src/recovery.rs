@@ -309,12 +309,15 @@ fn open_runs(
     let mut by_run: BTreeMap<u64, Vec<Arc<Table>>> = BTreeMap::new();
     for record in state.tables.values() {
         let path = dir.join(format::table_file_name(record.number));
-        let reader = SstReader::open_with(fs, &path, reader_options.clone()).map_err(|source| {
-            Error::MissingTable {
+        let options = match record.global_seqno {
+            Some(seqno) => reader_options.clone().global_seqno(seqno),
+            None => reader_options.clone(),
+        };
+        let reader =
+            SstReader::open_with(fs, &path, options).map_err(|source| Error::MissingTable {
                 number: record.number,
                 source,
-            }
-        })?;
+            })?;
         by_run.entry(record.run).or_default().push(Arc::new(Table {
             record: record.clone(),
             reader,

@@ -21,6 +21,8 @@ pub(crate) struct Counters {
     pub filter_removed: AtomicU64,
     pub filter_changed: AtomicU64,
     pub filter_retries: AtomicU64,
+    pub ingest_links: AtomicU64,
+    pub ingest_copies: AtomicU64,
 }
 
 impl Counters {
@@ -70,6 +72,10 @@ pub struct Stats {
     /// Filtered compactions run again because a snapshot taken meanwhile
     /// could have read a value the filter changed.
     pub filter_retries: u64,
+    /// Tables ingested by a hard link ([`Db::ingest`](crate::Db::ingest)).
+    pub ingest_links: u64,
+    /// Tables ingested by a copy, where the filesystem made no link.
+    pub ingest_copies: u64,
     /// Bytes in the mutable memtable.
     pub memtable_bytes: u64,
     /// Bytes in each frozen memtable waiting for its flush, newest first.
@@ -128,5 +134,7 @@ impl Counters {
         stats.filter_removed = get(&self.filter_removed);
         stats.filter_changed = get(&self.filter_changed);
         stats.filter_retries = get(&self.filter_retries);
+        stats.ingest_links = get(&self.ingest_links);
+        stats.ingest_copies = get(&self.ingest_copies);
     }
 }

@@ -239,9 +239,12 @@ pub fn manifest(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
                 .upper
                 .as_deref()
                 .map_or_else(|| "end".to_string(), |u| Encoding::Text.show(u));
+            let global = t.global_seqno.map_or_else(String::new, |s| {
+                format!(", every entry read at seqno {s} (ingested)")
+            });
             writeln!(
                 out,
-                "  table {:06}.sst: {} bytes, keys [{}, {upper})",
+                "  table {:06}.sst: {} bytes, keys [{}, {upper}){global}",
                 t.number,
                 t.size,
                 Encoding::Text.show(&t.lower)
