@@ -633,7 +633,10 @@ mod tests {
             out
         };
         let bytes = encode(&table);
-        assert_eq!(VersionEdit::decode(&bytes).unwrap().added, std::slice::from_ref(&table));
+        assert_eq!(
+            VersionEdit::decode(&bytes).unwrap().added,
+            std::slice::from_ref(&table)
+        );
         let wide = TableRecord {
             max_seqno: 6,
             ..table.clone()

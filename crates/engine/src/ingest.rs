@@ -10,9 +10,10 @@
 //!    user keys, counting their range tombstones' ranges. A file with no
 //!    entries and no range tombstones adds nothing and is skipped.
 //! 2. Each file is put into the database directory unchanged, as a table
-//!    of a new number: a hard link (`Fs::hard_link`), or where the
-//!    filesystem makes none, a copy (published as a table writer
-//!    publishes, then verified block by block). Writers go on meanwhile.
+//!    of a new number: a hard link (`Fs::hard_link`, the directory synced),
+//!    or where the filesystem makes none, a copy (published as a table
+//!    writer publishes, then verified block by block). Writers go on
+//!    meanwhile.
 //! 3. The memtables are flushed, writers still going: a memtable is read
 //!    before every run and its sequence numbers must lie below the
 //!    ingested run's, so none may be left beside it. Then new writers are
@@ -140,6 +141,16 @@ pub(crate) fn ingest(inner: &Inner, paths: &[&Path]) -> Result<()> {
 fn place(inner: &Inner, from: &Path, number: u64) -> Result<u64> {
     let to = inner.table_path(number);
     let size = inner.fs.size(from).map_err(|e| Error::io(from, e))?;
+    // Any failure to link (another device, a filesystem without links, a
+    // fault) leaves no name behind: copying is then the way in.
+    if inner.fs.hard_link(from, &to).is_ok() {
+        inner
+            .fs
+            .sync_dir(&inner.dir)
+            .map_err(|e| Error::io(&inner.dir, e))?;
+        Counters::add(&inner.counters.ingest_links, 1);
+        return Ok(size);
+    }
     copy_file(inner, from, &to)?;
     Counters::add(&inner.counters.ingest_copies, 1);
     Ok(size)
