@@ -35,7 +35,7 @@ use lsmkit_sstable::key::{self, SeqNo};
 use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter, TableMeta};
 use lsmkit_vfs::Fs;
 
-use crate::{CompactionStream, Error, MergingIterator, StreamStats};
+use crate::{CompactionStream, Error, MergeOperator, MergingIterator, StreamStats};
 
 /// What to compact and how.
 #[derive(Clone, Debug)]
@@ -61,6 +61,9 @@ pub struct CompactionJob {
     /// output's `upper`); `None` for the whole key space. Range tombstones
     /// are cut at it. Every input key must lie in `[lower, upper)`.
     pub upper: Option<Vec<u8>>,
+    /// Folds merge operands (see [`CompactionStream::with_merge_operator`]);
+    /// `None` keeps them as they are.
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
 }
 
 /// One output table and the keys it answers for.
@@ -111,7 +114,8 @@ pub fn execute(
         .flat_map(|r| r.range_tombstones().iter().cloned())
         .collect();
     let merge = MergingIterator::new(readers.iter().map(|r| r.iter()).collect());
-    let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost);
+    let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost)
+        .with_merge_operator(job.merge_operator.clone());
 
     // On any error below, dropping `outputs` aborts the unfinished writers.
     let mut outputs: Vec<Output> = Vec::new();

@@ -62,6 +62,7 @@ fn job(case: &Case, inputs: Vec<PathBuf>, target_file_size: u64) -> CompactionJo
         table_options: small_tables(),
         lower: Vec::new(),
         upper: None,
+        merge_operator: None,
     }
 }
 
@@ -232,6 +233,7 @@ fn a_compaction_that_keeps_nothing_writes_nothing() {
         table_options: small_tables(),
         lower: Vec::new(),
         upper: None,
+        merge_operator: None,
     };
     let outcome = execute(&fs, &job, output_namer()).unwrap();
     assert!(outcome.added.is_empty());
@@ -332,6 +334,7 @@ fn outputs_answer_for_the_jobs_key_range_and_cut_tombstones_at_it() {
         table_options: small_tables(),
         lower: lower.to_vec(),
         upper: upper.map(<[u8]>::to_vec),
+        merge_operator: None,
     };
 
     let outcome = execute(&fs, &job(b"l", Some(b"n")), output_namer()).unwrap();

@@ -6,29 +6,12 @@
 
 mod common;
 
-use common::{Case, History, Version, arb_case, build, readers, stripe, visible};
+use common::{Case, History, Version, arb_case, build, memtables, readers, stripe, visible};
 use lsmkit_compaction::{CompactionStream, MergingIterator, StreamStats};
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::key::compare;
 use lsmkit_sstable::{RangeTombstone, SeqNo, ValueKind};
 use proptest::prelude::*;
-
-/// The history's inputs as memtables, one per source.
-fn memtables(h: &History) -> Vec<Memtable> {
-    h.inputs
-        .iter()
-        .map(|(points, tombstones)| {
-            let m = Memtable::new();
-            for v in points {
-                m.insert(&v.user_key, v.seqno, v.kind, &v.value).unwrap();
-            }
-            for t in tombstones {
-                m.delete_range(&t.start, &t.end, t.seqno).unwrap();
-            }
-            m
-        })
-        .collect()
-}
 
 /// Runs the compaction over the inputs: the kept points and tombstones.
 fn compact(h: &History, case: &Case) -> (Vec<Version>, Vec<RangeTombstone>) {

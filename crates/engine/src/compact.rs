@@ -251,6 +251,7 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
         },
         lower: task.lower.clone(),
         upper: task.upper.clone(),
+        merge_operator: inner.merge_operator(),
     };
     let outcome = execute(&inner.fs, &job, || {
         inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst))

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use lsmkit_compaction::MergeOperator;
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::{ReaderOptions, SeqNo, SstOptions, ValueKind};
 use lsmkit_vfs::{FileLock, Fs};
@@ -126,17 +127,30 @@ impl Inner {
             }
         }
         let (lower, upper) = bounds_of(as_bytes(range.start_bound()), as_bytes(range.end_bound()));
-        DbIter::new(version, seqno, lower, upper)
+        DbIter::new(version, seqno, lower, upper, self.merge_operator())
     }
 
     pub fn prefix_at(&self, prefix: &[u8], version: Arc<Version>, seqno: SeqNo) -> DbIter {
         let lower = (!prefix.is_empty()).then(|| prefix.to_vec());
-        DbIter::new(version, seqno, lower, prefix_end(prefix))
+        DbIter::new(
+            version,
+            seqno,
+            lower,
+            prefix_end(prefix),
+            self.merge_operator(),
+        )
+    }
+
+    pub fn merge_operator(&self) -> Option<Arc<dyn MergeOperator>> {
+        self.options.merge_operator.clone()
     }
 
     /// Applies `batch` under the write lock, then syncs the WAL if asked.
     fn write(&self, mut batch: WriteBatch, durable: bool) -> Result<()> {
         self.bg.check()?;
+        if batch.has_merge() && self.options.merge_operator.is_none() {
+            return Err(Error::NoMergeOperator { key: None });
+        }
         if batch.is_empty() {
             return if durable { self.sync_wal() } else { Ok(()) };
         }
@@ -285,6 +299,27 @@ impl Db {
         self.write(batch)
     }
 
+    /// Merges `operand` into the value of `key` with the configured
+    /// [`merge_operator`](crate::Options::merge_operator) (see
+    /// [`WriteBatch::merge`]); [`Error::NoMergeOperator`] without one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lsmkit_engine::{Db, Options, U64Add};
+    /// # let dir = tempfile::tempdir()?;
+    ///
+    /// let db = Db::open(dir.path(), Options::default().merge_operator(Arc::new(U64Add)))?;
+    /// db.merge(b"hits", &U64Add::operand(2))?;
+    /// db.merge(b"hits", &U64Add::operand(3))?;
+    /// assert_eq!(db.get(b"hits")?, Some(5u64.to_le_bytes().to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge(&self, key: &[u8], operand: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::with_capacity(key.len() + operand.len());
+        batch.merge(key, operand);
+        self.write(batch)
+    }
+
     /// Deletes `key`.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::with_capacity(key.len());
@@ -320,7 +355,7 @@ impl Db {
     /// The newest value of `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let (version, seqno) = self.inner.view();
-        version.get(key, seqno)
+        version.get(key, seqno, self.inner.options.merge_operator.as_deref())
     }
 
     /// A consistent view of the database as it is now.

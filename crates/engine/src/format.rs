@@ -305,6 +305,7 @@ pub fn decode_batch(rep: &[u8]) -> Result<DecodedBatch<'_>, DecodeError> {
             ValueKind::Delete => &[][..],
             ValueKind::Put => d.bytes("value")?,
             ValueKind::RangeDelete => d.bytes("range end")?,
+            ValueKind::Merge => d.bytes("merge operand")?,
         };
         ops.push(Op { kind, key, value });
     }

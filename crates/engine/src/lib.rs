@@ -127,6 +127,7 @@ pub mod format;
 mod ingest;
 mod leveled;
 mod manifest;
+mod merge;
 mod options;
 mod recovery;
 mod run_iter;
@@ -143,7 +144,7 @@ pub use options::{CompactionStyle, Options};
 pub use snapshot::Snapshot;
 pub use stats::Stats;
 
-pub use lsmkit_compaction::{LeveledOptions, TieredOptions};
+pub use lsmkit_compaction::{LeveledOptions, ListAppend, MergeOperator, TieredOptions, U64Add};
 pub use lsmkit_sstable::Compression;
 pub use lsmkit_wal::RecoveryMode;
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lsmkit_compaction::{LeveledOptions, TieredOptions};
+use lsmkit_compaction::{LeveledOptions, MergeOperator, TieredOptions};
 use lsmkit_sstable::Compression;
 use lsmkit_vfs::{Fs, StdFs};
 use lsmkit_wal::RecoveryMode;
@@ -104,6 +104,15 @@ pub struct Options {
     /// The leveled strategy's options, used under
     /// [`CompactionStyle::Leveled`]. Defaults of [`LeveledOptions`].
     pub leveled_compaction: LeveledOptions,
+    /// How [`Db::merge`](crate::Db::merge) operands combine, in reads and
+    /// in compactions. Default `None`: a batch holding a merge is refused
+    /// ([`Error::NoMergeOperator`]). Reopen a database that holds operands
+    /// with the operator that wrote them: the name of the operator is
+    /// recorded in every table the database writes, and opening with
+    /// another one is refused ([`Error::MergeOperatorMismatch`]). Without
+    /// one, compactions keep operands as they are and reads that meet one
+    /// fail with [`Error::NoMergeOperator`].
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
 }
 
 /// How a database compacts its sorted runs.
@@ -151,6 +160,7 @@ impl Default for Options {
             wal_bytes_per_sync: 4 << 20,
             compaction_style: CompactionStyle::default(),
             leveled_compaction: LeveledOptions::default(),
+            merge_operator: None,
         }
     }
 }
@@ -264,6 +274,12 @@ impl Options {
     pub fn runs_triggers(mut self, slowdown: usize, stop: usize) -> Self {
         self.runs_slowdown_trigger = slowdown;
         self.runs_stop_trigger = stop;
+        self
+    }
+
+    /// Sets [`merge_operator`](Self::merge_operator).
+    pub fn merge_operator(mut self, operator: Arc<dyn MergeOperator>) -> Self {
+        self.merge_operator = Some(operator);
         self
     }
 

@@ -71,7 +71,11 @@ impl Snapshot {
 
     /// The value of `key` as of this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.current().get(key, self.seqno)
+        self.inner.current().get(
+            key,
+            self.seqno,
+            self.inner.options.merge_operator.as_deref(),
+        )
     }
 
     /// The live keys of `range` as of this snapshot, in order (`.rev()`

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use lsmkit_memtable::Memtable;
 use lsmkit_sstable::key::{self, compare};
 use lsmkit_sstable::{InternalIterator, MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
 use proptest::prelude::*;
@@ -283,4 +284,21 @@ pub fn readers(case: &Case) -> Vec<SeqNo> {
 /// The stripe of `seqno` among `snapshots`.
 pub fn stripe(snapshots: &[SeqNo], seqno: SeqNo) -> usize {
     snapshots.iter().filter(|&&s| s < seqno).count()
+}
+
+/// The history's inputs as memtables, one per source.
+pub fn memtables(h: &History) -> Vec<Memtable> {
+    h.inputs
+        .iter()
+        .map(|(points, tombstones)| {
+            let m = Memtable::new();
+            for v in points {
+                m.insert(&v.user_key, v.seqno, v.kind, &v.value).unwrap();
+            }
+            for t in tombstones {
+                m.delete_range(&t.start, &t.end, t.seqno).unwrap();
+            }
+            m
+        })
+        .collect()
 }
