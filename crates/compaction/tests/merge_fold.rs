@@ -10,10 +10,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{Case, History, Version, arb_case, build, memtables, readers};
+use common::{Case, History, Version, arb_case, build, drain, memtables, readers};
 use lsmkit_compaction::{
-    CompactionStream, Error, InternalIterator, ListAppend, MergeOperator, MergingIterator,
-    StreamStats, U64Add,
+    CompactionStream, Error, ListAppend, MergeOperator, MergingIterator, U64Add,
 };
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::{RangeTombstone, SeqNo, ValueKind};
@@ -93,18 +92,6 @@ fn compact(
     let (out, kept, stats) = drain(stream)?;
     assert_eq!(stats.entries_out, out.len() as u64);
     Ok((out, kept))
-}
-
-/// Every entry a stream yields, then the tombstones it keeps.
-fn drain<I: InternalIterator>(
-    mut stream: CompactionStream<I>,
-) -> Result<(Vec<Version>, Vec<RangeTombstone>, StreamStats), Error> {
-    let mut out = Vec::new();
-    while let Some((key, value)) = stream.next() {
-        out.push(Version::from_entry(key, value));
-    }
-    let (kept, stats) = stream.finish()?;
-    Ok((out, kept, stats))
 }
 
 fn list() -> Arc<dyn MergeOperator> {

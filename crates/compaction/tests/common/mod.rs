@@ -302,3 +302,23 @@ pub fn memtables(h: &History) -> Vec<Memtable> {
         })
         .collect()
 }
+
+/// Every entry a stream yields, then the tombstones it keeps and what it
+/// did.
+pub fn drain<I: InternalIterator>(
+    mut stream: lsmkit_compaction::CompactionStream<I>,
+) -> Result<
+    (
+        Vec<Version>,
+        Vec<RangeTombstone>,
+        lsmkit_compaction::StreamStats,
+    ),
+    lsmkit_compaction::Error,
+> {
+    let mut out = Vec::new();
+    while let Some((key, value)) = stream.next() {
+        out.push(Version::from_entry(key, value));
+    }
+    let (kept, stats) = stream.finish()?;
+    Ok((out, kept, stats))
+}
