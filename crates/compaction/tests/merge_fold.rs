@@ -32,7 +32,7 @@ fn resolve(
     }
     let mut out = BTreeMap::new();
     for (key, mut versions) in by_key {
-        versions.sort_by(|a, b| b.seqno.cmp(&a.seqno));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.seqno));
         let mut operands: Vec<&[u8]> = Vec::new();
         let mut base = None;
         for v in versions {
