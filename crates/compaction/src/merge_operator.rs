@@ -16,6 +16,41 @@
 //! Two operators ship as examples: [`U64Add`], a counter of 8-byte
 //! little-endian unsigned integers, and [`ListAppend`], which joins values
 //! with a separator byte.
+//!
+//! A custom engine reads with [`full_merge_newest_first`] over the operands
+//! it collected (the memtable's and the table reader's `get_operands`
+//! collect them newest first), and compacts with
+//! [`CompactionStream::with_merge_operator`](crate::CompactionStream::with_merge_operator):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lsmkit_compaction::{CompactionStream, U64Add, full_merge_newest_first};
+//! use lsmkit_memtable::{Lookup, Memtable};
+//! use lsmkit_sstable::{MAX_SEQNO, ParsedKey, ValueKind};
+//!
+//! let m = Memtable::new();
+//! m.insert(b"hits", 1, ValueKind::Put, &U64Add::operand(10))?;
+//! m.insert(b"hits", 2, ValueKind::Merge, &U64Add::operand(1))?;
+//! m.insert(b"hits", 3, ValueKind::Merge, &U64Add::operand(2))?;
+//!
+//! // A read: the operands newest first, then what lies under them.
+//! let mut operands = Vec::new();
+//! let base = match m.get_operands(b"hits", MAX_SEQNO, &mut operands) {
+//!     Lookup::Found(value) => Some(value),
+//!     _ => None,
+//! };
+//! let value = full_merge_newest_first(&U64Add, b"hits", base.as_deref(), &operands);
+//! assert_eq!(value.as_deref().and_then(U64Add::decode), Some(13));
+//!
+//! // A compaction with no snapshot folds them into one value.
+//! let mut stream = CompactionStream::new(m.raw_iter(), &[], &[], false)
+//!     .with_merge_operator(Some(Arc::new(U64Add)));
+//! let (key, value) = stream.next().expect("one entry");
+//! assert_eq!(ParsedKey::parse(key).map(|k| (k.seqno, k.kind)), Some((3, ValueKind::Put)));
+//! assert_eq!(U64Add::decode(value), Some(13));
+//! assert!(stream.next().is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 
