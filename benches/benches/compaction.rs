@@ -137,6 +137,7 @@ fn full_compaction(c: &mut Criterion) {
         lower: Vec::new(),
         upper: None,
         filter: None,
+        merge_operator: None,
     };
     let mut group = c.benchmark_group("compaction/full");
     group.sample_size(10);

@@ -212,7 +212,8 @@ impl DurableMap {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
         match self.memtable.get(key, MAX_SEQNO) {
             Lookup::Found(value) => Some(value.to_vec()),
-            Lookup::Deleted | Lookup::Absent => None,
+            // This store writes no merge operands.
+            Lookup::Deleted | Lookup::Absent | Lookup::Merge => None,
         }
     }
 

@@ -148,7 +148,8 @@ impl FifoEngine {
         match self.memtable.get(key, MAX_SEQNO) {
             MemLookup::Found(value) => return Ok(Some(value.to_vec())),
             MemLookup::Deleted => return Ok(None),
-            MemLookup::Absent => {}
+            // This engine writes no merge operands.
+            MemLookup::Absent | MemLookup::Merge => {}
         }
         for run in &self.runs {
             let Some(table) = run.table_for(key) else {
@@ -157,7 +158,7 @@ impl FifoEngine {
             match table.get(key, MAX_SEQNO)? {
                 Lookup::Found(value) => return Ok(Some(value)),
                 Lookup::Deleted => return Ok(None),
-                Lookup::Absent => {}
+                Lookup::Absent | Lookup::Merge => {}
             }
         }
         Ok(None)
@@ -247,6 +248,7 @@ impl FifoEngine {
             lower: Vec::new(),
             upper: None,
             filter: None,
+            merge_operator: None,
         };
         let info = RunInfo {
             size: 0,

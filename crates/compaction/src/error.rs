@@ -77,6 +77,16 @@ pub enum Error {
         /// The job's `upper`.
         upper: Option<Vec<u8>>,
     },
+    /// The merge operator failed to merge the operands of a key
+    /// ([`MergeOperator::full_merge`](crate::MergeOperator::full_merge)
+    /// returned `None`).
+    #[error("merge operator {operator} failed to merge the operands of key {key:?}")]
+    MergeFailed {
+        /// The user key.
+        key: Vec<u8>,
+        /// The operator's name.
+        operator: String,
+    },
     /// An option is outside its documented range.
     #[error("invalid compaction option {option}: {what}")]
     InvalidOption {
@@ -98,6 +108,7 @@ impl Error {
             | Error::BadRun { .. }
             | Error::LevelOutOfOrder { .. }
             | Error::KeyOutOfBounds { .. }
+            | Error::MergeFailed { .. }
             | Error::InvalidOption { .. } => false,
         }
     }

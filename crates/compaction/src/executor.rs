@@ -36,7 +36,7 @@ use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter, TableMeta
 use lsmkit_vfs::Fs;
 
 use crate::filter::{CompactionFilter, FilterStats, Filtering};
-use crate::{CompactionStream, Error, MergingIterator, StreamStats};
+use crate::{CompactionStream, Error, MergeOperator, MergingIterator, StreamStats};
 
 /// What to compact and how.
 #[derive(Clone, Debug)]
@@ -66,6 +66,9 @@ pub struct CompactionJob {
     /// any: see [`filter`](crate::filter) for which values it sees and how
     /// its output must be installed.
     pub filter: Option<Arc<dyn CompactionFilter>>,
+    /// Folds merge operands (see [`CompactionStream::with_merge_operator`]);
+    /// `None` keeps them as they are.
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
 }
 
 /// One output table and the keys it answers for.
@@ -186,7 +189,8 @@ pub fn execute_tables(
         .flat_map(|r| r.range_tombstones().iter().cloned())
         .collect();
     let merge = MergingIterator::new(readers.iter().map(|r| r.iter().fill_cache(false)).collect());
-    let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost);
+    let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost)
+        .with_merge_operator(job.merge_operator.clone());
 
     let mut filtering = Filtering::new(job.filter.as_deref(), &job.snapshots, job.bottommost);
     // On any error below, dropping `outputs` aborts the unfinished writers.

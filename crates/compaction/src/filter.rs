@@ -66,6 +66,7 @@
 //!     lower: Vec::new(),
 //!     upper: None,
 //!     filter: Some(Arc::new(DropTemporary)),
+//!     merge_operator: None,
 //! };
 //! let outcome = execute(&fs, &job, || PathBuf::from("/db/out.sst"))?;
 //! assert_eq!(outcome.filter.removed, 1);

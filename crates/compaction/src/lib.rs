@@ -8,8 +8,11 @@
 //! - [`CompactionStream`]: on top of a merge, keeps for each key the newest
 //!   version and the newest version visible to each live snapshot, applies
 //!   range tombstones, and drops tombstones nothing needs when the output is
-//!   the oldest data. [The rules](stream) are written down there: they are
-//!   where LSM engines lose data.
+//!   the oldest data, and folds merge operands with a [`MergeOperator`].
+//!   [The rules](stream) are written down there: they are where LSM
+//!   engines lose data.
+//! - [`MergeOperator`]: how merge operands combine, shared by the stream
+//!   and an engine's reads; [`U64Add`] and [`ListAppend`] are examples.
 //! - [`pick`]: the tiered strategy (RocksDB's universal compaction) as a
 //!   pure function from the sorted runs to a [`CompactionTask`];
 //!   [the algorithm](picker), a worked example and the amplification it
@@ -72,8 +75,10 @@
 mod error;
 pub mod executor;
 pub mod filter;
+mod fold;
 pub mod leveled;
 pub mod merge;
+pub mod merge_operator;
 pub mod picker;
 pub mod simulator;
 pub mod stream;
@@ -90,6 +95,7 @@ pub use leveled::{
 };
 pub use lsmkit_sstable::InternalIterator;
 pub use merge::MergingIterator;
+pub use merge_operator::{ListAppend, MergeOperator, U64Add, full_merge_newest_first};
 pub use picker::{CompactionReason, CompactionTask, RunInfo, TieredOptions, pick};
 pub use simulator::{Policy, Simulation, SimulationReport, Simulator, Workload, simulate};
 pub use stream::{CompactionStream, StreamStats};

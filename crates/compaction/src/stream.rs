@@ -40,11 +40,29 @@
 //!    tombstones). At the bottom, a tombstone is kept only if it covers an
 //!    entry the output keeps; otherwise it hides nothing and is dropped.
 //!
+//! 5. **Merge operands.** A merge operand that is the newest version of its
+//!    stripe shadows nothing by itself: its readers fold it with the older
+//!    versions under it. So the versions of its stripe under it are read
+//!    with it, newest first, down to the first value (its *base*), the
+//!    first point tombstone or range tombstone of the stripe (no base), or
+//!    the end of the stripe. With a [`MergeOperator`] configured, a known
+//!    base (value or deletion) folds them into one value at the newest
+//!    operand's sequence number, which then shadows the rest of the stripe
+//!    as rule 1 says; so do operands at the end of the key's versions when
+//!    the output is the oldest data (nothing older: no base). Operands
+//!    that end at the stripe's edge, over whatever older stripes or older
+//!    runs hold, become one merge operand if
+//!    [`partial_merge`](MergeOperator::partial_merge) combines them, and
+//!    are otherwise kept as they are. Nothing is folded across a snapshot:
+//!    every snapshot still sees the operands it saw. Without an operator,
+//!    the operands and the version under them are kept as they are.
+//!
 //! Rules 1 and 2 are what makes a version invisible to every reader; rules 3
-//! and 4 drop deletions that no reader needs. Nothing else is dropped, so
+//! and 4 drop deletions that no reader needs; rule 5 replaces versions by
+//! one that every reader of them reads the same. Nothing else is dropped, so
 //! every reader at a live snapshot or at the newest state reads the same
 //! before and after the compaction (`tests/stream_model.rs` checks this
-//! against a `BTreeMap` model).
+//! against a `BTreeMap` model, `tests/merge_fold.rs` with merge operands).
 //!
 //! REQUIRES of the caller: `snapshots` holds every sequence number any
 //! reader may still read at, except the newest state; a snapshot taken
@@ -59,13 +77,16 @@
 //! tombstones held back at the bottom until an older version shows up.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use lsmkit_sstable::key::pack_trailer;
+use lsmkit_sstable::key::{self, pack_trailer};
 use lsmkit_sstable::{
     Fragments, InternalIterator, ParsedKey, RangeTombstone, SeqNo, ValueKind, defragment,
 };
 
 use crate::Error;
+use crate::fold::{self, Base, Folded};
+use crate::merge_operator::MergeOperator;
 
 /// What a compaction stream did, for logs and statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,6 +109,9 @@ pub struct StreamStats {
     pub range_tombstones_in: u64,
     /// Range tombstones kept (after fragmenting and joining again).
     pub range_tombstones_out: u64,
+    /// Merge operands and the bases under them folded away: entries read
+    /// into folds less the entries the folds became.
+    pub merged: u64,
 }
 
 /// The sorted live snapshots, which cut sequence numbers into stripes.
@@ -110,9 +134,9 @@ impl Stripes {
 
 /// An entry copied out of the input.
 #[derive(Clone, Debug, Default)]
-struct Owned {
-    key: Vec<u8>,
-    value: Vec<u8>,
+pub(crate) struct Owned {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
 }
 
 /// The point entries and range tombstones a compaction output keeps; see
@@ -148,6 +172,13 @@ pub struct CompactionStream<I> {
     /// Held tombstones that turned out to be needed, to yield now.
     release: VecDeque<(Owned, SeqNo)>,
     out: Owned,
+    merge_operator: Option<Arc<dyn MergeOperator>>,
+    /// The verdict on the input's current entry, judged by a fold that
+    /// stopped there.
+    pending: Option<Verdict>,
+    /// Entries to yield before the input's, already counted as yielded:
+    /// the held tombstones before a fold, and what the fold became.
+    folded: VecDeque<Owned>,
 
     stats: StreamStats,
     error: Option<Error>,
@@ -156,12 +187,13 @@ pub struct CompactionStream<I> {
 /// What to do with one input entry.
 enum Verdict {
     Keep { seqno: SeqNo, kind: ValueKind },
-    Shadowed,
+    Shadowed { seqno: SeqNo, kind: ValueKind },
     Covered,
 }
 
 impl<I: InternalIterator> CompactionStream<I> {
-    /// A stream over `input` (point entries only: puts and point deletes),
+    /// A stream over `input` (point entries only: puts, merge operands and
+    /// point deletes),
     /// with the inputs' `range_tombstones`, keeping what the readers at
     /// `snapshots` and at the newest state need. `bottommost` says that the
     /// output is the oldest data: nothing older exists to be shadowed.
@@ -191,12 +223,23 @@ impl<I: InternalIterator> CompactionStream<I> {
             held: VecDeque::new(),
             release: VecDeque::new(),
             out: Owned::default(),
+            merge_operator: None,
+            pending: None,
+            folded: VecDeque::new(),
             stats: StreamStats {
                 range_tombstones_in: range_tombstones.len() as u64,
                 ..StreamStats::default()
             },
             error: None,
         }
+    }
+
+    /// Folds merge operands with `operator` (see the [module docs](self),
+    /// "Merge operands"). Without one, merge operands and the versions
+    /// under them in their stripe are all kept as they are.
+    pub fn with_merge_operator(mut self, operator: Option<Arc<dyn MergeOperator>>) -> Self {
+        self.merge_operator = operator;
+        self
     }
 
     /// The next entry the output keeps, as `(internal key, value)`; `None`
@@ -209,6 +252,10 @@ impl<I: InternalIterator> CompactionStream<I> {
         if let Some((entry, seqno)) = self.release.pop_front() {
             self.out = entry;
             self.yielded(seqno, self.out.key.len() + self.out.value.len());
+            return Some((&self.out.key, &self.out.value));
+        }
+        if let Some(entry) = self.folded.pop_front() {
+            self.out = entry;
             return Some((&self.out.key, &self.out.value));
         }
         if let Some(seqno) = self.yield_current.take() {
@@ -225,7 +272,11 @@ impl<I: InternalIterator> CompactionStream<I> {
                 self.drop_held();
                 return None;
             }
-            let verdict = match self.judge() {
+            let judged = match self.pending.take() {
+                Some(verdict) => Ok(verdict),
+                None => self.judge(),
+            };
+            let verdict = match judged {
                 Ok(verdict) => verdict,
                 Err(error) => {
                     self.error = Some(error);
@@ -233,8 +284,24 @@ impl<I: InternalIterator> CompactionStream<I> {
                 }
             };
             match verdict {
-                Verdict::Shadowed => self.stats.shadowed += 1,
+                Verdict::Shadowed { .. } => self.stats.shadowed += 1,
                 Verdict::Covered => self.stats.covered += 1,
+                Verdict::Keep {
+                    seqno,
+                    kind: ValueKind::Merge,
+                } => {
+                    // The held tombstones are newer: they go first, counted
+                    // in this key's fragment before the fold moves on.
+                    for (entry, seqno) in std::mem::take(&mut self.held) {
+                        self.yielded(seqno, entry.key.len() + entry.value.len());
+                        self.folded.push_back(entry);
+                    }
+                    if let Err(error) = self.fold(seqno) {
+                        self.error = Some(error);
+                        return None;
+                    }
+                    return self.next();
+                }
                 Verdict::Keep {
                     seqno,
                     kind: ValueKind::Delete,
@@ -300,9 +367,13 @@ impl<I: InternalIterator> CompactionStream<I> {
     }
 
     fn yielded(&mut self, seqno: SeqNo, bytes: usize) {
+        self.yielded_in(self.fragment, seqno, bytes);
+    }
+
+    fn yielded_in(&mut self, fragment: Option<usize>, seqno: SeqNo, bytes: usize) {
         self.stats.entries_out += 1;
         self.stats.bytes_out += bytes as u64;
-        if let Some(f) = self.fragment {
+        if let Some(f) = fragment {
             let min = &mut self.min_yielded[f];
             *min = Some(min.map_or(seqno, |m| m.min(seqno)));
         }
@@ -359,18 +430,101 @@ impl<I: InternalIterator> CompactionStream<I> {
 
         let stripe = self.stripes.of(seqno);
         if self.last_stripe.replace(stripe) == Some(stripe) {
-            return Ok(Verdict::Shadowed);
+            return Ok(Verdict::Shadowed { seqno, kind });
         }
-        if let Some(fragment) = self.fragment.and_then(|f| self.fragments.get(f)) {
-            // Newest first, one per stripe: the oldest tombstone above this
-            // version is the only one that can share its stripe.
-            let seqnos = fragment.seqnos;
-            let above = seqnos.partition_point(|&t| t > seqno);
-            if above > 0 && self.stripes.of(seqnos[above - 1]) == stripe {
-                return Ok(Verdict::Covered);
-            }
+        if self.covered(seqno, stripe) {
+            return Ok(Verdict::Covered);
         }
         Ok(Verdict::Keep { seqno, kind })
+    }
+
+    /// Whether a range tombstone of `stripe` covers the current key's
+    /// version at `seqno`.
+    fn covered(&self, seqno: SeqNo, stripe: usize) -> bool {
+        let Some(fragment) = self.fragment.and_then(|f| self.fragments.get(f)) else {
+            return false;
+        };
+        // Newest first, one per stripe: the oldest tombstone above this
+        // version is the only one that can share its stripe.
+        let seqnos = fragment.seqnos;
+        let above = seqnos.partition_point(|&t| t > seqno);
+        above > 0 && self.stripes.of(seqnos[above - 1]) == stripe
+    }
+
+    /// Folds the merge operand under the cursor, kept as the newest
+    /// version of its stripe at `seqno`, with the older versions of its key
+    /// in that stripe, and queues what they become in `folded`. Leaves the
+    /// cursor past the last version folded (`step`), or on the first one
+    /// not folded, judged (`pending`).
+    fn fold(&mut self, seqno: SeqNo) -> Result<(), Error> {
+        let stripe = self.stripes.of(seqno);
+        // Judging the version after the fold may move both on to the next
+        // key.
+        let (user_key, fragment) = (self.user_key.clone(), self.fragment);
+        let mut versions = vec![self.current(seqno, ValueKind::Merge)];
+        let base = loop {
+            self.input.next();
+            if !self.input.valid() {
+                break Base::Open { oldest: true };
+            }
+            if key::user_key(self.input.key()) != user_key.as_slice() {
+                self.pending = Some(self.judge()?);
+                break Base::Open { oldest: true };
+            }
+            let (seqno, kind) = match self.judge()? {
+                Verdict::Shadowed { seqno, kind } => (seqno, kind),
+                // The first version of an older stripe: snapshots between
+                // see the operands without what lies under them.
+                verdict => {
+                    self.pending = Some(verdict);
+                    break Base::Open { oldest: false };
+                }
+            };
+            if self.covered(seqno, stripe) {
+                // Every reader of the operands sees the tombstone.
+                self.stats.covered += 1;
+                self.step = true;
+                break Base::Deleted;
+            }
+            versions.push(self.current(seqno, kind));
+            match kind {
+                ValueKind::Merge => {}
+                ValueKind::Put => {
+                    self.step = true;
+                    break Base::Value;
+                }
+                _ => {
+                    self.step = true;
+                    break Base::Deleted;
+                }
+            }
+        };
+        let base = match base {
+            Base::Open { oldest } => Base::Open {
+                oldest: oldest && self.bottommost,
+            },
+            base => base,
+        };
+        let read = versions.len();
+        let folded = fold::fold(self.merge_operator.as_deref(), &user_key, versions, base)?;
+        self.stats.merged += (read - folded.len()) as u64;
+        for Folded { entry, seqno, .. } in folded {
+            self.yielded_in(fragment, seqno, entry.key.len() + entry.value.len());
+            self.folded.push_back(entry);
+        }
+        Ok(())
+    }
+
+    /// The input's current entry, copied, as a version to fold.
+    fn current(&self, seqno: SeqNo, kind: ValueKind) -> Folded {
+        Folded {
+            entry: Owned {
+                key: self.input.key().to_vec(),
+                value: self.input.value().to_vec(),
+            },
+            seqno,
+            kind,
+        }
     }
 }
 

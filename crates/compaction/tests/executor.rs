@@ -39,6 +39,7 @@ fn job(case: &Case, inputs: Vec<PathBuf>, target_file_size: u64) -> CompactionJo
         lower: Vec::new(),
         upper: None,
         filter: None,
+        merge_operator: None,
     }
 }
 
@@ -210,6 +211,7 @@ fn a_compaction_that_keeps_nothing_writes_nothing() {
         lower: Vec::new(),
         upper: None,
         filter: None,
+        merge_operator: None,
     };
     let outcome = execute(&fs, &job, output_namer()).unwrap();
     assert!(outcome.added.is_empty());
@@ -311,6 +313,7 @@ fn outputs_answer_for_the_jobs_key_range_and_cut_tombstones_at_it() {
         lower: lower.to_vec(),
         upper: upper.map(<[u8]>::to_vec),
         filter: None,
+        merge_operator: None,
     };
 
     let outcome = execute(&fs, &job(b"l", Some(b"n")), output_namer()).unwrap();

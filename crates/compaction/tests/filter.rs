@@ -58,6 +58,7 @@ fn job(case: &Case, inputs: Vec<PathBuf>, filter: Arc<dyn CompactionFilter>) -> 
         lower: Vec::new(),
         upper: None,
         filter: Some(filter),
+        merge_operator: None,
     }
 }
 

@@ -6,29 +6,12 @@
 
 mod common;
 
-use common::{Case, History, Version, arb_case, build, readers, stripe, visible};
-use lsmkit_compaction::{CompactionStream, MergingIterator, StreamStats};
+use common::{Case, History, Version, arb_case, build, drain, memtables, readers, stripe, visible};
+use lsmkit_compaction::{CompactionStream, MergingIterator};
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::key::compare;
 use lsmkit_sstable::{RangeTombstone, SeqNo, ValueKind};
 use proptest::prelude::*;
-
-/// The history's inputs as memtables, one per source.
-fn memtables(h: &History) -> Vec<Memtable> {
-    h.inputs
-        .iter()
-        .map(|(points, tombstones)| {
-            let m = Memtable::new();
-            for v in points {
-                m.insert(&v.user_key, v.seqno, v.kind, &v.value).unwrap();
-            }
-            for t in tombstones {
-                m.delete_range(&t.start, &t.end, t.seqno).unwrap();
-            }
-            m
-        })
-        .collect()
-}
 
 /// Runs the compaction over the inputs: the kept points and tombstones.
 fn compact(h: &History, case: &Case) -> (Vec<Version>, Vec<RangeTombstone>) {
@@ -37,21 +20,9 @@ fn compact(h: &History, case: &Case) -> (Vec<Version>, Vec<RangeTombstone>) {
     let tombstones: Vec<RangeTombstone> =
         tables.iter().flat_map(|m| m.range_tombstones()).collect();
     let stream = CompactionStream::new(merge, &tombstones, &case.snapshots, case.bottommost);
-    let (out, kept, stats) = drain(stream);
+    let (out, kept, stats) = drain(stream).unwrap();
     assert_eq!(stats.entries_out, out.len() as u64);
     (out, kept)
-}
-
-/// Every entry a stream yields, then the tombstones it keeps.
-fn drain<I: lsmkit_sstable::InternalIterator>(
-    mut stream: CompactionStream<I>,
-) -> (Vec<Version>, Vec<RangeTombstone>, StreamStats) {
-    let mut out = Vec::new();
-    while let Some((key, value)) = stream.next() {
-        out.push(Version::from_entry(key, value));
-    }
-    let (kept, stats) = stream.finish().unwrap();
-    (out, kept, stats)
 }
 
 proptest! {
@@ -116,7 +87,7 @@ fn without_snapshots_only_the_newest_version_survives() {
     m.insert(b"k", 1, ValueKind::Put, b"old").unwrap();
     m.insert(b"k", 2, ValueKind::Put, b"new").unwrap();
     m.insert(b"x", 3, ValueKind::Delete, b"").unwrap();
-    let (out, _, stats) = drain(CompactionStream::new(m.raw_iter(), &[], &[], false));
+    let (out, _, stats) = drain(CompactionStream::new(m.raw_iter(), &[], &[], false)).unwrap();
     let seqnos: Vec<SeqNo> = out.iter().map(|v| v.seqno).collect();
     assert_eq!(seqnos, [2, 3], "the point tombstone stays above the bottom");
     assert_eq!(stats.shadowed, 1);
@@ -127,9 +98,9 @@ fn a_snapshot_between_versions_keeps_both() {
     let m = Memtable::new();
     m.insert(b"k", 1, ValueKind::Put, b"old").unwrap();
     m.insert(b"k", 5, ValueKind::Put, b"new").unwrap();
-    let (out, _, _) = drain(CompactionStream::new(m.raw_iter(), &[], &[], true));
+    let (out, _, _) = drain(CompactionStream::new(m.raw_iter(), &[], &[], true)).unwrap();
     assert_eq!(out.len(), 1, "without the snapshot the old version goes");
-    let (out, _, _) = drain(CompactionStream::new(m.raw_iter(), &[], &[3], true));
+    let (out, _, _) = drain(CompactionStream::new(m.raw_iter(), &[], &[3], true)).unwrap();
     assert_eq!(out.len(), 2);
 }
 
@@ -142,7 +113,7 @@ fn a_range_tombstone_drops_only_versions_of_its_own_stripe() {
         .unwrap();
     let tombstones = [RangeTombstone::new(&b"a"[..], &b"z"[..], 4)];
     let (out, tombstones_kept, stats) =
-        drain(CompactionStream::new(m.raw_iter(), &tombstones, &[2], true));
+        drain(CompactionStream::new(m.raw_iter(), &tombstones, &[2], true)).unwrap();
     let kept: Vec<_> = out.into_iter().map(|v| v.user_key).collect();
     assert_eq!(kept, [b"b".to_vec()]);
     assert_eq!(
@@ -160,7 +131,7 @@ fn point_tombstones_at_the_bottom_go_when_they_hide_nothing() {
     m.insert(b"b", 3, ValueKind::Delete, b"").unwrap();
     m.insert(b"b", 1, ValueKind::Put, b"v").unwrap();
     // Snapshots 1 and 3 split b's versions into three stripes.
-    let (out, _, stats) = drain(CompactionStream::new(m.raw_iter(), &[], &[1, 3], true));
+    let (out, _, stats) = drain(CompactionStream::new(m.raw_iter(), &[], &[1, 3], true)).unwrap();
     let kept: Vec<_> = out.into_iter().map(|v| (v.user_key, v.seqno)).collect();
     assert_eq!(
         kept,

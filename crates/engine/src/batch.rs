@@ -6,7 +6,7 @@ use lsmkit_sstable::ValueKind;
 
 use crate::format::{self, BATCH_HEADER_LEN};
 
-/// Puts, deletes and range deletes applied atomically by
+/// Puts, merges, deletes and range deletes applied atomically by
 /// [`Db::write`](crate::Db::write): readers see all of them or none, and
 /// after a crash recovery restores all of them or none (the batch is one
 /// WAL record).
@@ -28,6 +28,9 @@ pub struct WriteBatch {
     count: u32,
     /// Key and value bytes, for statistics.
     user_bytes: u64,
+    /// Whether an op is a merge: the database refuses the batch without a
+    /// merge operator.
+    has_merge: bool,
 }
 
 impl Default for WriteBatch {
@@ -52,6 +55,7 @@ impl WriteBatch {
             rep,
             count: 0,
             user_bytes: 0,
+            has_merge: false,
         }
     }
 
@@ -60,6 +64,18 @@ impl WriteBatch {
     /// REQUIRES: `key` and `value` are shorter than 4 GiB.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
         self.push(ValueKind::Put, key, value)
+    }
+
+    /// Merges `operand` into the value of `key`, with the database's
+    /// [`merge_operator`](crate::Options::merge_operator): the value read
+    /// afterwards is the operator's fold of the key's value before (if
+    /// any) and the operands written since. Without an operator the batch
+    /// is refused when written.
+    ///
+    /// REQUIRES: `key` and `operand` are shorter than 4 GiB.
+    pub fn merge(&mut self, key: &[u8], operand: &[u8]) -> &mut Self {
+        self.has_merge = true;
+        self.push(ValueKind::Merge, key, operand)
     }
 
     /// Deletes `key`.
@@ -103,6 +119,12 @@ impl WriteBatch {
         self.rep.truncate(BATCH_HEADER_LEN);
         self.count = 0;
         self.user_bytes = 0;
+        self.has_merge = false;
+    }
+
+    /// Whether an op is a merge.
+    pub(crate) fn has_merge(&self) -> bool {
+        self.has_merge
     }
 
     /// Bytes of keys and values the batch writes.
@@ -136,17 +158,25 @@ mod tests {
         batch
             .put(b"k", b"v")
             .delete(b"k")
-            .delete_range(b"a".to_vec()..b"z".to_vec());
+            .delete_range(b"a".to_vec()..b"z".to_vec())
+            .merge(b"k", b"+1");
         let decoded = format::decode_batch(batch.record(40)).unwrap();
         assert_eq!(decoded.seqno, 40);
         let kinds: Vec<_> = decoded.ops.iter().map(|op| op.kind).collect();
         assert_eq!(
             kinds,
-            [ValueKind::Put, ValueKind::Delete, ValueKind::RangeDelete]
+            [
+                ValueKind::Put,
+                ValueKind::Delete,
+                ValueKind::RangeDelete,
+                ValueKind::Merge
+            ]
         );
         assert_eq!(decoded.ops[2].value, b"z");
+        assert_eq!(decoded.ops[3].value, b"+1");
+        assert!(batch.has_merge());
         batch.clear();
-        assert!(batch.is_empty());
+        assert!(batch.is_empty() && !batch.has_merge());
         assert!(
             format::decode_batch(batch.record(1))
                 .unwrap()

@@ -183,12 +183,13 @@ pub(crate) fn compact_all(inner: &Inner) -> Result<()> {
 }
 
 /// Whether a run may hold something a full compaction drops: tombstones,
-/// or more than one write (perhaps old versions no snapshot needs).
+/// merge operands to fold, or more than one write (perhaps old versions
+/// no snapshot needs).
 fn may_shrink(run: &Run) -> bool {
     run.min_seqno < run.max_seqno
         || run.tables.iter().any(|t| {
             let p = t.reader.properties();
-            p.num_deletions > 0 || p.num_range_tombstones > 0
+            p.num_deletions > 0 || p.num_range_tombstones > 0 || p.num_merge_operands > 0
         })
 }
 
@@ -307,6 +308,7 @@ fn execute_task(
         lower: task.lower.clone(),
         upper: task.upper.clone(),
         filter,
+        merge_operator: inner.merge_operator(),
     };
     // The tables as the version holds them: through the block cache, and
     // an ingested one at its global sequence number.

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use lsmkit_compaction::MergeOperator;
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::{ReaderOptions, SeqNo, SstOptions, ValueKind};
 use lsmkit_vfs::{FileLock, Fs};
@@ -116,9 +117,16 @@ impl Inner {
         self.dir.join(format::table_file_name(number))
     }
 
+    pub fn merge_operator(&self) -> Option<Arc<dyn MergeOperator>> {
+        self.options.merge_operator.clone()
+    }
+
     /// Applies `batch` under the write lock, then syncs the WAL if asked.
     fn write(&self, mut batch: WriteBatch, durable: bool) -> Result<()> {
         self.bg.check()?;
+        if batch.has_merge() && self.options.merge_operator.is_none() {
+            return Err(Error::NoMergeOperator { key: None });
+        }
         if batch.is_empty() {
             return if durable { self.sync_wal() } else { Ok(()) };
         }
@@ -212,6 +220,7 @@ pub(crate) fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(
     range: R,
     version: Arc<Version>,
     seqno: SeqNo,
+    merge: Option<Arc<dyn MergeOperator>>,
 ) -> DbIter {
     fn as_bytes<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
         match bound {
@@ -221,13 +230,18 @@ pub(crate) fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(
         }
     }
     let (lower, upper) = bounds_of(as_bytes(range.start_bound()), as_bytes(range.end_bound()));
-    DbIter::new(version, seqno, lower, upper)
+    DbIter::new(version, seqno, lower, upper, merge)
 }
 
 /// The live keys starting with `prefix` in `version` as of `seqno`.
-pub(crate) fn prefix_at(prefix: &[u8], version: Arc<Version>, seqno: SeqNo) -> DbIter {
+pub(crate) fn prefix_at(
+    prefix: &[u8],
+    version: Arc<Version>,
+    seqno: SeqNo,
+    merge: Option<Arc<dyn MergeOperator>>,
+) -> DbIter {
     let lower = (!prefix.is_empty()).then(|| prefix.to_vec());
-    DbIter::new(version, seqno, lower, prefix_end(prefix))
+    DbIter::new(version, seqno, lower, prefix_end(prefix), merge)
 }
 
 /// Fills the fields of `stats` that describe `version`, read at `seqno`
@@ -275,6 +289,14 @@ impl Source {
         match self {
             Source::Live(inner) => inner.current(),
             Source::Fixed(fixed) => Arc::clone(&fixed.version),
+        }
+    }
+
+    /// The merge operator reads resolve operands with.
+    pub fn merge_operator(&self) -> Option<Arc<dyn MergeOperator>> {
+        match self {
+            Source::Live(inner) => inner.merge_operator(),
+            Source::Fixed(fixed) => fixed.merge_operator.clone(),
         }
     }
 
@@ -425,6 +447,27 @@ impl Db {
         self.write(batch)
     }
 
+    /// Merges `operand` into the value of `key` with the configured
+    /// [`merge_operator`](crate::Options::merge_operator) (see
+    /// [`WriteBatch::merge`]); [`Error::NoMergeOperator`] without one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lsmkit_engine::{Db, Options, U64Add};
+    /// # let dir = tempfile::tempdir()?;
+    ///
+    /// let db = Db::open(dir.path(), Options::default().merge_operator(Arc::new(U64Add)))?;
+    /// db.merge(b"hits", &U64Add::operand(2))?;
+    /// db.merge(b"hits", &U64Add::operand(3))?;
+    /// assert_eq!(db.get(b"hits")?, Some(5u64.to_le_bytes().to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge(&self, key: &[u8], operand: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::with_capacity(key.len() + operand.len());
+        batch.merge(key, operand);
+        self.write(batch)
+    }
+
     /// Deletes `key`.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::with_capacity(key.len());
@@ -462,7 +505,8 @@ impl Db {
     /// The newest value of `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let (version, seqno) = self.source.view();
-        version.get(key, seqno)
+        let merge = self.source.merge_operator();
+        version.get(key, seqno, merge.as_deref())
     }
 
     /// A consistent view of the database as it is now.
@@ -474,13 +518,13 @@ impl Db {
     /// as of now.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
         let (version, seqno) = self.source.view();
-        range_at(range, version, seqno)
+        range_at(range, version, seqno, self.source.merge_operator())
     }
 
     /// The live keys that start with `prefix`, as of now.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
         let (version, seqno) = self.source.view();
-        prefix_at(prefix, version, seqno)
+        prefix_at(prefix, version, seqno, self.source.merge_operator())
     }
 
     /// Every live key, as of now.

@@ -4,7 +4,9 @@
 //! of every source in internal-key order; this layer keeps, per user key,
 //! the newest version visible at the snapshot, drops it when it is a point
 //! tombstone or a visible range tombstone of a newer sequence number covers
-//! it, and stops at the bounds. Range tombstones are collected from every
+//! it, folds it with the merge operator when it is a merge operand (with
+//! the older operands under it, down to a value, a deletion or the end),
+//! and stops at the bounds. Range tombstones are collected from every
 //! source when the iterator is made and cut into disjoint fragments, each
 //! with its newest sequence number, so a key is checked in O(log t).
 //!
@@ -15,7 +17,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use lsmkit_compaction::MergingIterator;
+use lsmkit_compaction::{MergeOperator, MergingIterator};
 use lsmkit_sstable::key::{self, MAX_SEQNO};
 use lsmkit_sstable::{Fragments, InternalIterator, ParsedKey, SeqNo, ValueKind};
 
@@ -47,6 +49,7 @@ pub struct DbIter {
     front_key: Option<Vec<u8>>,
     back_key: Option<Vec<u8>>,
     done: bool,
+    merge_operator: Option<Arc<dyn MergeOperator>>,
 }
 
 impl DbIter {
@@ -55,6 +58,7 @@ impl DbIter {
         snapshot: SeqNo,
         lower: Option<Vec<u8>>,
         upper: Option<Vec<u8>>,
+        merge_operator: Option<Arc<dyn MergeOperator>>,
     ) -> DbIter {
         let tombstones = Fragments::newest(&version.range_tombstones(
             snapshot,
@@ -73,6 +77,7 @@ impl DbIter {
             front_key: None,
             back_key: None,
             done,
+            merge_operator,
         }
     }
 
@@ -111,12 +116,71 @@ impl DbIter {
         Some(Err(error))
     }
 
-    /// What the newest visible version of a key says, given its parsed key.
-    fn live(&self, parsed: &ParsedKey<'_>) -> bool {
-        parsed.kind == ValueKind::Put
-            && !self
-                .tombstones
-                .covers(parsed.user_key, parsed.seqno, self.snapshot)
+    fn covered(&self, user_key: &[u8], seqno: SeqNo) -> bool {
+        self.tombstones.covers(user_key, seqno, self.snapshot)
+    }
+
+    /// The value of `user_key` whose newest visible version, under the
+    /// cursor, is a merge operand: the operands from there down to a value,
+    /// a deletion or the key's last version, folded. Leaves the cursor on
+    /// the version that ended the fold, or past the key.
+    fn fold_front(&self, it: &mut Merge, user_key: &[u8]) -> Result<Vec<u8>> {
+        let mut operands = vec![it.value().to_vec()];
+        let mut base = None;
+        it.next();
+        while it.valid() {
+            let Some(p) = ParsedKey::parse(it.key()) else {
+                return Err(bad_key(it.key()));
+            };
+            if p.user_key != user_key || self.covered(user_key, p.seqno) {
+                break;
+            }
+            match p.kind {
+                ValueKind::Merge => operands.push(it.value().to_vec()),
+                ValueKind::Put => {
+                    base = Some(it.value().to_vec());
+                    break;
+                }
+                _ => break,
+            }
+            it.next();
+        }
+        it.status()?;
+        crate::merge::resolve(
+            self.merge_operator.as_deref(),
+            user_key,
+            base.as_deref(),
+            &operands,
+        )
+    }
+
+    /// The value of `user_key` from its visible versions since the last
+    /// value or point tombstone, oldest first (as the back end walks them):
+    /// `None` when it is deleted.
+    fn fold_back(
+        &self,
+        user_key: &[u8],
+        chain: &[(SeqNo, ValueKind, Vec<u8>)],
+    ) -> Result<Option<Vec<u8>>> {
+        let mut operands: Vec<&[u8]> = Vec::new();
+        let mut base = None;
+        for (seqno, kind, value) in chain.iter().rev() {
+            if self.covered(user_key, *seqno) {
+                break;
+            }
+            match kind {
+                ValueKind::Merge => operands.push(value),
+                ValueKind::Put => {
+                    base = Some(value.as_slice());
+                    break;
+                }
+                _ => break,
+            }
+        }
+        if operands.is_empty() {
+            return Ok(base.map(<[u8]>::to_vec));
+        }
+        crate::merge::resolve(self.merge_operator.as_deref(), user_key, base, &operands).map(Some)
     }
 
     fn step_front(&mut self) -> Option<Result<KeyValue>> {
@@ -150,22 +214,30 @@ impl DbIter {
                 it.next();
                 continue;
             }
-            // The newest visible version of the key.
-            let entry = self
-                .live(&parsed)
-                .then(|| (parsed.user_key.to_vec(), it.value().to_vec()));
-            // The front has now passed this key, yielded or not; its buffer
-            // is reused from key to key.
-            let passed = self.front_key.get_or_insert_with(Vec::new);
+            // The newest visible version of the key. The front has now
+            // passed this key, yielded or not; its buffer is reused from key
+            // to key.
+            let (seqno, kind) = (parsed.seqno, parsed.kind);
+            let mut passed = self.front_key.take().unwrap_or_default();
             passed.clear();
             passed.extend_from_slice(parsed.user_key);
+            let entry = match kind {
+                _ if self.covered(&passed, seqno) => None,
+                ValueKind::Put => Some(Ok((passed.clone(), it.value().to_vec()))),
+                ValueKind::Merge => Some(
+                    self.fold_front(&mut it, &passed)
+                        .map(|value| (passed.clone(), value)),
+                ),
+                _ => None,
+            };
             // Past the older versions of this key (usually few: stepping is
             // cheaper than a seek, which repositions every source).
             while it.valid() && key::user_key(it.key()) == passed.as_slice() {
                 it.next();
             }
+            self.front_key = Some(passed);
             if let Some(entry) = entry {
-                break Some(Ok(entry));
+                break Some(entry);
             }
         };
         self.front = Some(it);
@@ -215,37 +287,34 @@ impl DbIter {
             let mut passed = self.back_key.take().unwrap_or_default();
             passed.clear();
             passed.extend_from_slice(parsed.user_key);
-            // Walking back, a key's versions come oldest first: the last
-            // visible one seen is the newest visible.
-            let mut newest: Option<(SeqNo, ValueKind)> = None;
-            let mut value = Vec::new();
+            // Walking back, a key's versions come oldest first: the newest
+            // visible one is the last visible one seen, and what a merge
+            // operand folds with is what came since the last value or
+            // point tombstone.
+            let mut chain: Vec<(SeqNo, ValueKind, Vec<u8>)> = Vec::new();
             while it.valid() && key::user_key(it.key()) == passed.as_slice() {
                 match ParsedKey::parse(it.key()) {
                     Some(p) if p.seqno <= self.snapshot => {
-                        newest = Some((p.seqno, p.kind));
-                        value.clear();
-                        value.extend_from_slice(it.value());
+                        if p.kind != ValueKind::Merge {
+                            chain.clear();
+                        }
+                        chain.push((p.seqno, p.kind, it.value().to_vec()));
                     }
                     Some(_) => {}
                     None => break,
                 }
                 it.prev();
             }
-            let entry = newest
-                .filter(|&(seqno, kind)| {
-                    self.live(&ParsedKey {
-                        user_key: &passed,
-                        seqno,
-                        kind,
-                    })
-                })
-                .map(|_| (passed.clone(), value));
+            let entry = self
+                .fold_back(&passed, &chain)
+                .map(|value| value.map(|v| (passed.clone(), v)))
+                .transpose();
             self.back_key = Some(passed);
             if let Err(e) = it.status() {
                 break Some(Err(e.into()));
             }
             if let Some(entry) = entry {
-                break Some(Ok(entry));
+                break Some(entry);
             }
         };
         self.back = Some(it);

@@ -151,6 +151,36 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A merge needs a merge operator and none is configured
+    /// ([`Options::merge_operator`](crate::Options::merge_operator)): a
+    /// batch holding a merge is refused before anything is written, and a
+    /// read that meets a merge operand fails.
+    #[error("no merge operator is configured (key {key:?})")]
+    NoMergeOperator {
+        /// The key a read could not resolve; `None` for a refused write.
+        key: Option<Vec<u8>>,
+    },
+    /// The merge operator failed to merge the operands of a key
+    /// ([`MergeOperator::full_merge`](lsmkit_compaction::MergeOperator::full_merge)
+    /// returned `None`).
+    #[error("merge operator {operator} failed to merge the operands of key {key:?}")]
+    MergeFailed {
+        /// The user key.
+        key: Vec<u8>,
+        /// The operator's name.
+        operator: String,
+    },
+    /// A table of the database records a merge operator other than the
+    /// configured one: its operands would be read with the wrong operator.
+    #[error("table {} was written with merge operator {recorded:?}, not the configured {configured:?}", file.display())]
+    MergeOperatorMismatch {
+        /// The table.
+        file: PathBuf,
+        /// The operator name the table records.
+        recorded: String,
+        /// The configured operator's name.
+        configured: String,
+    },
     /// The database was closed (or its handle dropped) while the call ran.
     #[error("the database is closed")]
     Closed,
@@ -179,6 +209,9 @@ impl Error {
             Error::Io { .. }
             | Error::Locked { .. }
             | Error::InvalidOption { .. }
+            | Error::NoMergeOperator { .. }
+            | Error::MergeFailed { .. }
+            | Error::MergeOperatorMismatch { .. }
             | Error::IngestInvalid { .. }
             | Error::IngestOverlap { .. }
             | Error::IngestUnorderable { .. }

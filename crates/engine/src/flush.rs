@@ -1,9 +1,13 @@
 //! The flush: a frozen memtable becomes a table, a run of its own.
 //!
-//! 1. Every version and range tombstone of the memtable is written to a new
-//!    table (published atomically by the table writer), which is then
-//!    checked: reopened (footer, index, tiling), verified block by block,
-//!    and its entries counted against what was written.
+//! 1. The memtable's versions and range tombstones go through the
+//!    compaction stream of `lsmkit-compaction` (above the bottom, with the
+//!    live snapshots): versions no reader can see are dropped and merge
+//!    operands folded by the merge operator, as a compaction would. What
+//!    it keeps is written to a new table (published atomically by the
+//!    table writer), which is then checked: reopened (footer, index,
+//!    tiling), verified block by block, and its entries counted against
+//!    what was written.
 //! 2. A version edit adds the table as the newest run and records the
 //!    memtable's last sequence number as flushed; once it is synced, the
 //!    new version is published and the memtable dropped from it.
@@ -15,7 +19,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use lsmkit_sstable::{InternalIterator, SstReader, SstWriter};
+use lsmkit_compaction::CompactionStream;
+use lsmkit_sstable::{SstReader, SstWriter};
 
 use crate::background::{Retry, lock};
 use crate::db::Inner;
@@ -44,17 +49,23 @@ fn write_table(inner: &Inner, frozen: &Frozen) -> Result<Table, Retry> {
     let written = (|| -> Result<(u64, u64)> {
         let mut writer =
             SstWriter::create(Arc::clone(&inner.fs), &path, inner.sst_options.clone())?;
-        let mut it = frozen.mem.raw_iter();
-        it.seek_to_first();
+        // A snapshot taken from here on reads at or above every version
+        // of the frozen memtable, where the stream changes nothing.
+        let mut stream = CompactionStream::new(
+            frozen.mem.raw_iter(),
+            &frozen.mem.range_tombstones(),
+            &inner.snapshots.seqnos(),
+            false,
+        )
+        .with_merge_operator(inner.merge_operator());
         let mut entries = 0;
-        while it.valid() {
-            writer.add(it.key(), it.value())?;
+        while let Some((key, value)) = stream.next() {
+            writer.add(key, value)?;
             entries += 1;
-            it.next();
         }
-        it.status()?;
-        for tombstone in frozen.mem.range_tombstones() {
-            writer.add_range_tombstone(&tombstone)?;
+        let (tombstones, _) = stream.finish()?;
+        for tombstone in &tombstones {
+            writer.add_range_tombstone(tombstone)?;
         }
         Ok((writer.finish()?.file_size, entries))
     })();

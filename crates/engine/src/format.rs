@@ -9,6 +9,7 @@
 //! op       := 0x00 key:bytes                  (Delete)
 //!           | 0x01 key:bytes value:bytes      (Put)
 //!           | 0x02 start:bytes end:bytes      (RangeDelete of [start, end))
+//!           | 0x03 key:bytes operand:bytes    (Merge)
 //! bytes    := len:varint32 byte{len}
 //!
 //! edit     := field*
@@ -306,6 +307,7 @@ pub fn decode_batch(rep: &[u8]) -> Result<DecodedBatch<'_>, DecodeError> {
             ValueKind::Delete => &[][..],
             ValueKind::Put => d.bytes("value")?,
             ValueKind::RangeDelete => d.bytes("range end")?,
+            ValueKind::Merge => d.bytes("merge operand")?,
         };
         ops.push(Op { kind, key, value });
     }
@@ -531,6 +533,25 @@ mod tests {
         assert!(decode_batch(&rep).is_err());
     }
 
+    /// The worked example of docs/FORMAT.md, "Write batch".
+    #[test]
+    fn merge_batch_is_the_documented_bytes() {
+        let mut rep = vec![0; BATCH_HEADER_LEN];
+        put_op(&mut rep, ValueKind::Merge, b"a", b"+1");
+        set_batch_header(&mut rep, 8, 1);
+        assert_eq!(
+            rep,
+            [
+                8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x03, 0x01, b'a', 0x02, b'+', b'1'
+            ]
+        );
+        let op = decode_batch(&rep).unwrap().ops[0];
+        assert_eq!(
+            (op.kind, op.key, op.value),
+            (ValueKind::Merge, &b"a"[..], &b"+1"[..])
+        );
+    }
+
     #[test]
     fn batch_with_oversized_count_is_refused_without_allocating_it() {
         let mut rep = vec![0; BATCH_HEADER_LEN];
@@ -711,7 +732,7 @@ mod tests {
 
         #[test]
         fn batch_round_trips(ops in proptest::collection::vec(
-            (0u8..3, proptest::collection::vec(any::<u8>(), 0..6),
+            (0u8..4, proptest::collection::vec(any::<u8>(), 0..6),
              proptest::collection::vec(any::<u8>(), 0..6)), 0..8),
             seqno in 0..=MAX_SEQNO - 8) {
             let mut rep = vec![0; BATCH_HEADER_LEN];

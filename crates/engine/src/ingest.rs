@@ -251,7 +251,7 @@ fn check_versions(reader: &Arc<SstReader>, path: &Path) -> Result<()> {
         // Tombstones are sorted by start: those that may contain the key
         // come before the first that starts after it.
         let candidates = tombstones.partition_point(|t| t.start.as_slice() <= parsed.user_key);
-        if parsed.kind == ValueKind::Put
+        if matches!(parsed.kind, ValueKind::Put | ValueKind::Merge)
             && tombstones[..candidates]
                 .iter()
                 .any(|t| t.covers(parsed.user_key, parsed.seqno))

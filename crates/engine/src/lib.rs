@@ -122,6 +122,18 @@
 //! holding two versions of a key, and damaged files are refused before
 //! anything changes.
 //!
+//! # Merge operators
+//!
+//! [`Db::merge`] writes a merge operand that [`Options::merge_operator`]
+//! (a [`MergeOperator`]: [`U64Add`] and [`ListAppend`] are examples)
+//! combines with the key's older versions: reads, snapshots and iterators
+//! fold a key's operands newest first down to its last value or deletion,
+//! and flushes and compactions fold them where no live snapshot can tell.
+//! A merge written without an operator is refused
+//! ([`Error::NoMergeOperator`]); the operator's name is recorded in the
+//! tables and a reopen with another one is refused
+//! ([`Error::MergeOperatorMismatch`]).
+//!
 //! # Errors stick
 //!
 //! If a background flush fails in a way that cannot be retried, or a WAL
@@ -143,6 +155,7 @@ pub mod format;
 mod ingest;
 mod leveled;
 mod manifest;
+mod merge;
 mod options;
 mod read_only;
 mod recovery;
@@ -162,8 +175,8 @@ pub use snapshot::Snapshot;
 pub use stats::Stats;
 
 pub use lsmkit_compaction::{
-    CompactionFilter, Decision, FilterContext, LeveledOptions, TieredOptions, TtlFilter,
-    split_ttl_value, ttl_value,
+    CompactionFilter, Decision, FilterContext, LeveledOptions, ListAppend, MergeOperator,
+    TieredOptions, TtlFilter, U64Add, split_ttl_value, ttl_value,
 };
 pub use lsmkit_sstable::Compression;
 pub use lsmkit_wal::RecoveryMode;

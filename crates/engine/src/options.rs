@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lsmkit_compaction::{CompactionFilter, LeveledOptions, TieredOptions, TtlFilter};
+use lsmkit_compaction::{
+    CompactionFilter, LeveledOptions, MergeOperator, TieredOptions, TtlFilter,
+};
 use lsmkit_sstable::Compression;
 use lsmkit_vfs::{Fs, StdFs};
 use lsmkit_wal::RecoveryMode;
@@ -133,6 +135,15 @@ pub struct Options {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub ttl: Option<Duration>,
+    /// How [`Db::merge`](crate::Db::merge) operands combine, in reads and
+    /// in compactions. Default `None`: a batch holding a merge is refused
+    /// ([`Error::NoMergeOperator`]). Reopen a database that holds operands
+    /// with the operator that wrote them: the name of the operator is
+    /// recorded in every table the database writes, and opening with
+    /// another one is refused ([`Error::MergeOperatorMismatch`]). Without
+    /// one, compactions keep operands as they are and reads that meet one
+    /// fail with [`Error::NoMergeOperator`].
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
 }
 
 /// How a database compacts its sorted runs.
@@ -182,6 +193,7 @@ impl Default for Options {
             leveled_compaction: LeveledOptions::default(),
             compaction_filter: None,
             ttl: None,
+            merge_operator: None,
         }
     }
 }
@@ -317,6 +329,12 @@ impl Options {
     pub fn runs_triggers(mut self, slowdown: usize, stop: usize) -> Self {
         self.runs_slowdown_trigger = slowdown;
         self.runs_stop_trigger = stop;
+        self
+    }
+
+    /// Sets [`merge_operator`](Self::merge_operator).
+    pub fn merge_operator(mut self, operator: Arc<dyn MergeOperator>) -> Self {
+        self.merge_operator = Some(operator);
         self
     }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use lsmkit_compaction::MergeOperator;
 use lsmkit_sstable::{ReaderOptions, SeqNo};
 use lsmkit_wal::RecoveryMode;
 
@@ -32,6 +33,7 @@ pub(crate) struct ReadOnly {
     pub version: Arc<Version>,
     pub seqno: SeqNo,
     pub reader_options: ReaderOptions,
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
 }
 
 /// The WAL recovery mode of a read-only open under `configured`: a writer
@@ -76,7 +78,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
                     Err(_) => SeqNo::MAX,
                 };
                 if flushed_now <= recovered.last_seqno {
-                    return Ok(fixed(dir, recovered));
+                    return fixed(dir, recovered, options);
                 }
                 if attempt >= ATTEMPTS {
                     return Err(Error::io(
@@ -112,7 +114,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
     }
 }
 
-fn fixed(dir: &Path, recovered: Recovered) -> ReadOnly {
+fn fixed(dir: &Path, recovered: Recovered, options: &Options) -> Result<ReadOnly> {
     let Recovered {
         runs,
         mem,
@@ -120,7 +122,9 @@ fn fixed(dir: &Path, recovered: Recovered) -> ReadOnly {
         reader_options,
         ..
     } = recovered;
-    ReadOnly {
+    // Operands are read with the operator their tables name, or not at all.
+    crate::merge::check_operator(&runs, options.merge_operator.as_deref())?;
+    Ok(ReadOnly {
         dir: dir.to_path_buf(),
         version: Arc::new(Version {
             mem: Arc::new(mem),
@@ -129,7 +133,8 @@ fn fixed(dir: &Path, recovered: Recovered) -> ReadOnly {
         }),
         seqno: last_seqno,
         reader_options,
-    }
+        merge_operator: options.merge_operator.clone(),
+    })
 }
 
 #[cfg(test)]

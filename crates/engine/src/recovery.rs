@@ -262,10 +262,12 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         last_seqno + 1
     };
 
+    crate::merge::check_operator(&version.runs, options.merge_operator.as_deref())?;
     let sst_options = SstOptions::default()
         .block_size(options.block_size)
         .bloom_bits_per_key(options.bloom_bits_per_key)
         .compression(options.compression);
+    let sst_options = crate::merge::record_operator(sst_options, options.merge_operator.as_deref());
     let bottommost_sst_options = sst_options.clone().compression(
         options
             .bottommost_compression

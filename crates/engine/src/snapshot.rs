@@ -86,18 +86,29 @@ impl Snapshot {
 
     /// The value of `key` as of this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.source.current().get(key, self.seqno)
+        let merge = self.source.merge_operator();
+        self.source.current().get(key, self.seqno, merge.as_deref())
     }
 
     /// The live keys of `range` as of this snapshot, in order (`.rev()`
     /// for descending).
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        range_at(range, self.source.current(), self.seqno)
+        range_at(
+            range,
+            self.source.current(),
+            self.seqno,
+            self.source.merge_operator(),
+        )
     }
 
     /// The live keys that start with `prefix` as of this snapshot.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        prefix_at(prefix, self.source.current(), self.seqno)
+        prefix_at(
+            prefix,
+            self.source.current(),
+            self.seqno,
+            self.source.merge_operator(),
+        )
     }
 
     /// Every live key as of this snapshot.

@@ -30,6 +30,7 @@
 
 use std::sync::Arc;
 
+use lsmkit_compaction::MergeOperator;
 use lsmkit_memtable::Memtable;
 use lsmkit_sstable::{Lookup, RangeTombstone, SeqNo, SstReader};
 
@@ -106,14 +107,16 @@ impl Run {
         self.tables.iter().map(|t| t.record.size).sum()
     }
 
-    /// The newest version of `key` visible at `snapshot` in this run.
-    pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Lookup> {
+    /// The newest version of `key` visible at `snapshot` in this run, past
+    /// the merge operands it appends to `operands` (see
+    /// [`SstReader::get_operands`]).
+    pub fn get(&self, key: &[u8], snapshot: SeqNo, operands: &mut Vec<Vec<u8>>) -> Result<Lookup> {
         let after = self
             .tables
             .partition_point(|t| t.record.lower.as_slice() <= key);
         match after.checked_sub(1).map(|i| &self.tables[i]) {
             Some(table) if table.overlaps(Some(key), None) => {
-                Ok(table.reader.get(key, snapshot)?)
+                Ok(table.reader.get_operands(key, snapshot, operands)?)
             }
             _ => Ok(Lookup::Absent),
         }
@@ -143,24 +146,46 @@ pub(crate) struct Version {
 impl Version {
     /// The newest value of `key` visible at `snapshot`, `None` when deleted
     /// or absent. See the module docs for why the first answer is final.
-    pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<Vec<u8>>> {
+    /// Merge operands are collected newest first, source after source,
+    /// down to that answer (their base), and folded by `operator`.
+    pub fn get(
+        &self,
+        key: &[u8],
+        snapshot: SeqNo,
+        operator: Option<&dyn MergeOperator>,
+    ) -> Result<Option<Vec<u8>>> {
         use lsmkit_memtable::Lookup as Mem;
-        let memtables = std::iter::once(&self.mem).chain(self.frozen.iter().map(|f| &f.mem));
-        for mem in memtables {
-            match mem.get(key, snapshot) {
-                Mem::Found(value) => return Ok(Some(value.to_vec())),
-                Mem::Deleted => return Ok(None),
-                Mem::Absent => {}
+        // Memtable operands are newer than every table's: in this order,
+        // the two lists are newest first.
+        let mut mem_operands = Vec::new();
+        let mut table_operands = Vec::new();
+        let base = 'base: {
+            let memtables = std::iter::once(&self.mem).chain(self.frozen.iter().map(|f| &f.mem));
+            for mem in memtables {
+                match mem.get_operands(key, snapshot, &mut mem_operands) {
+                    Mem::Found(value) => break 'base Some(value.to_vec()),
+                    Mem::Deleted => break 'base None,
+                    Mem::Absent | Mem::Merge => {}
+                }
             }
-        }
-        for run in &self.runs {
-            match run.get(key, snapshot)? {
-                Lookup::Found(value) => return Ok(Some(value)),
-                Lookup::Deleted => return Ok(None),
-                Lookup::Absent => {}
+            for run in &self.runs {
+                match run.get(key, snapshot, &mut table_operands)? {
+                    Lookup::Found(value) => break 'base Some(value),
+                    Lookup::Deleted => break 'base None,
+                    Lookup::Absent | Lookup::Merge => {}
+                }
             }
+            None
+        };
+        if mem_operands.is_empty() && table_operands.is_empty() {
+            return Ok(base);
         }
-        Ok(None)
+        let operands: Vec<&[u8]> = mem_operands
+            .iter()
+            .map(|v| &v[..])
+            .chain(table_operands.iter().map(Vec::as_slice))
+            .collect();
+        crate::merge::resolve(operator, key, base.as_deref(), &operands).map(Some)
     }
 
     /// Every range tombstone visible at `snapshot` in any source that may

@@ -148,11 +148,26 @@ fn random_workloads_recover_a_prefix_after_crashes_at_random_moments() {
         Ok(_) => vec![env_number("LSMKIT_CRASH_SEED", 0)],
         Err(_) => (0..8 * depth()).collect(),
     };
+    crash_at_random_moments(&seeds, |seed| common::workload(seed, 300, true));
+}
+
+/// The random test with merge operands among the writes (fewer seeds: the
+/// machinery is the same; what differs is what recovery must fold).
+#[test]
+fn workloads_with_merges_recover_a_prefix_after_crashes_at_random_moments() {
+    let seeds: Vec<u64> = (0..3 * depth()).map(|s| 0x3E76 + s).collect();
+    crash_at_random_moments(&seeds, |seed| common::workload_with_merges(seed, 300, true));
+}
+
+/// Runs the workload of each seed, crashing after a random 4% of its
+/// steps and checking each recovery; asserts that flushes, compactions and
+/// manifest rewrites happened.
+fn crash_at_random_moments(seeds: &[u64], workload: impl Fn(u64) -> Vec<Step>) {
     let (mut flushes, mut compactions, mut rewrites, mut crashes) = (0, 0, 0, 0);
-    for seed in seeds {
+    for &seed in seeds {
         let fs = MemFs::new();
         let db = Db::open(DIR, options(&fs)).unwrap();
-        let steps = common::workload(seed, 300, true);
+        let steps = workload(seed);
         let mut rng = Rng::new(seed ^ 0xC0FFEE);
         let mut history = History::default();
         let mut manifests = manifest_numbers(&fs);

@@ -1,7 +1,8 @@
-//! The engine against a `BTreeMap` model: random puts, deletes, range
-//! deletes, batches, reads, iteration both ways, snapshots, flushes,
-//! compactions and reopens, with a write buffer small enough that flushes
-//! and background compactions really happen.
+//! The engine against a `BTreeMap` model: random puts, merges (the model
+//! applies the list operator of `common`), deletes, range deletes,
+//! batches, reads, iteration both ways, snapshots, flushes, compactions and
+//! reopens (which replay the WAL), with a write buffer small enough that
+//! flushes and background compactions really happen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::ops::Bound;
@@ -57,6 +58,8 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
 fn write() -> impl Strategy<Value = Write> {
     prop_oneof![
         6 => (key(), value()).prop_map(|(k, v)| Write::Put(k, v)),
+        4 => (key(), (0usize..12, any::<u8>()).prop_map(|(len, b)| vec![b; len]))
+            .prop_map(|(k, v)| Write::Merge(k, v)),
         2 => key().prop_map(Write::Delete),
         1 => (key(), key()).prop_map(|(a, b)| Write::DeleteRange(a, b)),
     ]
@@ -95,6 +98,7 @@ fn options(fs: &MemFs) -> Options {
         })
         .leveled_compaction(styles::tiny_leveled())
         .runs_triggers(6, 10)
+        .merge_operator(common::merge_operator())
 }
 
 fn style() -> impl Strategy<Value = CompactionStyle> {
@@ -151,6 +155,7 @@ fn run(ops: Vec<Op>, cache_size: u64, mut style: CompactionStyle) -> Result<(), 
                     Write::Put(k, v) => db.put(k, v).unwrap(),
                     Write::Delete(k) => db.delete(k).unwrap(),
                     Write::DeleteRange(a, b) => db.delete_range(&a[..]..&b[..]).unwrap(),
+                    Write::Merge(k, v) => db.merge(k, v).unwrap(),
                 }
                 apply(&mut model, &w);
             }

@@ -1,13 +1,13 @@
 //! The memtable: every version written since the last flush, in internal-key
 //! order, on a lock-free skiplist.
 
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_skiplist::SkipMap;
-use lsmkit_sstable::{Fragments, MAX_SEQNO, ParsedKey, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{Fragments, MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
 
 use crate::Error;
 use crate::gate::WriteGate;
@@ -40,12 +40,16 @@ pub enum Lookup {
     Deleted,
     /// The memtable holds no visible version: look in older tables.
     Absent,
+    /// The newest visible version is a merge operand: the memtable cannot
+    /// answer alone. [`Memtable::get_operands`] collects the operands and
+    /// what lies under them.
+    Merge,
 }
 
 /// A concurrent, multi-version memtable. See the [crate docs](crate).
 #[derive(Debug)]
 pub struct Memtable {
-    /// Puts and point deletes.
+    /// Puts, merge operands and point deletes.
     points: Arc<Versions>,
     /// Range tombstones: key `(start, seqno, RangeDelete)`, value the end,
     /// as a table stores them. Kept apart so that point reads and scans do
@@ -76,9 +80,10 @@ impl Memtable {
         }
     }
 
-    /// Adds one version: a value (`Put`), a point tombstone (`Delete`, whose
-    /// value is normally empty) or a range tombstone (`RangeDelete`: deletes
-    /// `[user_key, value)`, see [`delete_range`](Self::delete_range)).
+    /// Adds one version: a value (`Put`), a merge operand (`Merge`), a
+    /// point tombstone (`Delete`, whose value is normally empty) or a range
+    /// tombstone (`RangeDelete`: deletes `[user_key, value)`, see
+    /// [`delete_range`](Self::delete_range)).
     ///
     /// Safe from many threads at once, in any order of sequence numbers.
     ///
@@ -97,7 +102,7 @@ impl Memtable {
         }
         let _pass = self.gate.enter().ok_or(Error::Frozen)?;
         let map = match kind {
-            ValueKind::Put | ValueKind::Delete => &self.points,
+            ValueKind::Put | ValueKind::Delete | ValueKind::Merge => &self.points,
             ValueKind::RangeDelete => &self.tombstones,
         };
         let value: Value = Value::from(value);
@@ -125,30 +130,55 @@ impl Memtable {
     }
 
     /// The newest version of `user_key` visible at `snapshot` (sequence
-    /// number `<= snapshot`), taking range tombstones into account.
+    /// number `<= snapshot`), taking range tombstones into account;
+    /// [`Lookup::Merge`] when it is a merge operand.
     ///
     /// Cost: O(log n) for the point version, plus a scan of the range
     /// tombstones that start at or before `user_key` (none at all when the
     /// memtable holds no range tombstone, the common case).
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Lookup {
-        let newest = self
-            .points
-            .lower_bound(Bound::Included(&MemKey::seek(user_key, snapshot)))
-            .filter(|e| e.key().user_key() == user_key);
+        let mut operands = Vec::new();
+        let below = self.get_operands(user_key, snapshot, &mut operands);
+        if operands.is_empty() {
+            below
+        } else {
+            Lookup::Merge
+        }
+    }
+
+    /// Like [`get`](Self::get), but steps over merge operands: the visible
+    /// merge operands newer than the answer are appended to `operands`,
+    /// newest first, and the answer says what lies under them here: a
+    /// value (their base), a deletion (no base), or nothing (look in older
+    /// tables). Never [`Lookup::Merge`].
+    ///
+    /// Cost: that of `get`, plus one step per operand.
+    pub fn get_operands(
+        &self,
+        user_key: &[u8],
+        snapshot: SeqNo,
+        operands: &mut Vec<Value>,
+    ) -> Lookup {
         let deleted_at = self.covering_tombstone(user_key, snapshot);
-        match newest {
-            Some(e) if deleted_at.is_none_or(|t| e.key().seqno() >= t) => {
-                match e.key().parsed() {
-                    Some(ParsedKey {
-                        kind: ValueKind::Put,
-                        ..
-                    }) => Lookup::Found(e.value().clone()),
-                    // Only puts and point deletes are stored in `points`.
-                    _ => Lookup::Deleted,
-                }
+        let versions = self
+            .points
+            .range(MemKey::seek(user_key, snapshot)..)
+            .take_while(|e| e.key().user_key() == user_key);
+        for e in versions {
+            if deleted_at.is_some_and(|t| e.key().seqno() < t) {
+                return Lookup::Deleted;
             }
-            _ if deleted_at.is_some() => Lookup::Deleted,
-            _ => Lookup::Absent,
+            match e.key().parsed().map(|p| p.kind) {
+                Some(ValueKind::Put) => return Lookup::Found(e.value().clone()),
+                Some(ValueKind::Merge) => operands.push(e.value().clone()),
+                // Only puts, merges and point deletes are stored in `points`.
+                _ => return Lookup::Deleted,
+            }
+        }
+        if deleted_at.is_some() {
+            Lookup::Deleted
+        } else {
+            Lookup::Absent
         }
     }
 
@@ -170,6 +200,10 @@ impl Memtable {
 
     /// The live (user key, value) pairs in `range` as of `snapshot`, in
     /// user-key order; reversible. Deleted and shadowed versions are hidden.
+    /// Merge operands are not resolved here (a memtable knows no merge
+    /// operator): a key whose newest visible version is a merge operand is
+    /// left out, as a deleted one is; an engine resolves merges over
+    /// [`raw_iter`](Self::raw_iter).
     /// `range` is any range of byte strings: `a..b` over `&[u8]` or
     /// `Vec<u8>`, or a pair of `Bound`s (`range::<[u8], _>((lo, hi), s)`).
     ///
@@ -197,7 +231,8 @@ impl Memtable {
         self.range::<[u8], _>(.., snapshot)
     }
 
-    /// A cursor over every stored point version (puts and point deletes) in
+    /// A cursor over every stored point version (puts, merge operands and
+    /// point deletes) in
     /// internal-key order: what a flush writes. It owns a handle to the
     /// skiplist, so it outlives any borrow of the memtable, and sees writes
     /// that land while it is open. Range tombstones are in

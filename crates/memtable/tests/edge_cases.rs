@@ -230,3 +230,44 @@ fn memtable_and_cursors_cross_threads() {
     shareable::<lsmkit_memtable::Value>();
     sendable::<lsmkit_memtable::RawIter>();
 }
+
+#[test]
+fn merge_operands_are_collected_down_to_what_lies_under_them() {
+    let t = Memtable::new();
+    t.insert(b"k", 1, ValueKind::Put, b"base").unwrap();
+    t.insert(b"k", 2, ValueKind::Merge, b"a").unwrap();
+    t.insert(b"k", 3, ValueKind::Merge, b"b").unwrap();
+    t.insert(b"d", 1, ValueKind::Delete, b"").unwrap();
+    t.insert(b"d", 2, ValueKind::Merge, b"x").unwrap();
+    t.insert(b"r", 1, ValueKind::Merge, b"deleted").unwrap();
+    t.delete_range(b"r", b"s", 2).unwrap();
+    t.insert(b"r", 3, ValueKind::Merge, b"newer").unwrap();
+    let collect = |key: &[u8], snapshot| {
+        let mut ops = Vec::new();
+        let below = t.get_operands(key, snapshot, &mut ops);
+        let ops: Vec<Vec<u8>> = ops.iter().map(|v| v.to_vec()).collect();
+        (ops, below)
+    };
+    assert_eq!(
+        collect(b"k", MAX_SEQNO),
+        (vec![b"b".to_vec(), b"a".to_vec()], found(b"base"))
+    );
+    assert_eq!(collect(b"k", 2), (vec![b"a".to_vec()], found(b"base")));
+    assert_eq!(
+        collect(b"d", MAX_SEQNO),
+        (vec![b"x".to_vec()], Lookup::Deleted)
+    );
+    assert_eq!(
+        collect(b"r", MAX_SEQNO),
+        (vec![b"newer".to_vec()], Lookup::Deleted)
+    );
+    assert_eq!(
+        collect(b"r", 1),
+        (vec![b"deleted".to_vec()], Lookup::Absent)
+    );
+    assert_eq!(t.get(b"k", MAX_SEQNO), Lookup::Merge);
+    assert_eq!(t.get(b"k", 1), found(b"base"));
+    // The memtable's own iterator resolves no merges: such keys are left out.
+    let live: Vec<Vec<u8>> = t.iter(MAX_SEQNO).map(|e| e.user_key().to_vec()).collect();
+    assert!(live.is_empty(), "{live:?}");
+}

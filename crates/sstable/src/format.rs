@@ -325,8 +325,12 @@ pub mod prop {
     pub const NUM_DATA_BLOCKS: &[u8] = b"lsmkit.num_data_blocks";
     /// Required. Point tombstones among the entries.
     pub const NUM_DELETIONS: &[u8] = b"lsmkit.num_deletions";
-    /// Required. Point entries (values and point tombstones).
+    /// Required. Point entries (values, merge operands and point
+    /// tombstones).
     pub const NUM_ENTRIES: &[u8] = b"lsmkit.num_entries";
+    /// Merge operands among the point entries; written only when there
+    /// are some (tables without merges are as before merges existed).
+    pub const NUM_MERGE_OPERANDS: &[u8] = b"lsmkit.num_merge_operands";
     /// Required. Range tombstones in the range-deletion block.
     pub const NUM_RANGE_TOMBSTONES: &[u8] = b"lsmkit.num_range_tombstones";
     /// Required. Sum of the lengths of the entries' internal keys.

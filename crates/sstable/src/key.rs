@@ -42,6 +42,11 @@ pub enum ValueKind {
     Put = 1,
     /// The start of a range tombstone; the value holds the exclusive end key.
     RangeDelete = 2,
+    /// A merge operand: the value is combined with the older versions of
+    /// the key by the engine's merge operator rather than replacing them.
+    /// Added after the first release: tables and WAL records without
+    /// merges never carry it.
+    Merge = 3,
 }
 
 impl ValueKind {
@@ -51,6 +56,7 @@ impl ValueKind {
             0 => Some(ValueKind::Delete),
             1 => Some(ValueKind::Put),
             2 => Some(ValueKind::RangeDelete),
+            3 => Some(ValueKind::Merge),
             _ => None,
         }
     }
@@ -335,7 +341,7 @@ mod tests {
         (
             proptest::collection::vec(any::<u8>(), 0..6),
             0..=MAX_SEQNO,
-            0u8..3,
+            0u8..4,
         )
             .prop_map(|(user, seqno, kind)| {
                 let kind = ValueKind::from_u8(kind).unwrap_or(ValueKind::Put);
@@ -368,7 +374,7 @@ mod tests {
 
         #[test]
         fn encode_parse_round_trip(user in proptest::collection::vec(any::<u8>(), 0..16),
-                                   seqno in 0..=MAX_SEQNO, kind in 0u8..3) {
+                                   seqno in 0..=MAX_SEQNO, kind in 0u8..4) {
             let kind = ValueKind::from_u8(kind).unwrap();
             let key = InternalKey::new(&user, seqno, kind);
             let parsed = key.parsed().unwrap();

@@ -19,10 +19,13 @@ pub struct Properties {
     pub comparator: String,
     /// Seconds since the Unix epoch when the table was written.
     pub creation_time: u64,
-    /// Point entries: values and point tombstones.
+    /// Point entries: values, merge operands and point tombstones.
     pub num_entries: u64,
     /// Point tombstones among the entries.
     pub num_deletions: u64,
+    /// Merge operands among the entries (0 in tables written before
+    /// merges existed).
+    pub num_merge_operands: u64,
     /// Range tombstones.
     pub num_range_tombstones: u64,
     /// Data blocks.
@@ -66,8 +69,10 @@ impl Properties {
     /// key and sequence number ranges). Entries arrive in key order.
     pub(crate) fn count_entry(&mut self, parsed: &ParsedKey<'_>, key_len: usize, value_len: usize) {
         self.num_entries += 1;
-        if parsed.kind == ValueKind::Delete {
-            self.num_deletions += 1;
+        match parsed.kind {
+            ValueKind::Delete => self.num_deletions += 1,
+            ValueKind::Merge => self.num_merge_operands += 1,
+            _ => {}
         }
         self.raw_key_size += key_len as u64;
         self.raw_value_size += value_len as u64;
@@ -104,6 +109,9 @@ impl Properties {
         num(prop::INDEX_SIZE, self.index_size);
         num(prop::NUM_DATA_BLOCKS, self.num_data_blocks);
         num(prop::NUM_DELETIONS, self.num_deletions);
+        if self.num_merge_operands > 0 {
+            num(prop::NUM_MERGE_OPERANDS, self.num_merge_operands);
+        }
         num(prop::NUM_ENTRIES, self.num_entries);
         num(prop::NUM_RANGE_TOMBSTONES, self.num_range_tombstones);
         num(prop::RAW_KEY_SIZE, self.raw_key_size);
@@ -173,6 +181,7 @@ impl Properties {
         p.creation_time = required(prop::CREATION_TIME)?;
         p.num_entries = required(prop::NUM_ENTRIES)?;
         p.num_deletions = required(prop::NUM_DELETIONS)?;
+        p.num_merge_operands = optional(prop::NUM_MERGE_OPERANDS)?.unwrap_or(0);
         p.num_range_tombstones = required(prop::NUM_RANGE_TOMBSTONES)?;
         p.num_data_blocks = required(prop::NUM_DATA_BLOCKS)?;
         p.raw_key_size = required(prop::RAW_KEY_SIZE)?;

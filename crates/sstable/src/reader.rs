@@ -39,6 +39,10 @@ pub enum Lookup {
     /// The table says nothing about the key at this snapshot: look in older
     /// sources.
     Absent,
+    /// The newest visible version is a merge operand: the table cannot
+    /// answer alone. [`SstReader::get_operands`] collects the operands and
+    /// what lies under them.
+    Merge,
 }
 
 /// An open table. Immutable and `Sync`: share it as `Arc<SstReader>`
@@ -185,11 +189,33 @@ impl SstReader {
         }))
     }
 
-    /// The newest version of `user_key` visible at `snapshot`.
+    /// The newest version of `user_key` visible at `snapshot`;
+    /// [`Lookup::Merge`] when it is a merge operand (which
+    /// [`get_operands`](Self::get_operands) collects).
     ///
     /// Consults the bloom filter first; range tombstones are honoured
     /// whether or not the filter matches.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Lookup, Error> {
+        let mut operands = Vec::new();
+        let below = self.get_operands(user_key, snapshot, &mut operands)?;
+        Ok(if operands.is_empty() {
+            below
+        } else {
+            Lookup::Merge
+        })
+    }
+
+    /// Like [`get`](Self::get), but steps over merge operands: the values
+    /// of the visible merge operands newer than the answer are appended to
+    /// `operands`, newest first, and the answer says what lies under them
+    /// in this table: a value (the operands' base), a deletion (no base),
+    /// or nothing (look in older sources). Never [`Lookup::Merge`].
+    pub fn get_operands(
+        &self,
+        user_key: &[u8],
+        snapshot: SeqNo,
+        operands: &mut Vec<Vec<u8>>,
+    ) -> Result<Lookup, Error> {
         // Every version (and tombstone) of a table at a global sequence
         // number is visible, or none is.
         let snapshot = match self.global_seqno {
@@ -212,36 +238,39 @@ impl SstReader {
         }
         let mut target = Vec::with_capacity(user_key.len() + key::TRAILER_LEN);
         key::encode_seek(user_key, snapshot, &mut target);
-        let mut i = self.index.seek(&target);
-        while i < self.index.len() {
+        // The versions of a key may go on into the next blocks: every
+        // later block's entries sort after the target, so the same seek
+        // lands on its first entry.
+        for i in self.index.seek(&target)..self.index.len() {
             let handle = self.index.handle(i);
             let (block, at) = (self.read_data_block(handle, CacheUse::Fill)?, handle.offset);
             let mut it = block.iter();
             it.seek(&target);
-            if !it.valid() {
-                // Only a table whose separators lie can get here.
-                i += 1;
-                continue;
+            while it.valid() {
+                let parsed = ParsedKey::parse(it.key()).ok_or_else(|| {
+                    Error::corruption(&self.table.path, at, "data block key is malformed")
+                })?;
+                if parsed.user_key != user_key {
+                    return Ok(deleted_or_absent());
+                }
+                let seqno = self.global_seqno.unwrap_or(parsed.seqno);
+                if tombstone.is_some_and(|t| seqno < t) {
+                    return Ok(Lookup::Deleted);
+                }
+                match parsed.kind {
+                    ValueKind::Put => return Ok(Lookup::Found(it.value().to_vec())),
+                    ValueKind::Delete => return Ok(Lookup::Deleted),
+                    ValueKind::Merge => operands.push(it.value().to_vec()),
+                    ValueKind::RangeDelete => {
+                        return Err(Error::corruption(
+                            &self.table.path,
+                            at,
+                            "range deletion stored in a data block",
+                        ));
+                    }
+                }
+                it.next();
             }
-            let parsed = ParsedKey::parse(it.key()).ok_or_else(|| {
-                Error::corruption(&self.table.path, at, "data block key is malformed")
-            })?;
-            if parsed.user_key != user_key {
-                break;
-            }
-            let seqno = self.global_seqno.unwrap_or(parsed.seqno);
-            if tombstone.is_some_and(|t| seqno < t) {
-                return Ok(Lookup::Deleted);
-            }
-            return match parsed.kind {
-                ValueKind::Put => Ok(Lookup::Found(it.value().to_vec())),
-                ValueKind::Delete => Ok(Lookup::Deleted),
-                ValueKind::RangeDelete => Err(Error::corruption(
-                    &self.table.path,
-                    at,
-                    "range deletion stored in a data block",
-                )),
-            };
         }
         Ok(deleted_or_absent())
     }

@@ -79,6 +79,7 @@ pub(crate) fn data_blocks(reader: &SstReader) -> Result<(), Error> {
         (
             p.num_entries,
             p.num_deletions,
+            p.num_merge_operands,
             p.raw_key_size,
             p.raw_value_size,
             p.min_user_key.clone(),

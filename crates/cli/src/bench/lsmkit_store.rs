@@ -1,8 +1,9 @@
 //! lsmkit-engine behind the [`Store`] trait: what `lsmkit bench` measures.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use lsmkit_engine::{CompactionStyle, Compression, Db, Options, WriteBatch, WriteOptions};
+use lsmkit_engine::{CompactionStyle, Compression, Db, Options, U64Add, WriteBatch, WriteOptions};
 
 use super::store::{Engine, Store, StoreError, StoreState, Write};
 
@@ -10,7 +11,8 @@ use super::store::{Engine, Store, StoreError, StoreState, Write};
 /// every engine: 64 MiB write buffer, bloom filters of 10 bits per key,
 /// 64 MiB block cache, WAL on and unsynced except for durable writes,
 /// data blocks compressed with LZ4 (the engine's default; see
-/// [`compression`](LsmkitEngine::compression)).
+/// [`compression`](LsmkitEngine::compression)), and the [`U64Add`] merge
+/// operator for the counter workloads.
 #[derive(Clone, Debug)]
 pub struct LsmkitEngine {
     options: Options,
@@ -24,7 +26,8 @@ impl LsmkitEngine {
                 .write_buffer_size(64 << 20)
                 .bloom_bits_per_key(10)
                 .block_cache_size(64 << 20)
-                .sync_writes(false),
+                .sync_writes(false)
+                .merge_operator(Arc::new(U64Add)),
         }
     }
 
@@ -36,7 +39,8 @@ impl LsmkitEngine {
         self
     }
 
-    /// Opens with `options` instead.
+    /// Opens with `options` instead (the counter workloads then need a
+    /// [`U64Add`] merge operator in them).
     pub fn with_options(options: Options) -> LsmkitEngine {
         LsmkitEngine { options }
     }
@@ -133,6 +137,12 @@ impl Store for LsmkitStore {
 
     fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
         self.db.delete(key).map_err(StoreError::new)
+    }
+
+    fn merge_add(&self, key: &[u8], n: u64) -> Result<(), StoreError> {
+        self.db
+            .merge(key, &U64Add::operand(n))
+            .map_err(StoreError::new)
     }
 
     fn write_batch(&self, writes: &[Write<'_>]) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@ use super::data::{Permutation, Rng, ValuePool, key_into, missing_key_into};
 use super::process;
 use super::progress::{Progress, Ticker};
 use super::report::{Measurement, Report};
-use super::store::{Engine, Store, StoreError, Write};
+use super::store::{Engine, Store, StoreError, Write, counter, read_modify_add};
 use super::workload::{Workload, WorkloadSpec};
 
 /// The file that marks a directory as a benchmark's own, whose contents a
@@ -225,6 +225,9 @@ impl Run<'_> {
         if workload.writes() {
             store.flush().map_err(store_error)?;
         }
+        if workload.counts() {
+            self.check_counters(store, ops)?;
+        }
         let written = match (written_before, process::bytes_written()) {
             (Some(before), Some(after)) => Some(after.saturating_sub(before)),
             _ => None,
@@ -290,6 +293,40 @@ impl Run<'_> {
             measurement.ops, seconds, measurement.ops_per_sec
         ));
         Ok(measurement)
+    }
+
+    /// How many counters the counter workloads increment.
+    fn counters(&self) -> u64 {
+        (self.config.num / 10).max(1)
+    }
+
+    /// Reads every counter back (untimed): their sum is the `ops`
+    /// increments made, or at most that where read-modify-writes on more
+    /// than one thread may have lost some to races.
+    fn check_counters<S: Store>(&self, store: &S, ops: u64) -> Result<(), BenchError> {
+        let label = self.spec.to_string();
+        let mut key = Vec::with_capacity(self.config.key_size);
+        let mut value = Vec::with_capacity(8);
+        let mut sum: u64 = 0;
+        for i in 0..self.counters() {
+            key_into(i, self.config.key_size, &mut key);
+            let found = store
+                .get(&key, &mut value)
+                .and_then(|found| if found { counter(&value) } else { Ok(0) });
+            let n = found.map_err(|source| BenchError::Store {
+                workload: label.clone(),
+                source,
+            })?;
+            sum = sum.wrapping_add(n);
+        }
+        let racy = self.spec.workload == Workload::ReadModifyWrite && self.threads > 1;
+        if sum == ops || (racy && sum < ops) {
+            return Ok(());
+        }
+        Err(BenchError::WrongAnswer {
+            workload: label,
+            what: format!("{ops} increments made, the counters sum to {sum}"),
+        })
     }
 
     /// Runs operations `range` of the workload on this thread.
@@ -382,12 +419,21 @@ impl Run<'_> {
                             })? as u64;
                             expected += (num - k).min(11);
                         }
+                        Workload::MergeRandom => {
+                            key_into(rng.below(self.counters()), key_size, &mut key);
+                            store.merge_add(&key, 1)?;
+                        }
+                        Workload::ReadModifyWrite => {
+                            key_into(rng.below(self.counters()), key_size, &mut key);
+                            read_modify_add(store, &key, 1)?;
+                        }
                         Workload::ReadSeq => unreachable!("scanned above"),
                     }
                     share.bytes += match workload {
                         Workload::DeleteRandom | Workload::ReadRandom | Workload::ReadMissing => {
                             key_len
                         }
+                        Workload::MergeRandom | Workload::ReadModifyWrite => key_len + 8,
                         Workload::SeekRandom => 0,
                         _ => key_len + value_len,
                     };

@@ -98,6 +98,16 @@ pub trait Store: Send + Sync {
         visit: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<usize, StoreError>;
 
+    /// Adds `n` to the counter at `key` (an unsigned 64-bit integer, 8
+    /// bytes little-endian; absent counts as 0, wrapping at 2^64). The
+    /// default reads the counter and writes the sum: not atomic, so
+    /// concurrent adds to one key may be lost. An engine with a merge
+    /// operator overrides it with one merge, which is atomic and reads
+    /// nothing.
+    fn merge_add(&self, key: &[u8], n: u64) -> Result<(), StoreError> {
+        read_modify_add(self, key, n)
+    }
+
     /// Writes everything held in memory to the engine's tables and waits
     /// for the background work this started, so that what follows runs
     /// against settled files.
@@ -109,6 +119,27 @@ pub trait Store: Send + Sync {
     fn state(&self) -> Option<StoreState> {
         None
     }
+}
+
+/// Adds `n` to the counter at `key` by a read and a write: the default
+/// [`Store::merge_add`], and the `readmodifywrite` workload on every
+/// engine. A value that is not 8 bytes is an error.
+pub fn read_modify_add<S: Store + ?Sized>(store: &S, key: &[u8], n: u64) -> Result<(), StoreError> {
+    let mut value = Vec::with_capacity(8);
+    let old = if store.get(key, &mut value)? {
+        counter(&value)?
+    } else {
+        0
+    };
+    store.put(key, &old.wrapping_add(n).to_le_bytes())
+}
+
+/// The counter a value holds: 8 bytes little-endian.
+pub fn counter(value: &[u8]) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = value
+        .try_into()
+        .map_err(|_| StoreError::new(format!("a counter of {} bytes, not 8", value.len())))?;
+    Ok(u64::from_le_bytes(bytes))
 }
 
 /// What [`Store::state`] tells: the engine's shape now, and counters since

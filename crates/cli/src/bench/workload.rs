@@ -31,11 +31,22 @@ pub enum Workload {
     /// Write `num / 1000` keys (at least 100) into a fresh database, each
     /// write durable before the next.
     FillSync,
+    /// Into a fresh database, `num` increments of random counters (`num /
+    /// 10` of them, at least 1) by the store's merge
+    /// ([`Store::merge_add`](super::store::Store::merge_add): a merge
+    /// operand for lsmkit), then every counter read back, untimed, and
+    /// their sum checked.
+    MergeRandom,
+    /// [`MergeRandom`](Workload::MergeRandom) done as a read of the counter
+    /// then a write of the sum: what a merge saves. With more than one
+    /// thread increments may race and be lost; the sum is then checked to
+    /// be at most `num`.
+    ReadModifyWrite,
 }
 
 impl Workload {
-    /// Every workload, in the default order: each read runs on what the
-    /// fills before it left, deletes empty the database, and the synced
+    /// The default workloads, in the default order: each read runs on what
+    /// the fills before it left, deletes empty the database, and the synced
     /// fills start fresh.
     pub const ALL: [Workload; 9] = [
         Workload::FillSeq,
@@ -49,6 +60,10 @@ impl Workload {
         Workload::FillSync,
     ];
 
+    /// The workloads run only when named: the counters of a merge operator
+    /// against read-modify-write, each in a fresh database.
+    pub const OPT_IN: [Workload; 2] = [Workload::MergeRandom, Workload::ReadModifyWrite];
+
     /// The db_bench name.
     pub fn name(self) -> &'static str {
         match self {
@@ -61,6 +76,8 @@ impl Workload {
             Workload::SeekRandom => "seekrandom",
             Workload::DeleteRandom => "deleterandom",
             Workload::FillSync => "fillsync",
+            Workload::MergeRandom => "mergerandom",
+            Workload::ReadModifyWrite => "readmodifywrite",
         }
     }
 
@@ -68,8 +85,17 @@ impl Workload {
     pub fn fresh(self) -> bool {
         matches!(
             self,
-            Workload::FillSeq | Workload::FillRandom | Workload::FillSync
+            Workload::FillSeq
+                | Workload::FillRandom
+                | Workload::FillSync
+                | Workload::MergeRandom
+                | Workload::ReadModifyWrite
         )
+    }
+
+    /// Whether the workload increments counters.
+    pub fn counts(self) -> bool {
+        matches!(self, Workload::MergeRandom | Workload::ReadModifyWrite)
     }
 
     /// Whether the workload needs keys `0..num` loaded first.
@@ -94,6 +120,8 @@ impl Workload {
                 | Workload::Overwrite
                 | Workload::DeleteRandom
                 | Workload::FillSync
+                | Workload::MergeRandom
+                | Workload::ReadModifyWrite
         )
     }
 
@@ -111,7 +139,10 @@ impl Workload {
     pub fn leaves_keys(self, loaded_before: bool) -> bool {
         match self {
             Workload::FillSeq | Workload::FillRandom => true,
-            Workload::DeleteRandom | Workload::FillSync => false,
+            Workload::DeleteRandom
+            | Workload::FillSync
+            | Workload::MergeRandom
+            | Workload::ReadModifyWrite => false,
             _ => loaded_before,
         }
     }
@@ -172,7 +203,12 @@ pub struct ParseWorkloadError {
 }
 
 fn names() -> String {
-    Workload::ALL.map(Workload::name).join(", ")
+    Workload::ALL
+        .iter()
+        .chain(&Workload::OPT_IN)
+        .map(|w| w.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for WorkloadSpec {
@@ -194,6 +230,7 @@ impl FromStr for WorkloadSpec {
         };
         let workload = Workload::ALL
             .into_iter()
+            .chain(Workload::OPT_IN)
             .find(|w| w.name() == name)
             .ok_or_else(error)?;
         Ok(WorkloadSpec { workload, threads })
@@ -206,7 +243,13 @@ mod tests {
 
     #[test]
     fn specs_parse_and_print_back() {
-        for s in ["fillseq", "fillsync:4", "readrandom:2"] {
+        for s in [
+            "fillseq",
+            "fillsync:4",
+            "readrandom:2",
+            "mergerandom",
+            "readmodifywrite:2",
+        ] {
             assert_eq!(s.parse::<WorkloadSpec>().unwrap().to_string(), s);
         }
         for bad in ["fill", "fillsync:", "fillsync:0", "readseq:x", ""] {

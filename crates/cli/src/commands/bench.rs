@@ -42,7 +42,8 @@ pub struct BenchArgs {
     /// Workloads to run, in order, comma-separated; NAME:THREADS runs one
     /// on its own number of threads. Names: fillseq, fillrandom, overwrite,
     /// readrandom, readmissing, readseq, seekrandom, deleterandom,
-    /// fillsync.
+    /// fillsync; and, only when named, mergerandom and readmodifywrite
+    /// (counters incremented by merges, or by a read and a write).
     #[arg(long, value_delimiter = ',', default_values_t = WorkloadSpec::defaults())]
     workloads: Vec<WorkloadSpec>,
     /// Database directory, kept afterwards. It must be empty, missing, or

@@ -187,7 +187,9 @@ fn print_record(
             Ok(batch) => {
                 for (i, op) in batch.ops.iter().enumerate() {
                     let what = match op.kind {
-                        ValueKind::Put => format!(" value of {} bytes", op.value.len()),
+                        ValueKind::Put | ValueKind::Merge => {
+                            format!(" value of {} bytes", op.value.len())
+                        }
                         ValueKind::Delete => String::new(),
                         ValueKind::RangeDelete => format!(" to {}", Encoding::Text.show(op.value)),
                     };

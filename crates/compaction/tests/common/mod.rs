@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use lsmkit_memtable::Memtable;
 use lsmkit_sstable::key::{self, compare};
 use lsmkit_sstable::{
     InternalIterator, MAX_SEQNO, RangeTombstone, SeqNo, SstOptions, SstWriter, ValueKind,
@@ -328,4 +329,40 @@ pub fn write_inputs(fs: &Arc<dyn Fs>, h: &History, dir: &str) -> Vec<PathBuf> {
             write_table(fs, &path, points, tombstones)
         })
         .collect()
+}
+/// The history's inputs as memtables, one per source.
+pub fn memtables(h: &History) -> Vec<Memtable> {
+    h.inputs
+        .iter()
+        .map(|(points, tombstones)| {
+            let m = Memtable::new();
+            for v in points {
+                m.insert(&v.user_key, v.seqno, v.kind, &v.value).unwrap();
+            }
+            for t in tombstones {
+                m.delete_range(&t.start, &t.end, t.seqno).unwrap();
+            }
+            m
+        })
+        .collect()
+}
+
+/// Every entry a stream yields, then the tombstones it keeps and what it
+/// did.
+pub fn drain<I: InternalIterator>(
+    mut stream: lsmkit_compaction::CompactionStream<I>,
+) -> Result<
+    (
+        Vec<Version>,
+        Vec<RangeTombstone>,
+        lsmkit_compaction::StreamStats,
+    ),
+    lsmkit_compaction::Error,
+> {
+    let mut out = Vec::new();
+    while let Some((key, value)) = stream.next() {
+        out.push(Version::from_entry(key, value));
+    }
+    let (kept, stats) = stream.finish()?;
+    Ok((out, kept, stats))
 }

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lsmkit_engine::{
-    CompactionStyle, Db, LeveledOptions, Options, TieredOptions, WriteBatch, WriteOptions,
+    CompactionStyle, Db, LeveledOptions, ListAppend, MergeOperator, Options, TieredOptions,
+    WriteBatch, WriteOptions,
 };
 use lsmkit_vfs::{Fs, MemFs};
 
@@ -60,6 +61,14 @@ pub enum Write {
     Put(Vec<u8>, Vec<u8>),
     Delete(Vec<u8>),
     DeleteRange(Vec<u8>, Vec<u8>),
+    /// A merge operand for [`merge_operator`].
+    Merge(Vec<u8>, Vec<u8>),
+}
+
+/// The merge operator of the tests and their model: a list whose items are
+/// joined by `|`, so that the order of operands shows.
+pub fn merge_operator() -> Arc<dyn MergeOperator> {
+    Arc::new(ListAppend::new(b'|'))
 }
 
 /// A batch handed to the database, and what became of it.
@@ -105,7 +114,12 @@ fn value(rng: &mut Rng, step: usize, op: usize) -> Vec<u8> {
     format!("v{step}.{op}-{}", "x".repeat(pad)).into_bytes()
 }
 
-fn random_write(rng: &mut Rng, step: usize, op: usize) -> Write {
+/// With `merges`, three writes in ten are merge operands; without, the
+/// draws are those of the workloads before merges existed.
+fn random_write(rng: &mut Rng, step: usize, op: usize, merges: bool) -> Write {
+    if merges && rng.chance(30) {
+        return Write::Merge(key(rng.below(KEYS)), value(rng, step, op));
+    }
     match rng.below(20) {
         0..=13 => Write::Put(key(rng.below(KEYS)), value(rng, step, op)),
         14..=18 => Write::Delete(key(rng.below(KEYS))),
@@ -121,6 +135,16 @@ fn random_write(rng: &mut Rng, step: usize, op: usize) -> Write {
 /// six, a fifth of them durable; with `maintenance`, an explicit flush or
 /// a full compaction every so often.
 pub fn workload(seed: u64, len: usize, maintenance: bool) -> Vec<Step> {
+    workload_of(seed, len, maintenance, false)
+}
+
+/// [`workload`] with merge operands among the writes (for databases opened
+/// with [`merge_operator`], as [`small_options`] are).
+pub fn workload_with_merges(seed: u64, len: usize, maintenance: bool) -> Vec<Step> {
+    workload_of(seed, len, maintenance, true)
+}
+
+fn workload_of(seed: u64, len: usize, maintenance: bool, merges: bool) -> Vec<Step> {
     let mut rng = Rng::new(seed);
     (0..len)
         .map(|step| {
@@ -136,7 +160,9 @@ pub fn workload(seed: u64, len: usize, maintenance: bool) -> Vec<Step> {
             } else {
                 1
             };
-            let writes = (0..n).map(|op| random_write(&mut rng, step, op)).collect();
+            let writes = (0..n)
+                .map(|op| random_write(&mut rng, step, op, merges))
+                .collect();
             Step::Write {
                 writes,
                 durable: rng.chance(20),
@@ -152,6 +178,12 @@ pub fn apply(model: &mut Model, write: &Write) {
         }
         Write::Delete(k) => {
             model.remove(k);
+        }
+        Write::Merge(k, operand) => {
+            let merged = merge_operator()
+                .full_merge(k, model.get(k).map(Vec::as_slice), &[operand])
+                .expect("a list merges anything");
+            model.insert(k.clone(), merged);
         }
         Write::DeleteRange(a, b) => {
             if a < b {
@@ -174,6 +206,7 @@ pub fn batch_of(writes: &[Write]) -> WriteBatch {
             Write::Put(k, v) => batch.put(k, v),
             Write::Delete(k) => batch.delete(k),
             Write::DeleteRange(a, b) => batch.delete_range(a.clone()..b.clone()),
+            Write::Merge(k, operand) => batch.merge(k, operand),
         };
     }
     batch
@@ -301,6 +334,7 @@ pub fn small_options(fs: Arc<dyn Fs>) -> Options {
         })
         .runs_triggers(6, 10)
         .max_manifest_size(600)
+        .merge_operator(merge_operator())
 }
 
 /// A number from environment variable `name`, or `default`.
