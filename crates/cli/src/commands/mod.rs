@@ -1,6 +1,9 @@
 //! One module per subcommand group.
 
 pub mod bench;
+pub mod create;
 pub mod db;
+pub mod dump;
+pub mod load;
 pub mod sst;
 pub mod wal;
