@@ -36,6 +36,15 @@ Formats (one pair per line; the same for load and dump, so dump | load copies a 
 On reading, lines may end with LF or CRLF, the last line may lack its end, and empty lines
 are skipped.";
 
+/// `n` pairs, in words.
+pub fn count(n: u64) -> String {
+    if n == 1 {
+        "1 pair".to_string()
+    } else {
+        format!("{n} pairs")
+    }
+}
+
 /// How pairs are written out, one per line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PairFormat {

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::create::{engine_failure, open_existing};
 use crate::failure::Failure;
-use crate::pairs::PairFormat;
+use crate::pairs::{PairFormat, count};
 
 /// `lsmkit dump`'s arguments.
 #[derive(Debug, Args)]
@@ -91,7 +91,8 @@ pub fn dump(args: &DumpArgs, out: &mut dyn Write) -> Result<(), Failure> {
     db.close().map_err(|e| engine_failure(&args.db, e))?;
     if let Some(path) = &args.file {
         eprintln!(
-            "dumped {pairs} pairs ({bytes} bytes of keys and values) from {} to {} in {:.2} s",
+            "dumped {} ({bytes} bytes of keys and values) from {} to {} in {:.2} s",
+            count(pairs),
             args.db.display(),
             path.display(),
             start.elapsed().as_secs_f64()

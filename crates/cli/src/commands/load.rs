@@ -17,7 +17,7 @@ use lsmkit_engine::{Db, WriteBatch, WriteOptions};
 
 use super::create::CreateIfMissing;
 use crate::failure::Failure;
-use crate::pairs::{PairFormat, PairReader, ReadError};
+use crate::pairs::{PairFormat, PairReader, ReadError, count};
 
 /// `lsmkit load`'s arguments.
 #[derive(Debug, Args)]
@@ -181,15 +181,6 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
         .progress_chars("=> ");
     bar.enable_steady_tick(Duration::from_millis(200));
     bar.with_style(style)
-}
-
-/// `n` pairs, in words.
-fn count(n: u64) -> String {
-    if n == 1 {
-        "1 pair".to_string()
-    } else {
-        format!("{n} pairs")
-    }
 }
 
 fn summary(loaded: &Loaded, name: &str, args: &LoadArgs, elapsed: Duration) -> String {
