@@ -1,8 +1,6 @@
 //! How keys and values are shown and given on the command line: escaped
 //! text (`\x00`, `\n`, `\\`), or hex.
 
-use std::fmt::Write as _;
-
 /// How bytes are shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Encoding {
@@ -33,11 +31,20 @@ impl Encoding {
 
 /// `bytes` as lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    hex_into(bytes, &mut out);
+    // Hex digits are ASCII.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Appends `bytes` as lowercase hex to `out`.
+pub fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
-    out
 }
 
 fn parse_hex(given: &str) -> Result<Vec<u8>, String> {

@@ -18,7 +18,7 @@ mod csv;
 
 use std::io::{self, BufRead};
 
-use crate::bytes::{self, escape, hex, unescape};
+use crate::bytes::{self, escape, hex_into, unescape};
 
 /// One key and its value.
 pub type Pair = (Vec<u8>, Vec<u8>);
@@ -67,9 +67,9 @@ impl PairFormat {
                 out.push(b'\n');
             }
             PairFormat::Hex => {
-                out.extend_from_slice(hex(key).as_bytes());
+                hex_into(key, out);
                 out.push(b'\t');
-                out.extend_from_slice(hex(value).as_bytes());
+                hex_into(value, out);
                 out.push(b'\n');
             }
             PairFormat::Csv => csv::write_record(key, value, out),

@@ -180,6 +180,7 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     bar.enable_steady_tick(Duration::from_millis(200));
+    bar.set_message("0 pairs");
     bar.with_style(style)
 }
 
