@@ -75,6 +75,10 @@ enum Command {
     #[command(after_help = pairs::FORMATS_HELP)]
     Load(LoadArgs),
     /// Write every live pair in key order, in a format `load` reads back.
+    ///
+    /// The database must exist. Opening it runs lsmkit-engine's recovery,
+    /// which writes (see `lsmkit get --help`) but never changes what the
+    /// database holds.
     #[command(after_help = pairs::FORMATS_HELP)]
     Dump(DumpArgs),
     /// Print the value of KEY (exit 1 when it is absent).
