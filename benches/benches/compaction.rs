@@ -136,6 +136,7 @@ fn full_compaction(c: &mut Criterion) {
         table_options: SstOptions::default(),
         lower: Vec::new(),
         upper: None,
+        filter: None,
     };
     let mut group = c.benchmark_group("compaction/full");
     group.sample_size(10);

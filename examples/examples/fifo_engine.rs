@@ -246,6 +246,7 @@ impl FifoEngine {
             table_options: SstOptions::default(),
             lower: Vec::new(),
             upper: None,
+            filter: None,
         };
         let info = RunInfo {
             size: 0,

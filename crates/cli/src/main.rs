@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::bench::BenchArgs;
+use commands::checkpoint::CheckpointArgs;
 use commands::create::CreateIfMissing;
 use commands::db::{DbArgs, ScanArgs};
 use commands::dump::DumpArgs;
@@ -28,9 +29,11 @@ use failure::{Failure, one_line};
 /// lsmkit's files.
 ///
 /// Commands that only read files (sst, wal, manifest) open them read-only
-/// and never change them; the database commands open the database with
-/// lsmkit-engine, whose recovery may write (see their help). Exit status: 0 ok, 1 the command failed (one line on
-/// stderr), 2 usage error.
+/// and never change them; so do get, scan, stats and dump, which open the
+/// database read-only; create, put, delete, load, compact and checkpoint
+/// open it with lsmkit-engine for writing, whose recovery writes (see
+/// their help). Exit
+/// status: 0 ok, 1 the command failed (one line on stderr), 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "lsmkit", version, about, long_about)]
 struct Cli {
@@ -76,13 +79,13 @@ enum Command {
     Load(LoadArgs),
     /// Write every live pair in key order, in a format `load` reads back.
     ///
-    /// The database must exist. Opening it runs lsmkit-engine's recovery,
-    /// which writes (see `lsmkit get --help`) but never changes what the
-    /// database holds.
+    /// The database must exist; it is opened read-only: the WAL is
+    /// replayed into memory and nothing on disk is written, so this works
+    /// while another process has the database open.
     #[command(after_help = pairs::FORMATS_HELP)]
     Dump(DumpArgs),
     /// Print the value of KEY (exit 1 when it is absent).
-    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    #[command(after_help = commands::db::READ_ONLY)]
     Get {
         #[command(flatten)]
         db: DbArgs,
@@ -113,7 +116,7 @@ enum Command {
         key: String,
     },
     /// Print the live entries in key order.
-    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    #[command(after_help = commands::db::READ_ONLY)]
     Scan(ScanArgs),
     /// Flush and merge every sorted run into one.
     #[command(after_help = commands::db::RECOVERY_WRITES)]
@@ -122,11 +125,14 @@ enum Command {
         db: DbArgs,
     },
     /// Print the engine's statistics: runs, tables, memtable.
-    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    #[command(after_help = commands::db::READ_ONLY)]
     Stats {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Write a consistent copy of the database into a new directory.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Checkpoint(CheckpointArgs),
 }
 
 fn main() -> ExitCode {
@@ -165,5 +171,6 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Scan(args) => commands::db::scan(args, out),
         Command::Compact { db } => commands::db::compact(db, out),
         Command::Stats { db } => commands::db::stats(db, out),
+        Command::Checkpoint(args) => commands::checkpoint::run(args, out),
     }
 }

@@ -1,5 +1,6 @@
-//! The database commands: get, put, delete, scan, compact, stats through
-//! the engine, and manifest read-only.
+//! The database commands: put, delete, compact and checkpoint through the
+//! engine; get, scan and stats through its read-only open, which leaves
+//! the directory byte for byte as it was; manifest read-only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -7,41 +8,28 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{assert_fails_naming, lsmkit, stdout};
+use common::{assert_fails_naming, lsmkit, snapshot, stdout, with_db};
 use lsmkit_engine::{Db, Options};
 
 /// A database with keys k000..k099 (value v<i>), flushed to a table, and
 /// k100 in the WAL only.
 fn database(dir: &Path) -> PathBuf {
     let path = dir.join("db");
-    let db = Db::open(&path, Options::default()).unwrap();
-    for i in 0..100 {
-        db.put(format!("k{i:03}").as_bytes(), format!("v{i}").as_bytes())
-            .unwrap();
-    }
-    db.flush().unwrap();
-    db.put(b"k100", b"in the log").unwrap();
-    db.close().unwrap();
+    // Through `with_db`: a command run right after it closes would
+    // otherwise meet a LOCK that a child spawned meanwhile still holds.
+    with_db(&path, |db| {
+        for i in 0..100 {
+            db.put(format!("k{i:03}").as_bytes(), format!("v{i}").as_bytes())
+                .unwrap();
+        }
+        db.flush().unwrap();
+        db.put(b"k100", b"in the log").unwrap();
+    });
     path
 }
 
 fn run(args: &[&str]) -> std::process::Output {
     lsmkit(args)
-}
-
-/// Every file under `dir`, with its bytes.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(snapshot(&path));
-        } else {
-            files.push((path.clone(), fs::read(&path).unwrap()));
-        }
-    }
-    files.sort();
-    files
 }
 
 #[test]
@@ -117,6 +105,12 @@ fn a_missing_directory_is_not_created() {
         vec!["scan", "--db", missing.to_str().unwrap()],
         vec!["stats", "--db", missing.to_str().unwrap()],
         vec!["compact", "--db", missing.to_str().unwrap()],
+        vec![
+            "checkpoint",
+            "--db",
+            missing.to_str().unwrap(),
+            dir.path().join("copy").to_str().unwrap(),
+        ],
         vec!["manifest", missing.to_str().unwrap()],
     ] {
         assert_fails_naming(&run(&args), &missing);
@@ -146,4 +140,58 @@ fn a_damaged_manifest_is_reported_and_left_alone() {
     assert_eq!(output.status.code(), Some(1));
     assert_fails_naming(&output, &manifest);
     assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn get_scan_and_stats_leave_the_database_byte_for_byte_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let db_str = db.to_str().unwrap();
+    let before = snapshot(&db);
+    assert_eq!(
+        stdout(&run(&["get", "--db", db_str, "k100"])),
+        "'in the log'\n"
+    );
+    assert_eq!(snapshot(&db), before, "get changed the database");
+    assert_eq!(stdout(&run(&["scan", "--db", db_str])).lines().count(), 101);
+    let stats = stdout(&run(&["stats", "--db", db_str]));
+    assert!(stats.contains("last seqno                 101"), "{stats}");
+    assert_eq!(snapshot(&db), before, "scan or stats changed the database");
+    // Beside a writer that holds the lock: read-only opens take none.
+    let writer = Db::open(&db, Options::default()).unwrap();
+    writer.put(b"k200", b"from the writer").unwrap();
+    let output = run(&["get", "--db", db_str, "k200"]);
+    assert_eq!(stdout(&output), "'from the writer'\n", "{output:?}");
+    writer.close().unwrap();
+}
+
+#[test]
+fn checkpoint_writes_a_copy_that_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let out = dir.path().join("copy");
+    let output = run(&[
+        "checkpoint",
+        "--db",
+        db.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("written to"), "{text}");
+    assert!(text.contains("last seqno 101"), "{text}");
+    let copy = Db::open(&out, Options::default()).unwrap();
+    assert_eq!(copy.get(b"k100").unwrap(), Some(b"in the log".to_vec()));
+    assert_eq!(copy.iter().count(), 101);
+    drop(copy);
+    // Into a directory that holds something: refused, naming it.
+    assert_fails_naming(
+        &run(&[
+            "checkpoint",
+            "--db",
+            db.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ]),
+        &out,
+    );
 }

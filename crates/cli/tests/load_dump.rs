@@ -9,7 +9,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::{assert_fails_naming, lsmkit, lsmkit_with_stdin, scaled_cases, stdout, with_db};
+use common::{
+    assert_fails_naming, lsmkit, lsmkit_with_stdin, scaled_cases, snapshot, stdout, with_db,
+};
 use proptest::prelude::*;
 
 const FORMATS: [&str; 3] = ["text", "hex", "csv"];
@@ -357,4 +359,21 @@ proptest! {
             prop_assert_eq!(&again.stdout, &dumped.stdout, "{}", format);
         }
     }
+}
+
+#[test]
+fn dump_reads_while_a_writer_has_the_database_open_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    // Not `with_db`: it would hold off the spawn below. Nothing opens this
+    // database after the writer closes, so a child that inherited its
+    // LOCK meanwhile cannot get in the way.
+    let writer = lsmkit_engine::Db::open(&path, lsmkit_engine::Options::default()).unwrap();
+    writer.put(b"k", b"in the log").unwrap();
+    let before = snapshot(&path);
+    let output = lsmkit(["dump", "--db", path.to_str().unwrap()]);
+    assert_ok(&output);
+    assert_eq!(stdout(&output), "k\tin the log\n");
+    assert_eq!(snapshot(&path), before, "dump changed the database");
+    writer.close().unwrap();
 }

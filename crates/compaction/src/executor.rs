@@ -35,6 +35,7 @@ use lsmkit_sstable::key::{self, SeqNo};
 use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter, TableMeta};
 use lsmkit_vfs::Fs;
 
+use crate::filter::{CompactionFilter, FilterStats, Filtering};
 use crate::{CompactionStream, Error, MergingIterator, StreamStats};
 
 /// What to compact and how.
@@ -61,6 +62,10 @@ pub struct CompactionJob {
     /// output's `upper`); `None` for the whole key space. Range tombstones
     /// are cut at it. Every input key must lie in `[lower, upper)`.
     pub upper: Option<Vec<u8>>,
+    /// The rule consulted for each value only the newest state reads, if
+    /// any: see [`filter`](crate::filter) for which values it sees and how
+    /// its output must be installed.
+    pub filter: Option<Arc<dyn CompactionFilter>>,
 }
 
 /// One output table and the keys it answers for.
@@ -87,6 +92,8 @@ pub struct CompactionOutcome {
     pub added: Vec<OutputTable>,
     /// What the compaction stream did.
     pub stats: StreamStats,
+    /// What the job's [`filter`](CompactionJob::filter) did.
+    pub filter: FilterStats,
 }
 
 /// An output table being written, with the first user key it answers for.
@@ -95,28 +102,20 @@ struct Output {
     lower: Vec<u8>,
 }
 
-/// Runs `job` on `fs`, naming each output table with `next_path` (called
-/// once per output, in key order). See the [module docs](self).
-pub fn execute(
-    fs: &Arc<dyn Fs>,
-    job: &CompactionJob,
-    mut next_path: impl FnMut() -> PathBuf,
-) -> Result<CompactionOutcome, Error> {
-    let mut readers = Vec::with_capacity(job.inputs.len());
-    for path in &job.inputs {
-        readers.push(SstReader::open(&**fs, path.clone())?);
-    }
-    let tombstones: Vec<RangeTombstone> = readers
-        .iter()
-        .flat_map(|r| r.range_tombstones().iter().cloned())
-        .collect();
-    let merge = MergingIterator::new(readers.iter().map(|r| r.iter()).collect());
-    let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost);
+/// The output tables of a job, cut as entries arrive.
+struct Outputs<'a, F> {
+    fs: &'a Arc<dyn Fs>,
+    job: &'a CompactionJob,
+    next_path: &'a mut F,
+    tables: Vec<Output>,
+    last_user_key: Vec<u8>,
+}
 
-    // On any error below, dropping `outputs` aborts the unfinished writers.
-    let mut outputs: Vec<Output> = Vec::new();
-    let mut last_user_key = Vec::new();
-    while let Some((internal_key, value)) = stream.next() {
+impl<F: FnMut() -> PathBuf> Outputs<'_, F> {
+    /// Adds one entry, in a new table if the current one is full and the
+    /// user key changes.
+    fn add(&mut self, internal_key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let job = self.job;
         let user_key = key::user_key(internal_key);
         let below = user_key < job.lower.as_slice();
         if below || job.upper.as_ref().is_some_and(|u| user_key >= u.as_slice()) {
@@ -126,26 +125,83 @@ pub fn execute(
                 upper: job.upper.clone(),
             });
         }
-        if outputs.is_empty() || user_key != last_user_key.as_slice() {
-            let full = outputs
+        if self.tables.is_empty() || user_key != self.last_user_key.as_slice() {
+            let full = self
+                .tables
                 .last()
                 .is_none_or(|o| o.writer.file_size() >= job.target_file_size);
             if full {
-                let lower = if outputs.is_empty() {
+                let lower = if self.tables.is_empty() {
                     job.lower.clone()
                 } else {
                     user_key.to_vec()
                 };
-                let writer = SstWriter::create(fs.clone(), next_path(), job.table_options.clone())?;
-                outputs.push(Output { writer, lower });
+                let path = (self.next_path)();
+                let writer = SstWriter::create(self.fs.clone(), path, job.table_options.clone())?;
+                self.tables.push(Output { writer, lower });
             }
-            last_user_key.clear();
-            last_user_key.extend_from_slice(user_key);
+            self.last_user_key.clear();
+            self.last_user_key.extend_from_slice(user_key);
         }
-        if let Some(out) = outputs.last_mut() {
+        if let Some(out) = self.tables.last_mut() {
             out.writer.add(internal_key, value)?;
         }
+        Ok(())
     }
+}
+
+/// Runs `job` on `fs`, naming each output table with `next_path` (called
+/// once per output, in key order). See the [module docs](self).
+pub fn execute(
+    fs: &Arc<dyn Fs>,
+    job: &CompactionJob,
+    next_path: impl FnMut() -> PathBuf,
+) -> Result<CompactionOutcome, Error> {
+    let mut readers = Vec::with_capacity(job.inputs.len());
+    for path in &job.inputs {
+        readers.push(SstReader::open(&**fs, path.clone())?);
+    }
+    execute_tables(fs, job, &readers, next_path)
+}
+
+/// Runs `job` over its input tables opened already: `readers[i]` reads
+/// `job.inputs[i]`. For an engine that holds its tables open (through its
+/// block cache, which the compaction reads but does not fill, or at a
+/// global sequence number: see
+/// [`ReaderOptions::global_seqno`](lsmkit_sstable::ReaderOptions::global_seqno)).
+pub fn execute_tables(
+    fs: &Arc<dyn Fs>,
+    job: &CompactionJob,
+    readers: &[Arc<SstReader>],
+    mut next_path: impl FnMut() -> PathBuf,
+) -> Result<CompactionOutcome, Error> {
+    if readers.len() != job.inputs.len() {
+        return Err(Error::InvalidOption {
+            option: "readers",
+            what: "one reader per input table, in the order of the inputs",
+        });
+    }
+    let tombstones: Vec<RangeTombstone> = readers
+        .iter()
+        .flat_map(|r| r.range_tombstones().iter().cloned())
+        .collect();
+    let merge = MergingIterator::new(readers.iter().map(|r| r.iter().fill_cache(false)).collect());
+    let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost);
+
+    let mut filtering = Filtering::new(job.filter.as_deref(), &job.snapshots, job.bottommost);
+    // On any error below, dropping `outputs` aborts the unfinished writers.
+    let mut outputs = Outputs {
+        fs,
+        job,
+        next_path: &mut next_path,
+        tables: Vec::new(),
+        last_user_key: Vec::new(),
+    };
+    let mut sink = |key: &[u8], value: &[u8]| outputs.add(key, value);
+    while let Some((internal_key, value)) = stream.next() {
+        filtering.entry(internal_key, value, &mut sink)?;
+    }
+    let mut outputs = outputs.tables;
     let (kept, stats) = stream.finish()?;
     if outputs.is_empty() && !kept.is_empty() {
         outputs.push(Output {
@@ -183,6 +239,7 @@ pub fn execute(
         removed: job.inputs.clone(),
         added,
         stats,
+        filter: filtering.stats(),
     })
 }
 

@@ -19,6 +19,9 @@
 //!   tables to a [`LeveledTask`]; [the rules](leveled) are in its docs.
 //! - [`execute`]: runs a task, from input tables to output tables written
 //!   through `lsmkit-sstable` and `lsmkit-vfs`, cleaning up on failure.
+//! - [`CompactionFilter`]: a user rule that keeps, removes or rewrites
+//!   values as a compaction passes them, snapshot-safe
+//!   ([the rules](filter)); [`TtlFilter`] removes values past their age.
 //! - [`simulate`]: drives either picker over an ingest pattern without I/O
 //!   and reports write, read (run counts) and space amplification.
 //!
@@ -68,6 +71,7 @@
 
 mod error;
 pub mod executor;
+pub mod filter;
 pub mod leveled;
 pub mod merge;
 pub mod picker;
@@ -75,7 +79,11 @@ pub mod simulator;
 pub mod stream;
 
 pub use error::Error;
-pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute};
+pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute, execute_tables};
+pub use filter::{
+    Clock, CompactionFilter, Decision, FilterContext, FilterStats, SystemClock, TtlFilter,
+    split_ttl_value, ttl_value,
+};
 pub use leveled::{
     LeveledOptions, LeveledReason, LeveledTask, LevelsInfo, TableInfo, base_level, level_targets,
     pick_leveled,

@@ -8,41 +8,17 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{Case, History, Version, arb_case, build, readers, visible};
+use common::{Case, History, Version, arb_case, build, readers, small_tables, visible};
 use lsmkit_compaction::{CompactionJob, CompactionOutcome, OutputTable, execute};
-use lsmkit_sstable::key::compare;
 use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter};
 use lsmkit_vfs::{FaultFs, Fs, MemFs, Op, Rule};
 use proptest::prelude::*;
 
 const DIR: &str = "/db";
 
-fn small_tables() -> SstOptions {
-    SstOptions::default().block_size(64).creation_time(0)
-}
-
 /// Writes one input table per source of the history; returns their paths.
 fn write_inputs(fs: &Arc<dyn Fs>, h: &History) -> Vec<PathBuf> {
-    fs.create_dir_all(Path::new(DIR)).unwrap();
-    let mut paths = Vec::new();
-    for (i, (points, tombstones)) in h.inputs.iter().enumerate() {
-        if points.is_empty() && tombstones.is_empty() {
-            continue;
-        }
-        let path = PathBuf::from(format!("{DIR}/in-{i}.sst"));
-        let mut w = SstWriter::create(fs.clone(), &path, small_tables()).unwrap();
-        let mut sorted = points.clone();
-        sorted.sort_by(|a, b| compare(&a.internal_key(), &b.internal_key()));
-        for v in &sorted {
-            w.add(&v.internal_key(), &v.value).unwrap();
-        }
-        for t in tombstones {
-            w.add_range_tombstone(t).unwrap();
-        }
-        w.finish().unwrap();
-        paths.push(path);
-    }
-    paths
+    common::write_inputs(fs, h, DIR)
 }
 
 fn output_namer() -> impl FnMut() -> PathBuf {
@@ -62,6 +38,7 @@ fn job(case: &Case, inputs: Vec<PathBuf>, target_file_size: u64) -> CompactionJo
         table_options: small_tables(),
         lower: Vec::new(),
         upper: None,
+        filter: None,
     }
 }
 
@@ -232,6 +209,7 @@ fn a_compaction_that_keeps_nothing_writes_nothing() {
         table_options: small_tables(),
         lower: Vec::new(),
         upper: None,
+        filter: None,
     };
     let outcome = execute(&fs, &job, output_namer()).unwrap();
     assert!(outcome.added.is_empty());
@@ -332,6 +310,7 @@ fn outputs_answer_for_the_jobs_key_range_and_cut_tombstones_at_it() {
         table_options: small_tables(),
         lower: lower.to_vec(),
         upper: upper.map(<[u8]>::to_vec),
+        filter: None,
     };
 
     let outcome = execute(&fs, &job(b"l", Some(b"n")), output_namer()).unwrap();

@@ -17,6 +17,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use lsmkit_sstable::SeqNo;
+
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::stats::Counters;
@@ -170,6 +172,14 @@ impl Background {
     /// background error.
     pub fn wait_flushed(&self, inner: &Inner) -> Result<()> {
         self.wait_until(|| inner.current().frozen.is_empty())
+    }
+
+    /// Waits until every write up to `seqno` is in a table: no frozen
+    /// memtable holding one is left. REQUIRES: the memtable holding
+    /// `seqno`, if any, was switched before the call. Frozen memtables
+    /// switched later (by writers going on) are not waited for.
+    pub fn wait_flushed_through(&self, inner: &Inner, seqno: SeqNo) -> Result<()> {
+        self.wait_until(|| inner.current().frozen.iter().all(|f| f.first_seqno > seqno))
     }
 
     /// Waits until no frozen memtable is left and the compaction thread

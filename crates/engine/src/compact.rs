@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
-use lsmkit_compaction::{CompactionJob, RunInfo, execute, pick};
+use lsmkit_compaction::{
+    CompactionFilter, CompactionJob, CompactionOutcome, RunInfo, execute_tables, pick,
+};
+use lsmkit_sstable::SstReader;
 
 use crate::background::{Retry, StickOnPanic, lock, with_retries};
 use crate::db::Inner;
@@ -164,7 +167,8 @@ pub(crate) fn compact_all(inner: &Inner) -> Result<()> {
     let version = inner.current();
     let worth_it = match version.runs.len() {
         0 => false,
-        1 => may_shrink(&version.runs[0]),
+        // A filter may remove or change any value.
+        1 => inner.options.filter().is_some() || may_shrink(&version.runs[0]),
         _ => true,
     };
     if !worth_it {
@@ -227,11 +231,62 @@ fn move_table(inner: &Inner, task: &Task) -> Result<(), Retry> {
     Ok(())
 }
 
+/// Attempts of a filtered compaction before it runs without its filter:
+/// each is undone by a snapshot taken meanwhile that could read a value
+/// the filter changed.
+const FILTERED_ATTEMPTS: u32 = 3;
+
 /// Runs one compaction: merge, check, record, install, remove the inputs.
 fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
     if task.moved {
         return move_table(inner, task);
     }
+    let mut filter = inner.options.filter();
+    let mut attempt = 0;
+    loop {
+        let outcome = execute_task(inner, task, filter.clone())?;
+        let tables = checked_tables(inner, task, &outcome)?;
+        // The filter may have changed values that a snapshot taken since the
+        // job read the list reads; installing with the list locked orders
+        // every later snapshot after the new version (see
+        // `lsmkit_compaction::filter`).
+        let no_snapshot_reads_it = match outcome.filter.min_seqno {
+            None => None,
+            Some(seqno) => match inner.snapshots.lock_if_none_from(seqno) {
+                Some(guard) => Some(guard),
+                None => {
+                    remove_files(inner, outcome.added.iter().map(|o| o.meta.path.as_path()));
+                    Counters::add(&inner.counters.filter_retries, 1);
+                    attempt += 1;
+                    if attempt >= FILTERED_ATTEMPTS {
+                        filter = None;
+                    }
+                    continue;
+                }
+            },
+        };
+        install(inner, task, tables).map_err(Retry::No)?;
+        drop(no_snapshot_reads_it);
+        let read: u64 = task.tables().map(|t| t.record.size).sum();
+        let written: u64 = outcome.added.iter().map(|o| o.meta.file_size).sum();
+        Counters::add(&inner.counters.compactions, 1);
+        Counters::add(&inner.counters.compaction_bytes_read, read);
+        Counters::add(&inner.counters.compaction_bytes_written, written);
+        Counters::add(&inner.counters.filter_removed, outcome.filter.removed);
+        Counters::add(&inner.counters.filter_changed, outcome.filter.changed);
+        // Readers still holding the old version keep reading the removed files
+        // (the filesystem contract keeps an open file readable).
+        remove_files(inner, outcome.removed.iter().map(|p| p.as_path()));
+        return Ok(());
+    }
+}
+
+/// Merges the task's inputs into new tables through `filter`.
+fn execute_task(
+    inner: &Inner,
+    task: &Task,
+    filter: Option<Arc<dyn CompactionFilter>>,
+) -> Result<CompactionOutcome, Retry> {
     let target_file_size = match inner.options.compaction_style {
         CompactionStyle::Leveled => inner.options.leveled_compaction.target_file_size,
         _ => inner.options.compaction.target_file_size,
@@ -251,12 +306,24 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
         },
         lower: task.lower.clone(),
         upper: task.upper.clone(),
+        filter,
     };
-    let outcome = execute(&inner.fs, &job, || {
+    // The tables as the version holds them: through the block cache, and
+    // an ingested one at its global sequence number.
+    let readers: Vec<Arc<SstReader>> = task.tables().map(|t| Arc::clone(&t.reader)).collect();
+    execute_tables(&inner.fs, &job, &readers, || {
         inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst))
     })
-    .map_err(|e| Retry::Yes(e.into()))?;
+    .map_err(|e| Retry::Yes(e.into()))
+}
 
+/// The output tables of `outcome`, each opened and checked, as the
+/// version will hold them; on failure the outputs are removed.
+fn checked_tables(
+    inner: &Inner,
+    task: &Task,
+    outcome: &CompactionOutcome,
+) -> Result<Vec<Arc<Table>>, Retry> {
     let run_id = output_run_id(inner, task);
     let min_seqno = task.tables().map(|t| t.record.min_seqno).min().unwrap_or(0);
     let max_seqno = task.tables().map(|t| t.record.max_seqno).max().unwrap_or(0);
@@ -281,6 +348,7 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
                     level: task.output_level,
                     lower: out.lower.clone(),
                     upper: out.upper.clone(),
+                    global_seqno: None,
                 },
                 reader,
             })),
@@ -298,16 +366,7 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
         });
     }
 
-    install(inner, task, tables).map_err(Retry::No)?;
-    let read: u64 = task.tables().map(|t| t.record.size).sum();
-    let written: u64 = outcome.added.iter().map(|o| o.meta.file_size).sum();
-    Counters::add(&inner.counters.compactions, 1);
-    Counters::add(&inner.counters.compaction_bytes_read, read);
-    Counters::add(&inner.counters.compaction_bytes_written, written);
-    // Readers still holding the old version keep reading the removed files
-    // (the filesystem contract keeps an open file readable).
-    remove_files(inner, job.inputs.iter().map(|p| p.as_path()));
-    Ok(())
+    Ok(tables)
 }
 
 /// The number of a table file path, if it is one.
@@ -376,13 +435,10 @@ fn install(inner: &Inner, task: &Task, tables: Vec<Arc<Table>>) -> Result<()> {
     Ok(())
 }
 
+/// Removes tables no version references, unless a checkpoint holds them
+/// back (see `table_deletions`).
 fn remove_files<'a>(inner: &Inner, paths: impl Iterator<Item = &'a Path>) {
-    for path in paths {
-        if inner.fs.remove(path).is_err() {
-            Counters::add(&inner.counters.obsolete_file_errors, 1);
-        }
-    }
-    if inner.fs.sync_dir(&inner.dir).is_err() {
-        Counters::add(&inner.counters.obsolete_file_errors, 1);
-    }
+    inner
+        .table_deletions
+        .remove(&*inner.fs, &inner.dir, paths, &inner.counters);
 }

@@ -19,8 +19,10 @@ use crate::error::{Error, Result};
 use crate::format::{self, DecodedBatch};
 use crate::manifest::Manifest;
 use crate::options::Options;
+use crate::read_only::ReadOnly;
 use crate::snapshot::{Snapshot, SnapshotList};
 use crate::stats::{Counters, Stats};
+use crate::table_deletions::TableDeletions;
 use crate::version::{Frozen, Version};
 
 /// How one write is made.
@@ -84,6 +86,8 @@ pub(crate) struct Inner {
     pub compaction: Mutex<()>,
     pub next_file: Arc<AtomicU64>,
     pub snapshots: SnapshotList,
+    /// Removal of retired tables, held back while a checkpoint links.
+    pub table_deletions: TableDeletions,
     pub bg: Background,
     pub counters: Counters,
 }
@@ -110,28 +114,6 @@ impl Inner {
 
     pub fn table_path(&self, number: u64) -> PathBuf {
         self.dir.join(format::table_file_name(number))
-    }
-
-    pub fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        &self,
-        range: R,
-        version: Arc<Version>,
-        seqno: SeqNo,
-    ) -> DbIter {
-        fn as_bytes<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
-            match bound {
-                Bound::Included(k) => Bound::Included(k.as_ref()),
-                Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
-                Bound::Unbounded => Bound::Unbounded,
-            }
-        }
-        let (lower, upper) = bounds_of(as_bytes(range.start_bound()), as_bytes(range.end_bound()));
-        DbIter::new(version, seqno, lower, upper)
-    }
-
-    pub fn prefix_at(&self, prefix: &[u8], version: Arc<Version>, seqno: SeqNo) -> DbIter {
-        let lower = (!prefix.is_empty()).then(|| prefix.to_vec());
-        DbIter::new(version, seqno, lower, prefix_end(prefix))
     }
 
     /// Applies `batch` under the write lock, then syncs the WAL if asked.
@@ -219,24 +201,104 @@ impl Inner {
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
         self.counters.fill(&mut stats);
-        let version = self.current();
-        stats.memtable_bytes = version.mem.approximate_memory() as u64;
-        stats.frozen_memtable_bytes = version
-            .frozen
-            .iter()
-            .map(|f| f.mem.approximate_memory() as u64)
-            .collect();
-        stats.tables_per_run = version.runs.iter().map(|r| r.tables.len()).collect();
-        stats.run_bytes = version.runs.iter().map(|r| r.size()).collect();
-        stats.run_levels = version.runs.iter().map(|r| r.level).collect();
-        stats.last_seqno = self.visible_seqno();
-        if let Some(cache) = &self.reader_options.block_cache {
-            let cache = cache.stats();
-            stats.block_cache_hits = cache.hits;
-            stats.block_cache_misses = cache.misses;
-            stats.block_cache_bytes = cache.bytes;
-        }
+        let (version, seqno) = self.view();
+        fill_shape(&mut stats, &version, seqno, &self.reader_options);
         stats
+    }
+}
+
+/// The live keys of `range` in `version` as of `seqno`.
+pub(crate) fn range_at<K: AsRef<[u8]>, R: RangeBounds<K>>(
+    range: R,
+    version: Arc<Version>,
+    seqno: SeqNo,
+) -> DbIter {
+    fn as_bytes<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<&[u8]> {
+        match bound {
+            Bound::Included(k) => Bound::Included(k.as_ref()),
+            Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
+            Bound::Unbounded => Bound::Unbounded,
+        }
+    }
+    let (lower, upper) = bounds_of(as_bytes(range.start_bound()), as_bytes(range.end_bound()));
+    DbIter::new(version, seqno, lower, upper)
+}
+
+/// The live keys starting with `prefix` in `version` as of `seqno`.
+pub(crate) fn prefix_at(prefix: &[u8], version: Arc<Version>, seqno: SeqNo) -> DbIter {
+    let lower = (!prefix.is_empty()).then(|| prefix.to_vec());
+    DbIter::new(version, seqno, lower, prefix_end(prefix))
+}
+
+/// Fills the fields of `stats` that describe `version`, read at `seqno`
+/// through `reader_options`.
+fn fill_shape(stats: &mut Stats, version: &Version, seqno: SeqNo, reader_options: &ReaderOptions) {
+    stats.memtable_bytes = version.mem.approximate_memory() as u64;
+    stats.frozen_memtable_bytes = version
+        .frozen
+        .iter()
+        .map(|f| f.mem.approximate_memory() as u64)
+        .collect();
+    stats.tables_per_run = version.runs.iter().map(|r| r.tables.len()).collect();
+    stats.run_bytes = version.runs.iter().map(|r| r.size()).collect();
+    stats.run_levels = version.runs.iter().map(|r| r.level).collect();
+    stats.last_seqno = seqno;
+    if let Some(cache) = &reader_options.block_cache {
+        let cache = cache.stats();
+        stats.block_cache_hits = cache.hits;
+        stats.block_cache_misses = cache.misses;
+        stats.block_cache_bytes = cache.bytes;
+    }
+}
+
+/// What a handle, its snapshots and its iterators read: the live state of
+/// a database open for writing, or the fixed state a read-only open
+/// recovered.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Live(Arc<Inner>),
+    Fixed(Arc<ReadOnly>),
+}
+
+impl Source {
+    /// The current version and the newest sequence number it may be read
+    /// at (see [`Inner::view`]).
+    pub fn view(&self) -> (Arc<Version>, SeqNo) {
+        match self {
+            Source::Live(inner) => inner.view(),
+            Source::Fixed(fixed) => (Arc::clone(&fixed.version), fixed.seqno),
+        }
+    }
+
+    /// The current version.
+    pub fn current(&self) -> Arc<Version> {
+        match self {
+            Source::Live(inner) => inner.current(),
+            Source::Fixed(fixed) => Arc::clone(&fixed.version),
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        match self {
+            Source::Live(inner) => &inner.dir,
+            Source::Fixed(fixed) => &fixed.dir,
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        match self {
+            Source::Live(inner) => inner.stats(),
+            Source::Fixed(fixed) => {
+                let mut stats = Stats::default();
+                fill_shape(
+                    &mut stats,
+                    &fixed.version,
+                    fixed.seqno,
+                    &fixed.reader_options,
+                );
+                stats
+            }
+        }
     }
 }
 
@@ -259,8 +321,9 @@ pub(crate) fn apply_batch(mem: &Memtable, batch: &DecodedBatch<'_>) -> Result<()
 /// it stops the background threads and releases the lock, as
 /// [`close`](Db::close) does, ignoring errors.
 pub struct Db {
-    inner: Arc<Inner>,
+    source: Source,
     threads: Vec<JoinHandle<()>>,
+    /// `None` once closed, and for a read-only handle, which takes none.
     lock: Option<Box<dyn FileLock>>,
 }
 
@@ -272,10 +335,87 @@ impl Db {
         let inner = Arc::new(inner);
         let threads = crate::background::start(&inner)?;
         Ok(Db {
-            inner,
+            source: Source::Live(inner),
             threads,
             lock: Some(lock),
         })
+    }
+
+    /// Opens the database in directory `path` for reading only: recovers
+    /// it into memory as [`open`](Db::open) would, and changes nothing on
+    /// disk. It writes, renames, creates, truncates and deletes no file,
+    /// takes no lock, and starts no background thread: the WAL batches
+    /// not yet flushed are replayed into a memtable that lives only in
+    /// this handle, a torn WAL tail is left where it is, and obsolete files
+    /// stay. The handle reads the database as it was when opened; every
+    /// call that would write (`put`, `delete`, `write`, `flush`,
+    /// `compact`, `ingest`, `checkpoint`, `sync_wal`, ...) returns
+    /// [`Error::ReadOnly`].
+    ///
+    /// It may be opened while another handle or process has the database
+    /// open for writing. The WAL tail that writer is appending to may be
+    /// cut in the middle of a record, so the log is read under
+    /// [`Options::wal_recovery_mode`] except that
+    /// [`RecoveryMode::AbsoluteConsistency`](crate::RecoveryMode::AbsoluteConsistency)
+    /// is read as
+    /// [`TolerateCorruptedTail`](crate::RecoveryMode::TolerateCorruptedTail):
+    /// damage at the very end of the newest segment is where the log ends,
+    /// not a corruption. A flush, compaction or manifest switch of the
+    /// writer while the open reads (which may remove the WAL segment, table
+    /// or manifest it is reading, or flush writes out of the WAL it has yet
+    /// to list) makes it read again, up to 20 times with growing pauses,
+    /// then fail; so the handle holds every write the writer acknowledged
+    /// before the open began, and a gap-free prefix of the writes after.
+    /// On [`StdFs`](lsmkit_vfs::StdFs) with
+    /// memory maps, do not open read-only while a writer *opens* (its
+    /// recovery cuts a torn WAL tail, under the map): see its memory-map
+    /// caveat.
+    ///
+    /// A missing directory is an error (nothing is created); a directory
+    /// without CURRENT reads as the empty database `open` would make of it.
+    ///
+    /// ```
+    /// use lsmkit_engine::{Db, Error, Options};
+    /// # let dir = tempfile::tempdir()?;
+    ///
+    /// let writer = Db::open(dir.path(), Options::default())?;
+    /// writer.put(b"apple", b"red")?; // in the WAL, not yet in a table
+    ///
+    /// // Alongside the writer, which keeps its lock.
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?;
+    /// assert_eq!(reader.get(b"apple")?, Some(b"red".to_vec()));
+    /// assert!(matches!(reader.put(b"apple", b"green"), Err(Error::ReadOnly { .. })));
+    ///
+    /// // It reads the database as it was when opened.
+    /// writer.put(b"banana", b"yellow")?;
+    /// assert_eq!(reader.get(b"banana")?, None);
+    /// reader.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let fixed = crate::read_only::open(path.as_ref(), &options)?;
+        Ok(Db {
+            source: Source::Fixed(Arc::new(fixed)),
+            threads: Vec::new(),
+            lock: None,
+        })
+    }
+
+    /// Whether this handle was opened with
+    /// [`open_read_only`](Db::open_read_only).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.source, Source::Fixed(_))
+    }
+
+    /// The shared state of a handle that may write, or
+    /// [`Error::ReadOnly`].
+    fn writable(&self) -> Result<&Arc<Inner>> {
+        match &self.source {
+            Source::Live(inner) => Ok(inner),
+            Source::Fixed(fixed) => Err(Error::ReadOnly {
+                path: fixed.dir.clone(),
+            }),
+        }
     }
 
     /// Sets `key` to `value`.
@@ -307,38 +447,40 @@ impl Db {
 
     /// Applies `batch` atomically, durable as `options` say.
     pub fn write_with(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
-        let durable = options.durable.unwrap_or(self.inner.options.sync_writes);
-        self.inner.write(batch, durable)
+        let inner = self.writable()?;
+        let durable = options.durable.unwrap_or(inner.options.sync_writes);
+        inner.write(batch, durable)
     }
 
     /// Makes every write so far durable.
     pub fn sync_wal(&self) -> Result<()> {
-        self.inner.bg.check()?;
-        self.inner.sync_wal()
+        let inner = self.writable()?;
+        inner.bg.check()?;
+        inner.sync_wal()
     }
 
     /// The newest value of `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let (version, seqno) = self.inner.view();
+        let (version, seqno) = self.source.view();
         version.get(key, seqno)
     }
 
     /// A consistent view of the database as it is now.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::new(Arc::clone(&self.inner))
+        Snapshot::new(self.source.clone())
     }
 
     /// The live keys of `range`, in key order (`.rev()` for descending),
     /// as of now.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        let (version, seqno) = self.inner.view();
-        self.inner.range_at(range, version, seqno)
+        let (version, seqno) = self.source.view();
+        range_at(range, version, seqno)
     }
 
     /// The live keys that start with `prefix`, as of now.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        let (version, seqno) = self.inner.view();
-        self.inner.prefix_at(prefix, version, seqno)
+        let (version, seqno) = self.source.view();
+        prefix_at(prefix, version, seqno)
     }
 
     /// Every live key, as of now.
@@ -352,22 +494,21 @@ impl Db {
     /// of the machine still may: [`sync_wal`](Self::sync_wal) makes them
     /// durable). Without that option there is nothing to do.
     pub fn flush_wal(&self) -> Result<()> {
-        self.inner.bg.check()?;
-        self.inner
-            .wal
-            .flush()
-            .map_err(|e| self.inner.bg.set_error(e.into()))
+        let inner = self.writable()?;
+        inner.bg.check()?;
+        inner.wal.flush().map_err(|e| inner.bg.set_error(e.into()))
     }
 
     /// Flushes the memtable to a table and waits until every frozen
     /// memtable is flushed.
     pub fn flush(&self) -> Result<()> {
-        self.inner.bg.check()?;
+        let inner = self.writable()?;
+        inner.bg.check()?;
         {
-            let mut w = lock(&self.inner.write);
-            self.inner.switch_memtable(&mut w);
+            let mut w = lock(&inner.write);
+            inner.switch_memtable(&mut w);
         }
-        self.inner.bg.wait_flushed(&self.inner)
+        inner.bg.wait_flushed(inner)
     }
 
     /// Flushes, then waits until automatic compaction has nothing left to
@@ -378,14 +519,16 @@ impl Db {
     /// too.
     pub fn wait_for_compactions(&self) -> Result<()> {
         self.flush()?;
-        self.inner.bg.wait_settled(&self.inner)
+        let inner = self.writable()?;
+        inner.bg.wait_settled(inner)
     }
 
     /// Flushes, then merges every sorted run into one (a full, bottommost
     /// compaction that keeps what live snapshots need), and waits for it.
     pub fn compact(&self) -> Result<()> {
         self.flush()?;
-        crate::compact::compact_all(&self.inner).map_err(|e| self.inner.bg.set_error(e))
+        let inner = self.writable()?;
+        crate::compact::compact_all(inner).map_err(|e| inner.bg.set_error(e))
     }
 
     /// Ingests the tables at `paths` (on the database's filesystem), built
@@ -398,8 +541,12 @@ impl Db {
     /// numbers they were written with), so snapshots taken before do not
     /// see them, and writes after override them. A point tombstone or a
     /// range tombstone in a file deletes the older data of the database.
-    /// The files are copied (each rewritten at the new sequence number);
-    /// the originals are left as they are.
+    /// The files enter unchanged: each is hard-linked into the database
+    /// directory (copied where the filesystem makes no link, e.g. across
+    /// devices), and read at the new sequence number, which the manifest
+    /// records beside it (RocksDB's global sequence number). The
+    /// originals are left as they are; do not write to them afterwards (a
+    /// link shares their bytes), but removing or renaming them is safe.
     ///
     /// Refused, before anything changes, with:
     /// - [`Error::IngestInvalid`]: a file is missing, not a table, damaged
@@ -410,7 +557,9 @@ impl Db {
     ///   tombstones count).
     ///
     /// A file with no entries and no range tombstones is skipped. Writers
-    /// wait while the memtables are flushed and the files copied. Keep the
+    /// go on while the files are validated, linked and the memtables
+    /// flushed; they wait only while what they wrote meanwhile is flushed
+    /// and the manifest edit is written. Keep the
     /// files outside the database directory: the engine owns the names
     /// there.
     ///
@@ -439,18 +588,55 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn ingest<P: AsRef<Path>>(&self, paths: &[P]) -> Result<()> {
+        let inner = self.writable()?;
         let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
-        crate::ingest::ingest(&self.inner, &paths)
+        crate::ingest::ingest(inner, &paths)
     }
 
-    /// Counters and the current shape of the database.
+    /// Writes a consistent copy of the database into directory `dir` (on
+    /// the database's filesystem), which must not exist or be empty: a
+    /// database [`open`](Db::open) opens, holding every write acknowledged
+    /// before the call began and, of those that raced it, a prefix in
+    /// sequence-number order.
+    ///
+    /// The memtable is flushed first, so that the copy needs no WAL; then,
+    /// holding back the removal of tables compactions retire (not writers,
+    /// flushes or compactions), every live table is hard-linked into `dir`
+    /// (copied, and the copy synced, where linking fails: across
+    /// filesystems, say), a fresh manifest is written and synced, the
+    /// directory is synced, and last CURRENT is written, so that a crash
+    /// leaves either the whole copy or a directory without CURRENT, which
+    /// `open` refuses when it holds tables (or opens as an empty database
+    /// when it holds none). After a failed checkpoint, remove `dir` before
+    /// trying again.
+    ///
+    /// ```
+    /// use lsmkit_engine::{Db, Options};
+    /// # let dir = tempfile::tempdir()?;
+    ///
+    /// let db = Db::open(dir.path().join("db"), Options::default())?;
+    /// db.put(b"apple", b"red")?;
+    /// db.checkpoint(dir.path().join("copy"))?;
+    /// db.put(b"banana", b"yellow")?; // after the checkpoint: not in it
+    ///
+    /// let copy = Db::open(dir.path().join("copy"), Options::default())?;
+    /// assert_eq!(copy.get(b"apple")?, Some(b"red".to_vec()));
+    /// assert_eq!(copy.get(b"banana")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
+        crate::checkpoint::checkpoint(self.writable()?, dir.as_ref())
+    }
+
+    /// Counters and the current shape of the database (a read-only
+    /// handle counts nothing: its counters are zero).
     pub fn stats(&self) -> Stats {
-        self.inner.stats()
+        self.source.stats()
     }
 
     /// The database directory.
     pub fn path(&self) -> &Path {
-        &self.inner.dir
+        self.source.dir()
     }
 
     /// Stops the background threads (letting a running flush or compaction
@@ -462,15 +648,18 @@ impl Db {
     }
 
     fn shutdown(&mut self) -> Result<()> {
-        self.inner.bg.shut_down();
+        let Source::Live(inner) = &self.source else {
+            return Ok(());
+        };
+        inner.bg.shut_down();
         let mut panicked = false;
         for thread in self.threads.drain(..) {
             panicked |= thread.join().is_err();
         }
-        let synced = self.inner.wal.sync();
+        let synced = inner.wal.sync();
         self.lock = None;
         // A thread that panicked has made that the background error.
-        self.inner.bg.check_error()?;
+        inner.bg.check_error()?;
         if panicked {
             return Err(Error::Closed);
         }
@@ -490,8 +679,9 @@ impl Drop for Db {
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
-            .field("dir", &self.inner.dir)
-            .field("last_seqno", &self.inner.visible_seqno())
+            .field("dir", &self.path())
+            .field("last_seqno", &self.source.view().1)
+            .field("read_only", &self.is_read_only())
             .finish_non_exhaustive()
     }
 }

@@ -134,6 +134,23 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// The handle was opened with [`Db::open_read_only`](crate::Db::open_read_only):
+    /// it reads, and refuses every call that would write (a write, a flush,
+    /// a compaction, an ingestion, a checkpoint, a WAL sync).
+    #[error("database {} is open read-only", path.display())]
+    ReadOnly {
+        /// The database directory.
+        path: PathBuf,
+    },
+
+    /// The directory given to [`Db::checkpoint`](crate::Db::checkpoint)
+    /// exists and is not empty (or is not a directory).
+    #[error("checkpoint directory {} exists and is not empty", path.display())]
+    CheckpointDirNotEmpty {
+        /// The directory given.
+        path: PathBuf,
+    },
+
     /// The database was closed (or its handle dropped) while the call ran.
     #[error("the database is closed")]
     Closed,
@@ -165,6 +182,8 @@ impl Error {
             | Error::IngestInvalid { .. }
             | Error::IngestOverlap { .. }
             | Error::IngestUnorderable { .. }
+            | Error::ReadOnly { .. }
+            | Error::CheckpointDirNotEmpty { .. }
             | Error::Closed
             | Error::BackgroundPanic { .. } => false,
         }

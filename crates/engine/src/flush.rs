@@ -84,6 +84,7 @@ fn write_table(inner: &Inner, frozen: &Frozen) -> Result<Table, Retry> {
             level: 0,
             lower: Vec::new(),
             upper: None,
+            global_seqno: None,
         },
         reader,
     })

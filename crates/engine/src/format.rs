@@ -54,6 +54,7 @@ mod tag {
     pub const ADD_TABLE: u32 = 4;
     pub const REMOVE_TABLE: u32 = 5;
     pub const ADD_LEVEL_TABLE: u32 = 6;
+    pub const GLOBAL_SEQNO: u32 = 7;
 }
 
 /// The file name of table `number`.
@@ -340,6 +341,11 @@ pub struct TableRecord {
     /// from `lower` on. A run's tables partition the key space this way, so
     /// that a lookup consults exactly one table of a run.
     pub upper: Option<Vec<u8>>,
+    /// The sequence number every version in the file reads at, whatever
+    /// the file says (an ingested table, linked in unchanged: see
+    /// `ReaderOptions::global_seqno`); then `min_seqno == max_seqno ==`
+    /// it. `None`: the file's own numbers.
+    pub global_seqno: Option<SeqNo>,
 }
 
 /// A change to the set of tables and the counters, one manifest record.
@@ -389,6 +395,10 @@ impl VersionEdit {
                     put_bytes(out, upper);
                 }
             }
+            if let Some(seqno) = t.global_seqno {
+                put_varint32(out, tag::GLOBAL_SEQNO);
+                put_varint64(out, seqno);
+            }
         }
         for &number in &self.removed {
             put_varint32(out, tag::REMOVE_TABLE);
@@ -430,6 +440,7 @@ impl VersionEdit {
                             1 => Some(d.bytes("table upper bound")?.to_vec()),
                             _ => return Err(d.error("table upper-bound flag is not 0 or 1")),
                         },
+                        global_seqno: None,
                     };
                     let empty_keys = table.upper.as_ref().is_some_and(|u| *u <= table.lower);
                     if table.min_seqno > table.max_seqno || empty_keys {
@@ -439,6 +450,25 @@ impl VersionEdit {
                         });
                     }
                     edit.added.push(table);
+                }
+                tag::GLOBAL_SEQNO => {
+                    let seqno = d.seqno("global seqno")?;
+                    let Some(table) = edit.added.last_mut() else {
+                        return Err(d.error("a global seqno follows no added table"));
+                    };
+                    if table.global_seqno.is_some()
+                        || table.min_seqno != seqno
+                        || table.max_seqno != seqno
+                    {
+                        return Err(DecodeError {
+                            offset: at,
+                            what: format!(
+                                "table {}: global seqno {seqno} is not its one sequence number ({}..={}), or is given twice",
+                                table.number, table.min_seqno, table.max_seqno
+                            ),
+                        });
+                    }
+                    table.global_seqno = Some(seqno);
                 }
                 tag::REMOVE_TABLE => edit.removed.push(d.varint64("removed table")?),
                 other => {
@@ -557,6 +587,7 @@ mod tests {
             level: 0,
             lower: b"a".to_vec(),
             upper: None,
+            global_seqno: None,
         };
         let mut old = Vec::new();
         VersionEdit {
@@ -579,6 +610,47 @@ mod tests {
         assert!(err.what.contains("level 0"), "{err:?}");
     }
 
+    #[test]
+    fn a_global_seqno_must_be_its_tables_one_sequence_number() {
+        let table = TableRecord {
+            run: 7,
+            number: 8,
+            size: 9,
+            min_seqno: 5,
+            max_seqno: 5,
+            level: 0,
+            lower: Vec::new(),
+            upper: None,
+            global_seqno: Some(5),
+        };
+        let encode = |table: &TableRecord| {
+            let mut out = Vec::new();
+            VersionEdit {
+                added: vec![table.clone()],
+                ..VersionEdit::default()
+            }
+            .encode(&mut out);
+            out
+        };
+        let bytes = encode(&table);
+        assert_eq!(
+            VersionEdit::decode(&bytes).unwrap().added,
+            std::slice::from_ref(&table)
+        );
+        let wide = TableRecord {
+            max_seqno: 6,
+            ..table.clone()
+        };
+        let err = VersionEdit::decode(&encode(&wide)).unwrap_err();
+        assert!(err.what.contains("global seqno 5"), "{err:?}");
+        // Alone, with no table before it.
+        let mut lone = Vec::new();
+        put_varint32(&mut lone, tag::GLOBAL_SEQNO);
+        put_varint64(&mut lone, 5);
+        let err = VersionEdit::decode(&lone).unwrap_err();
+        assert!(err.what.contains("follows no added table"), "{err:?}");
+    }
+
     fn arb_edit() -> impl Strategy<Value = VersionEdit> {
         let table = (
             any::<u64>(),
@@ -594,8 +666,10 @@ mod tests {
                 run,
                 number,
                 size,
-                min_seqno: a.min(b),
-                max_seqno: a.max(b),
+                // An ingested table: one sequence number, read globally.
+                global_seqno: (size % 4 == 0).then_some(a),
+                min_seqno: if size % 4 == 0 { a } else { a.min(b) },
+                max_seqno: if size % 4 == 0 { a } else { a.max(b) },
                 upper: (x != y).then(|| x.clone().max(y.clone())),
                 lower: x.min(y),
             });

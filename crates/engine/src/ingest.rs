@@ -9,38 +9,40 @@
 //!    tombstone of the same file. The files must not overlap each other in
 //!    user keys, counting their range tombstones' ranges. A file with no
 //!    entries and no range tombstones adds nothing and is skipped.
-//! 2. New writers are held back (they wait as for a write stop) and every
-//!    memtable is flushed: a memtable is read before every run and its
-//!    sequence numbers must lie below the ingested run's, so none may be
-//!    left beside it. The write lock is then held to the end, and the
-//!    ingestion takes one new sequence number, `s`.
-//! 3. Each file is copied into the database directory as a new table with
-//!    every entry and range tombstone rewritten at `s` (published
-//!    atomically by the table writer), and checked as a flush's output is.
-//! 4. One manifest edit adds all the tables, as one run covering `[s, s]`,
-//!    and records `s` as the last and the flushed sequence number. Once it
-//!    is synced, the run is published in front of every other and `s`
-//!    becomes visible.
+//! 2. Each file is put into the database directory unchanged, as a table
+//!    of a new number: a hard link (`Fs::hard_link`, the directory synced),
+//!    or where the filesystem makes none, a copy (published as a table
+//!    writer publishes, then verified block by block). Writers go on
+//!    meanwhile.
+//! 3. The memtables are flushed, writers still going: a memtable is read
+//!    before every run and its sequence numbers must lie below the
+//!    ingested run's, so none may be left beside it. Then new writers are
+//!    held back (they wait as for a write stop), what they wrote meanwhile
+//!    is flushed, and the write lock is held to the end. The ingestion
+//!    takes one new sequence number, `s`, and opens each table to read at
+//!    `s` whatever the file holds (`ReaderOptions::global_seqno`).
+//! 4. One manifest edit adds all the tables, as one run covering `[s, s]`
+//!    with `s` as each table's global sequence number, and records `s` as
+//!    the last and the flushed sequence number. Once it is synced, the run
+//!    is published in front of every other and `s` becomes visible.
 //!
 //! Since the ingested run is newer than all data in the database, no
 //! overlap with live data ever needs refusing: the ingested versions win.
 //! A crash before 4 leaves tables no manifest names, which the next open
-//! deletes; after 4, all the files are in. Either all or none.
+//! deletes (a link's removal leaves the caller's file as it is); after 4,
+//! all the files are in. Either all or none.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
-use lsmkit_sstable::key::{self, SeqNo};
-use lsmkit_sstable::{
-    InternalIterator, ParsedKey, RangeTombstone, SstReader, SstWriter, ValueKind,
-};
+use lsmkit_sstable::key::SeqNo;
+use lsmkit_sstable::{InternalIterator, ParsedKey, SstReader, ValueKind};
 use lsmkit_vfs::Fs;
 
 use crate::background::lock;
 use crate::db::{Inner, WriteState};
 use crate::error::{Error, Result};
-use crate::flush::check_output;
 use crate::format::{TableRecord, VersionEdit};
 use crate::stats::Counters;
 use crate::version::{Run, Table, Version};
@@ -67,49 +69,129 @@ pub(crate) fn ingest(inner: &Inner, paths: &[&Path]) -> Result<()> {
         return Ok(());
     }
 
-    // Like a writer, wait while flushes or compactions are far behind.
-    inner.bg.throttle(inner)?;
-    let gate = inner.bg.hold_writers();
-    let mut w = quiesce(inner)?;
-    let seqno = w.last_seqno + 1;
     let run = inner.next_file.fetch_add(1, Ordering::SeqCst);
-    let mut tables = Vec::with_capacity(files.len());
-    for (i, file) in files.iter().enumerate() {
-        // The run's tables partition the key space: each answers from its
-        // own first key (the first from the start) to the next one's.
-        let record = TableRecord {
-            run,
-            number: inner.next_file.fetch_add(1, Ordering::SeqCst),
-            size: 0,
-            min_seqno: seqno,
-            max_seqno: seqno,
-            level: 0,
-            lower: if i == 0 {
-                Vec::new()
-            } else {
-                file.lower.clone()
-            },
-            upper: files.get(i + 1).map(|next| next.lower.clone()),
-        };
-        match copy(inner, file, record, seqno) {
-            Ok(table) => tables.push(Arc::new(table)),
+    let mut placed: Vec<(u64, u64)> = Vec::with_capacity(files.len());
+    let remove_placed = |placed: &[(u64, u64)]| {
+        // Recorded nowhere: removed now, or by the next open.
+        for &(number, _) in placed {
+            if inner.fs.remove(&inner.table_path(number)).is_err() {
+                Counters::add(&inner.counters.obsolete_file_errors, 1);
+            }
+        }
+    };
+    for file in &files {
+        let number = inner.next_file.fetch_add(1, Ordering::SeqCst);
+        match place(inner, file.reader.path(), number) {
+            Ok(size) => placed.push((number, size)),
             Err(error) => {
-                // Recorded nowhere: removed now, or by the next open.
-                for table in &tables {
-                    if inner.fs.remove(table.reader.path()).is_err() {
-                        Counters::add(&inner.counters.obsolete_file_errors, 1);
-                    }
-                }
+                remove_placed(&placed);
                 return Err(error);
             }
         }
     }
-    install(inner, &mut w, tables, seqno)?;
-    drop(w);
-    // Lets writers go, and wakes the compaction thread: the new run may
-    // call for a compaction.
-    drop(gate);
-    Ok(())
+    let installed = (|| {
+        // Empty the memtables while writers go on, then hold them back and
+        // flush only what they wrote meanwhile.
+        inner.switch_memtable(&mut lock(&inner.write));
+        inner.bg.wait_flushed(inner)?;
+        inner.bg.throttle(inner)?;
+        let gate = inner.bg.hold_writers();
+        let mut w = quiesce(inner)?;
+        let seqno = w.last_seqno + 1;
+        let mut tables = Vec::with_capacity(files.len());
+        for (i, (file, &(number, size))) in files.iter().zip(&placed).enumerate() {
+            // The run's tables partition the key space: each answers from
+            // its own first key (the first from the start) to the next one's.
+            let record = TableRecord {
+                run,
+                number,
+                size,
+                min_seqno: seqno,
+                max_seqno: seqno,
+                level: 0,
+                lower: if i == 0 {
+                    Vec::new()
+                } else {
+                    file.lower.clone()
+                },
+                upper: files.get(i + 1).map(|next| next.lower.clone()),
+                global_seqno: Some(seqno),
+            };
+            let options = inner.reader_options.clone().global_seqno(seqno);
+            let reader = SstReader::open_with(&*inner.fs, inner.table_path(number), options)?;
+            tables.push(Arc::new(Table { record, reader }));
+        }
+        install(inner, &mut w, tables, seqno)?;
+        drop(w);
+        // Lets writers go, and wakes the compaction thread: the new run may
+        // call for a compaction.
+        drop(gate);
+        Ok(())
+    })();
+    if installed.is_err() {
+        remove_placed(&placed);
+    }
+    installed
+}
+
+/// Puts the external table at `from` into the database as table
+/// `number`, unchanged: a hard link where the filesystem makes one (the
+/// file is immutable from now on, and the caller's name for it may go), a
+/// copy otherwise. Returns its size.
+fn place(inner: &Inner, from: &Path, number: u64) -> Result<u64> {
+    let to = inner.table_path(number);
+    let size = inner.fs.size(from).map_err(|e| Error::io(from, e))?;
+    // Any failure to link (another device, a filesystem without links, a
+    // fault) leaves no name behind: copying is then the way in.
+    if inner.fs.hard_link(from, &to).is_ok() {
+        inner
+            .fs
+            .sync_dir(&inner.dir)
+            .map_err(|e| Error::io(&inner.dir, e))?;
+        Counters::add(&inner.counters.ingest_links, 1);
+        return Ok(size);
+    }
+    copy_file(inner, from, &to)?;
+    Counters::add(&inner.counters.ingest_copies, 1);
+    Ok(size)
+}
+
+/// Copies `from` to `to` (written under a temporary name, synced, renamed,
+/// the directory synced, as a table writer publishes a table), then
+/// verifies the copy block by block.
+fn copy_file(inner: &Inner, from: &Path, to: &Path) -> Result<()> {
+    const CHUNK: u64 = 1 << 20;
+    let fs = &*inner.fs;
+    let source = fs.open(from).map_err(|e| Error::io(from, e))?;
+    let tmp = to.with_extension("sst.tmp");
+    let mut out = fs.create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut buffer = vec![0u8; CHUNK.min(source.len()) as usize];
+    let mut at = 0;
+    let copied = (|| {
+        while at < source.len() {
+            let n = CHUNK.min(source.len() - at) as usize;
+            source
+                .read_at(at, &mut buffer[..n])
+                .map_err(|e| Error::io(from, e))?;
+            out.append(&buffer[..n]).map_err(|e| Error::io(&tmp, e))?;
+            at += n as u64;
+        }
+        out.sync().map_err(|e| Error::io(&tmp, e))?;
+        fs.rename(&tmp, to).map_err(|e| Error::io(to, e))?;
+        fs.sync_dir(&inner.dir)
+            .map_err(|e| Error::io(&inner.dir, e))
+    })();
+    if let Err(error) = copied {
+        let _ = fs.remove(&tmp);
+        return Err(error);
+    }
+    let invalid = |source| Error::IngestInvalid {
+        file: to.to_path_buf(),
+        source,
+    };
+    SstReader::open(fs, to)
+        .and_then(|reader| reader.verify())
+        .map_err(invalid)
 }
 
 /// Opens, verifies and reads through the external table at `path`; `None`
@@ -237,36 +319,6 @@ fn quiesce(inner: &Inner) -> Result<MutexGuard<'_, WriteState>> {
             return Ok(w);
         }
     }
-}
-
-/// Copies `file` into the table `record` names, every entry and range
-/// tombstone at `seqno`, and checks the copy.
-fn copy(inner: &Inner, file: &External, mut record: TableRecord, seqno: SeqNo) -> Result<Table> {
-    let path = inner.table_path(record.number);
-    let mut writer = SstWriter::create(Arc::clone(&inner.fs), &path, inner.sst_options.clone())?;
-    let mut it = file.reader.iter().fill_cache(false);
-    it.seek_to_first();
-    let mut internal_key = Vec::new();
-    let mut entries = 0;
-    while it.valid() {
-        let parsed = parse(it.key(), file.reader.path())?;
-        internal_key.clear();
-        key::encode(parsed.user_key, seqno, parsed.kind, &mut internal_key);
-        writer.add(&internal_key, it.value())?;
-        entries += 1;
-        it.next();
-    }
-    it.status()?;
-    for t in file.reader.range_tombstones() {
-        writer.add_range_tombstone(&RangeTombstone::new(t.start.clone(), t.end.clone(), seqno))?;
-    }
-    record.size = writer.finish()?.file_size;
-    let reader = check_output(inner, record.number, entries).inspect_err(|_| {
-        if inner.fs.remove(&path).is_err() {
-            Counters::add(&inner.counters.obsolete_file_errors, 1);
-        }
-    })?;
-    Ok(Table { record, reader })
 }
 
 /// Records the ingestion in one manifest edit, then publishes `tables` as

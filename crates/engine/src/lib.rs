@@ -83,9 +83,12 @@
 //! # Recovery
 //!
 //! [`Db::open`] reads CURRENT and the manifest it names, opens every table
-//! it lists (a missing or damaged table is an error naming it), replays the
-//! WAL batches above the flushed sequence number into a memtable, writes a
-//! fresh manifest, and deletes the files no version references.
+//! it lists (a missing or damaged table is an error naming it), checks the
+//! runs' sequence numbers against each other and against the manifest's
+//! (a run that breaks the newest-first order, or a table above the last
+//! or flushed sequence number, is a corruption of the manifest), replays
+//! the WAL batches above the flushed sequence number into a memtable,
+//! writes a fresh manifest, and deletes the files no version references.
 //!
 //! The replayed batches must continue the flushed sequence numbers without
 //! a gap: a batch that starts above the next expected sequence number means
@@ -96,6 +99,18 @@
 //! documents holes. So a lying disk makes recovery refuse, or lose a suffix
 //! of the writes, never answer with a state no prefix of the writes had
 //! (`tests/lying_disk.rs`).
+//!
+//! # Read-only opens and checkpoints
+//!
+//! [`Db::open_read_only`] runs the reading half of recovery and nothing
+//! after it: no lock, no file written, renamed, created, truncated or
+//! deleted, no background thread. The unflushed WAL tail is replayed into a
+//! memtable of the handle alone, and every write returns
+//! [`Error::ReadOnly`]. It may run while another process has the database
+//! open for writing. [`Db::checkpoint`] writes a consistent copy into a new
+//! directory: the memtable is flushed, the live tables hard-linked (copied
+//! where linking fails) while compactions hold back their table deletions,
+//! and a fresh manifest written, CURRENT last; the copy needs no WAL.
 //!
 //! # Ingestion
 //!
@@ -118,6 +133,7 @@
 
 mod background;
 mod batch;
+mod checkpoint;
 mod compact;
 mod db;
 mod db_iter;
@@ -128,10 +144,12 @@ mod ingest;
 mod leveled;
 mod manifest;
 mod options;
+mod read_only;
 mod recovery;
 mod run_iter;
 mod snapshot;
 mod stats;
+mod table_deletions;
 mod version;
 
 pub use batch::WriteBatch;
@@ -143,7 +161,10 @@ pub use options::{CompactionStyle, Options};
 pub use snapshot::Snapshot;
 pub use stats::Stats;
 
-pub use lsmkit_compaction::{LeveledOptions, TieredOptions};
+pub use lsmkit_compaction::{
+    CompactionFilter, Decision, FilterContext, LeveledOptions, TieredOptions, TtlFilter,
+    split_ttl_value, ttl_value,
+};
 pub use lsmkit_sstable::Compression;
 pub use lsmkit_wal::RecoveryMode;
 

@@ -108,8 +108,9 @@ impl RecoveredManifest {
     /// there is no CURRENT (no database, or a new one).
     ///
     /// A torn last record (a crash mid-append) is dropped, as recovery
-    /// drops it. Garbage in CURRENT, an undecodable edit, or an edit that
-    /// removes a table that is not live or adds one that is, is an
+    /// drops it. Garbage in CURRENT, an undecodable edit, an edit that
+    /// removes a table that is not live or adds one that is, or one that
+    /// sets the next file number to `u64::MAX`, is an
     /// [`Error::Corruption`] naming the file and offset.
     pub fn read(fs: &dyn Fs, dir: &Path) -> Result<Option<RecoveredManifest>> {
         let current = dir.join(CURRENT);
@@ -150,6 +151,16 @@ impl RecoveredManifest {
                     e.what,
                 )
             })?;
+            // Every new file takes the next number and the counter moves on:
+            // at `u64::MAX` the next one would wrap to a number in use.
+            if edit.next_file_number == Some(u64::MAX) {
+                return Err(Error::corruption(
+                    &path,
+                    record.offset,
+                    "version edit",
+                    "next file number is u64::MAX: no file number is left to hand out",
+                ));
+            }
             state
                 .apply(&edit)
                 .map_err(|what| Error::corruption(&path, record.offset, "version edit", what))?;
@@ -194,6 +205,11 @@ impl Manifest {
     /// The manifest file's number.
     pub fn number(&self) -> u64 {
         self.number
+    }
+
+    /// The state the synced edits add up to.
+    pub fn state(&self) -> &ManifestState {
+        &self.state
     }
 
     /// Records `edit` durably, then applies it to the state. Rewrites the
@@ -252,6 +268,19 @@ fn write_snapshot(
     fs: &dyn Fs,
     dir: &Path,
     number: u64,
+    state: ManifestState,
+    next_file: &AtomicU64,
+) -> Result<(LogWriter, ManifestState)> {
+    let (log, state) = write_manifest_file(fs, dir, number, state, next_file)?;
+    set_current(fs, dir, number)?;
+    Ok((log, state))
+}
+
+/// Writes manifest `number` holding `state` as one synced snapshot edit.
+fn write_manifest_file(
+    fs: &dyn Fs,
+    dir: &Path,
+    number: u64,
     mut state: ManifestState,
     next_file: &AtomicU64,
 ) -> Result<(LogWriter, ManifestState)> {
@@ -263,8 +292,25 @@ fn write_snapshot(
     state.snapshot_edit().encode(&mut record);
     log.add_record(&record)?;
     log.sync()?;
-    set_current(fs, dir, number)?;
     Ok((log, state))
+}
+
+/// Describes `state` in `dir`, a directory that holds its tables and no
+/// manifest (a checkpoint): a manifest numbered after every table, synced,
+/// then the directory synced, so that the tables' entries and the
+/// manifest's are durable before CURRENT names it; CURRENT last.
+pub(crate) fn write_fresh(fs: &dyn Fs, dir: &Path, state: ManifestState) -> Result<()> {
+    let after_tables = state
+        .tables
+        .keys()
+        .last()
+        .map_or(1, |n| n.saturating_add(1));
+    let number = state.next_file_number.max(after_tables);
+    let next_file = AtomicU64::new(number.saturating_add(1));
+    let (log, _) = write_manifest_file(fs, dir, number, state, &next_file)?;
+    drop(log);
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    set_current(fs, dir, number)
 }
 
 /// Points CURRENT at manifest `number`: write a temporary file, sync it,
@@ -297,6 +343,7 @@ mod tests {
             level: 0,
             lower: Vec::new(),
             upper: None,
+            global_seqno: None,
         }
     }
 

@@ -1,8 +1,9 @@
 //! [`Options`]: how a database is opened and run, with documented defaults.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use lsmkit_compaction::{LeveledOptions, TieredOptions};
+use lsmkit_compaction::{CompactionFilter, LeveledOptions, TieredOptions, TtlFilter};
 use lsmkit_sstable::Compression;
 use lsmkit_vfs::{Fs, StdFs};
 use lsmkit_wal::RecoveryMode;
@@ -104,6 +105,34 @@ pub struct Options {
     /// The leveled strategy's options, used under
     /// [`CompactionStyle::Leveled`]. Defaults of [`LeveledOptions`].
     pub leveled_compaction: LeveledOptions,
+    /// A rule consulted at compaction for each value only the newest state
+    /// reads, which keeps, removes or rewrites it (RocksDB's compaction
+    /// filter): see [`lsmkit_compaction::filter`] for which values it sees.
+    /// A snapshot goes on reading what it read: a compaction whose filter
+    /// changed a value a snapshot taken meanwhile could read is run again.
+    /// Flushes and trivial moves do not consult it. Default `None`.
+    pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Values written more than this long ago are removed at compaction,
+    /// by the write time the caller puts at the start of each value
+    /// ([`ttl_value`](lsmkit_compaction::ttl_value)), read against the
+    /// system clock: a [`TtlFilter`] (RocksDB's `DBWithTTL`). Values stay
+    /// readable until a compaction reaches them. Default `None`; set
+    /// [`compaction_filter`](Self::compaction_filter) to a `TtlFilter` of
+    /// your own clock instead, or to a rule that also checks the age, to
+    /// combine both (the two options together are refused).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lsmkit_engine::{Db, Options, ttl_value};
+    /// # let dir = tempfile::tempdir()?;
+    ///
+    /// let db = Db::open(dir.path(), Options::default().ttl(Duration::from_secs(3600)))?;
+    /// db.put(b"session", &ttl_value(0, b"written in 1970"))?;
+    /// db.compact()?;
+    /// assert_eq!(db.get(b"session")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub ttl: Option<Duration>,
 }
 
 /// How a database compacts its sorted runs.
@@ -151,11 +180,35 @@ impl Default for Options {
             wal_bytes_per_sync: 4 << 20,
             compaction_style: CompactionStyle::default(),
             leveled_compaction: LeveledOptions::default(),
+            compaction_filter: None,
+            ttl: None,
         }
     }
 }
 
 impl Options {
+    /// Sets [`compaction_filter`](Self::compaction_filter).
+    pub fn compaction_filter(mut self, filter: Arc<dyn CompactionFilter>) -> Self {
+        self.compaction_filter = Some(filter);
+        self
+    }
+
+    /// Sets [`ttl`](Self::ttl).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The filter compactions consult: the configured one, or the TTL
+    /// filter.
+    pub(crate) fn filter(&self) -> Option<Arc<dyn CompactionFilter>> {
+        match (&self.compaction_filter, self.ttl) {
+            (Some(filter), _) => Some(Arc::clone(filter)),
+            (None, Some(ttl)) => Some(Arc::new(TtlFilter::new(ttl))),
+            (None, None) => None,
+        }
+    }
+
     /// Sets [`fs`](Self::fs).
     pub fn fs(mut self, fs: Arc<dyn Fs>) -> Self {
         self.fs = fs;
@@ -322,6 +375,12 @@ impl Options {
             return invalid(
                 "runs_stop_trigger",
                 "must be above leveled_compaction.l0_trigger + num_levels, or writers stop before compaction starts",
+            );
+        }
+        if self.compaction_filter.is_some() && self.ttl.is_some() {
+            return invalid(
+                "ttl",
+                "set either ttl or compaction_filter (a TtlFilter, or a rule that checks the age too)",
             );
         }
         self.compaction.validate()?;

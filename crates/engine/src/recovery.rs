@@ -1,6 +1,7 @@
 //! Opening a database: lock it, read the manifest, open its tables, replay
 //! the WAL batches not yet flushed, write a fresh manifest, and delete the
-//! files no version references.
+//! files no version references. The reading half ([`read`]) writes
+//! nothing, and is shared with the read-only open (`read_only`).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -9,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use lsmkit_memtable::Memtable;
-use lsmkit_sstable::{BlockCache, ReaderOptions, SstOptions, SstReader};
+use lsmkit_sstable::{BlockCache, ReaderOptions, SeqNo, SstOptions, SstReader};
 use lsmkit_vfs::{FileLock, Fs};
 use lsmkit_wal::{RecoveryMode, SyncPolicy, WalOptions, WalReader};
 
@@ -21,27 +22,47 @@ use crate::manifest::{Manifest, ManifestState, RecoveredManifest};
 use crate::options::Options;
 use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
+use crate::table_deletions::TableDeletions;
 use crate::version::{Frozen, Run, Table, Version, overlapping};
 
-/// Opens (creating or recovering) the database in `dir`.
-pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileLock>)> {
-    options.validate()?;
-    let fs = Arc::clone(&options.fs);
-    fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let lock_path = dir.join(LOCK);
-    let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
-        io::ErrorKind::WouldBlock => Error::Locked {
-            path: dir.to_path_buf(),
-        },
-        _ => Error::io(&lock_path, e),
-    })?;
+/// What a database directory holds, read without changing anything: the
+/// manifest's state with its tables open, and the WAL batches above the
+/// flushed sequence number replayed into a memtable.
+pub(crate) struct Recovered {
+    /// The directory's engine files, by name.
+    pub files: Vec<(String, FileKind)>,
+    pub state: ManifestState,
+    /// The number of the manifest CURRENT names, if there is one.
+    pub manifest: Option<u64>,
+    /// The lowest file number neither the manifest nor a file name uses.
+    pub next_file: u64,
+    pub reader_options: ReaderOptions,
+    /// Newest first (see `version`).
+    pub runs: Vec<Arc<Run>>,
+    pub mem: Memtable,
+    /// The newest sequence number recovered (tables or WAL).
+    pub last_seqno: SeqNo,
+    /// Per WAL segment, the largest sequence number of a batch in it.
+    pub segment_max: BTreeMap<u64, SeqNo>,
+    /// The WAL reader, every record read.
+    pub wal: WalReader,
+}
 
+/// Reads the database in `dir` as `manifest` describes it, replaying the
+/// WAL under `mode`. Makes no mutating filesystem call.
+pub(crate) fn read(
+    fs: &Arc<dyn Fs>,
+    dir: &Path,
+    options: &Options,
+    manifest: Option<RecoveredManifest>,
+    mode: RecoveryMode,
+) -> Result<Recovered> {
     let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
     let files: Vec<(String, FileKind)> = names
         .into_iter()
         .filter_map(|name| format::parse_file_name(&name).map(|kind| (name, kind)))
         .collect();
-    let (mut state, old_manifest) = match RecoveredManifest::read(&*fs, dir)? {
+    let (state, old_manifest) = match manifest {
         Some(recovered) => (recovered.state, Some(recovered.number)),
         None => {
             if let Some((name, _)) = files.iter().find(|(_, k)| matches!(k, FileKind::Table(_))) {
@@ -74,9 +95,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
             )
         })?,
     };
-    let next_file = Arc::new(AtomicU64::new(
-        state.next_file_number.max(after_highest).max(1),
-    ));
+    let next_file = state.next_file_number.max(after_highest).max(1);
 
     let reader_options = match options.block_cache_size {
         0 => ReaderOptions::default(),
@@ -86,11 +105,11 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         Some(number) => format::manifest_file_name(number),
         None => format::CURRENT.to_string(),
     });
-    let runs = open_runs(&*fs, dir, &manifest_path, &state, &reader_options)?;
+    let runs = open_runs(&**fs, dir, &manifest_path, &state, &reader_options)?;
 
     // Replay the WAL batches that no table holds.
     let wal_dir = dir.join(WAL_DIR);
-    let mut reader = WalReader::open(Arc::clone(&fs), &wal_dir, options.wal_recovery_mode)?;
+    let mut reader = WalReader::open(Arc::clone(fs), &wal_dir, mode)?;
     let mem = Memtable::new();
     // Writes resume after what was recovered, not after the manifest's
     // `last_seqno`, which may count writes a crash lost: a gap left in the
@@ -119,7 +138,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         if batch_last <= state.flushed_seqno {
             continue;
         }
-        if batch.seqno > expected && options.wal_recovery_mode != RecoveryMode::SkipCorrupted {
+        if batch.seqno > expected && mode != RecoveryMode::SkipCorrupted {
             return Err(Error::corruption(
                 &path,
                 at(0),
@@ -147,6 +166,47 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         last_seqno = last_seqno.max(batch_last);
         expected = batch_last + 1;
     }
+    Ok(Recovered {
+        files,
+        state,
+        manifest: old_manifest,
+        next_file,
+        reader_options,
+        runs,
+        mem,
+        last_seqno,
+        segment_max,
+        wal: reader,
+    })
+}
+
+/// Opens (creating or recovering) the database in `dir`.
+pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileLock>)> {
+    options.validate()?;
+    let fs = Arc::clone(&options.fs);
+    fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock_path = dir.join(LOCK);
+    let lock = fs.lock(&lock_path).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => Error::Locked {
+            path: dir.to_path_buf(),
+        },
+        _ => Error::io(&lock_path, e),
+    })?;
+    let manifest = RecoveredManifest::read(&*fs, dir)?;
+    let Recovered {
+        files,
+        mut state,
+        manifest: old_manifest,
+        next_file,
+        reader_options,
+        runs,
+        mem,
+        last_seqno,
+        mut segment_max,
+        wal: reader,
+    } = read(&fs, dir, &options, manifest, options.wal_recovery_mode)?;
+    let next_file = Arc::new(AtomicU64::new(next_file));
+
     let wal_options = WalOptions {
         segment_size: options.write_buffer_size as u64,
         sync: if options.manual_wal_flush {
@@ -229,6 +289,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         compaction: Mutex::new(()),
         next_file,
         snapshots: SnapshotList::default(),
+        table_deletions: TableDeletions::default(),
         bg: Background::default(),
         counters: Counters::default(),
         options,
@@ -248,12 +309,15 @@ fn open_runs(
     let mut by_run: BTreeMap<u64, Vec<Arc<Table>>> = BTreeMap::new();
     for record in state.tables.values() {
         let path = dir.join(format::table_file_name(record.number));
-        let reader = SstReader::open_with(fs, &path, reader_options.clone()).map_err(|source| {
-            Error::MissingTable {
+        let options = match record.global_seqno {
+            Some(seqno) => reader_options.clone().global_seqno(seqno),
+            None => reader_options.clone(),
+        };
+        let reader =
+            SstReader::open_with(fs, &path, options).map_err(|source| Error::MissingTable {
                 number: record.number,
                 source,
-            }
-        })?;
+            })?;
         by_run.entry(record.run).or_default().push(Arc::new(Table {
             record: record.clone(),
             reader,
@@ -289,7 +353,63 @@ fn open_runs(
             pair[0].id, pair[1].id, pair[0].level
         )));
     }
+    if let Some(what) = seqno_disorder(&runs, state) {
+        return Err(corrupt(what));
+    }
     Ok(runs)
+}
+
+/// How the runs' sequence numbers (`runs` sorted as `open_runs` sorts
+/// them) break the ordering invariant of `version`, if they do: a lookup
+/// that stops at the first run answering would then return an older
+/// version of a key, and a WAL replayed after `flushed_seqno` would reuse
+/// sequence numbers a table holds.
+///
+/// - No table holds a sequence number above the manifest's last or
+///   flushed sequence number.
+/// - Each level-0 (tiered or L0) run holds only sequence numbers above
+///   every older level-0 run's.
+/// - The oldest level-0 run's are above every level's: L0 compacts all of
+///   its runs at once, so whatever reached a level is older than every
+///   run flushed since. Levels are not ordered against each other (a
+///   level's tables cover no common range of sequence numbers).
+fn seqno_disorder(runs: &[Arc<Run>], state: &ManifestState) -> Option<String> {
+    let tables = runs.iter().flat_map(|r| r.tables.iter());
+    for (bound, name) in [(state.last_seqno, "last"), (state.flushed_seqno, "flushed")] {
+        if let Some(t) = tables.clone().find(|t| t.record.max_seqno > bound) {
+            return Some(format!(
+                "table {} holds sequence numbers up to {}, above the manifest's {name} \
+                 sequence number {bound}",
+                t.record.number, t.record.max_seqno
+            ));
+        }
+    }
+    let l0 = runs.iter().take_while(|r| r.level == 0).count();
+    let describe = |r: &Run| {
+        format!(
+            "run {} (level {}, sequence numbers {}..={})",
+            r.id, r.level, r.min_seqno, r.max_seqno
+        )
+    };
+    if let Some(pair) = runs[..l0]
+        .windows(2)
+        .find(|p| p[0].min_seqno <= p[1].max_seqno)
+    {
+        return Some(format!(
+            "{} is newer than {} but does not hold only higher sequence numbers",
+            describe(&pair[0]),
+            describe(&pair[1])
+        ));
+    }
+    let oldest_l0 = l0.checked_sub(1).map(|i| &runs[i])?;
+    let newest_level = runs[l0..].iter().max_by_key(|r| r.max_seqno)?;
+    (newest_level.max_seqno >= oldest_l0.min_seqno).then(|| {
+        format!(
+            "level-0 {} does not hold only sequence numbers above {}",
+            describe(oldest_l0),
+            describe(newest_level)
+        )
+    })
 }
 
 /// Removes the files of the database directory that no version

@@ -187,6 +187,7 @@ mod tests {
                         level: 0,
                         lower: w[0].as_bytes().to_vec(),
                         upper: (!w[1].is_empty()).then(|| w[1].as_bytes().to_vec()),
+                        global_seqno: None,
                     },
                     reader: SstReader::open(&*fs, &path).unwrap(),
                 })

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeBounds;
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, MutexGuard};
 
 use lsmkit_sstable::SeqNo;
 
 use crate::background::lock;
-use crate::db::Inner;
+use crate::db::{Source, prefix_at, range_at};
 use crate::db_iter::DbIter;
 use crate::error::Result;
 
@@ -32,6 +32,16 @@ impl SnapshotList {
         }
     }
 
+    /// The list, locked so that no snapshot is taken, if no live snapshot
+    /// is at or above `seqno`; `None` otherwise.
+    pub fn lock_if_none_from(
+        &self,
+        seqno: SeqNo,
+    ) -> Option<MutexGuard<'_, BTreeMap<SeqNo, usize>>> {
+        let list = lock(&self.0);
+        list.range(seqno..).next().is_none().then_some(list)
+    }
+
     /// The live snapshots' sequence numbers, ascending.
     pub fn seqnos(&self) -> Vec<SeqNo> {
         lock(&self.0).keys().copied().collect()
@@ -47,21 +57,26 @@ impl SnapshotList {
 /// alive (not its background threads) and may outlive the [`Db`](crate::Db)
 /// handle; it is `Send + Sync`.
 pub struct Snapshot {
-    inner: Arc<Inner>,
+    source: Source,
     seqno: SeqNo,
 }
 
 impl Snapshot {
-    pub(crate) fn new(inner: Arc<Inner>) -> Snapshot {
-        // Registered before the sequence number is read could be passed by
-        // a compaction that starts now: read and register under one lock.
-        let seqno = {
-            let mut list = lock(&inner.snapshots.0);
-            let seqno = inner.visible_seqno();
-            *list.entry(seqno).or_default() += 1;
-            seqno
+    pub(crate) fn new(source: Source) -> Snapshot {
+        let seqno = match &source {
+            // Registered before the sequence number is read could be passed
+            // by a compaction that starts now: read and register under one
+            // lock.
+            Source::Live(inner) => {
+                let mut list = lock(&inner.snapshots.0);
+                let seqno = inner.visible_seqno();
+                *list.entry(seqno).or_default() += 1;
+                seqno
+            }
+            // Nothing compacts a read-only handle's version.
+            Source::Fixed(_) => source.view().1,
         };
-        Snapshot { inner, seqno }
+        Snapshot { source, seqno }
     }
 
     /// The sequence number this snapshot reads at.
@@ -71,19 +86,18 @@ impl Snapshot {
 
     /// The value of `key` as of this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.current().get(key, self.seqno)
+        self.source.current().get(key, self.seqno)
     }
 
     /// The live keys of `range` as of this snapshot, in order (`.rev()`
     /// for descending).
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        self.inner.range_at(range, self.inner.current(), self.seqno)
+        range_at(range, self.source.current(), self.seqno)
     }
 
     /// The live keys that start with `prefix` as of this snapshot.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        self.inner
-            .prefix_at(prefix, self.inner.current(), self.seqno)
+        prefix_at(prefix, self.source.current(), self.seqno)
     }
 
     /// Every live key as of this snapshot.
@@ -94,9 +108,11 @@ impl Snapshot {
 
 impl Clone for Snapshot {
     fn clone(&self) -> Snapshot {
-        self.inner.snapshots.acquire(self.seqno);
+        if let Source::Live(inner) = &self.source {
+            inner.snapshots.acquire(self.seqno);
+        }
         Snapshot {
-            inner: Arc::clone(&self.inner),
+            source: self.source.clone(),
             seqno: self.seqno,
         }
     }
@@ -104,7 +120,9 @@ impl Clone for Snapshot {
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        self.inner.snapshots.release(self.seqno);
+        if let Source::Live(inner) = &self.source {
+            inner.snapshots.release(self.seqno);
+        }
     }
 }
 

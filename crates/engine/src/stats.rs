@@ -18,6 +18,11 @@ pub(crate) struct Counters {
     pub stops: AtomicU64,
     pub background_retries: AtomicU64,
     pub obsolete_file_errors: AtomicU64,
+    pub filter_removed: AtomicU64,
+    pub filter_changed: AtomicU64,
+    pub filter_retries: AtomicU64,
+    pub ingest_links: AtomicU64,
+    pub ingest_copies: AtomicU64,
 }
 
 impl Counters {
@@ -60,6 +65,17 @@ pub struct Stats {
     /// Obsolete files (WAL segments, tables) whose removal failed; they are
     /// removed when the database is next opened.
     pub obsolete_file_errors: u64,
+    /// Values the compaction filter (or the TTL) removed.
+    pub filter_removed: u64,
+    /// Values the compaction filter changed.
+    pub filter_changed: u64,
+    /// Filtered compactions run again because a snapshot taken meanwhile
+    /// could have read a value the filter changed.
+    pub filter_retries: u64,
+    /// Tables ingested by a hard link ([`Db::ingest`](crate::Db::ingest)).
+    pub ingest_links: u64,
+    /// Tables ingested by a copy, where the filesystem made no link.
+    pub ingest_copies: u64,
     /// Bytes in the mutable memtable.
     pub memtable_bytes: u64,
     /// Bytes in each frozen memtable waiting for its flush, newest first.
@@ -115,5 +131,10 @@ impl Counters {
         stats.stops = get(&self.stops);
         stats.background_retries = get(&self.background_retries);
         stats.obsolete_file_errors = get(&self.obsolete_file_errors);
+        stats.filter_removed = get(&self.filter_removed);
+        stats.filter_changed = get(&self.filter_changed);
+        stats.filter_retries = get(&self.filter_retries);
+        stats.ingest_links = get(&self.ingest_links);
+        stats.ingest_copies = get(&self.ingest_copies);
     }
 }

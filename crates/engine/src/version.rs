@@ -204,6 +204,7 @@ mod tests {
             level: 0,
             lower: lower.into(),
             upper: upper.map(Into::into),
+            global_seqno: None,
         }
     }
 

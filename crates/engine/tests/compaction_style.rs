@@ -3,30 +3,15 @@
 //! every key.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use lsmkit_engine::{CompactionStyle, Db, LeveledOptions, Options, TieredOptions};
+use std::collections::BTreeMap;
+
+use lsmkit_engine::{CompactionStyle, Db, LeveledOptions, Options};
 use lsmkit_vfs::MemFs;
 
 fn options(fs: &MemFs, style: CompactionStyle) -> Options {
-    Options::default()
-        .fs(Arc::new(fs.clone()))
-        .write_buffer_size(8 << 10)
-        .block_size(512)
-        .compaction(TieredOptions {
-            trigger_runs: 4,
-            target_file_size: 8 << 10,
-            ..TieredOptions::default()
-        })
-        .leveled_compaction(LeveledOptions {
-            l0_trigger: 2,
-            num_levels: 4,
-            size_ratio: 4,
-            base_level_size: 32 << 10,
-            target_file_size: 8 << 10,
-        })
-        .compaction_style(style)
+    common::styled_options(fs, style)
 }
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;

@@ -1,6 +1,8 @@
 //! Crash tests on `MemFs`: power losses at random moments of random
-//! workloads, at every mutating filesystem call of a workload, and during
-//! the recovery that follows one; torn crashes of buffered writes across WAL
+//! workloads, at every mutating filesystem call of a workload (where a
+//! read-only open of each crash state must make no mutating call and
+//! answer as a read-write open does), and during the recovery that
+//! follows one; torn crashes of buffered writes across WAL
 //! segments; and crash after crash on the recovered database, where what a
 //! recovery found must stay found. After each, the reopened database must
 //! hold the state after a prefix of the acknowledged batches that keeps
@@ -31,7 +33,7 @@ use std::sync::Arc;
 
 use common::{DIR, History, Rng, Step, check_prefix, contents, env_number, run, small_options};
 use lsmkit_engine::{CompactionStyle, Db, Options};
-use lsmkit_vfs::{FaultFs, Fs, MemFs, Rule};
+use lsmkit_vfs::{FaultFs, Fs, MemFs, Op, Rule};
 
 fn depth() -> u64 {
     env_number("LSMKIT_CRASH_DEPTH", 1).max(1)
@@ -86,6 +88,58 @@ fn recover_and_check_as(
         "{context}: a clean close and reopen after recovery changed the contents"
     );
     p
+}
+
+/// Opens the crashed filesystem `fs` read-only, through a counting
+/// `FaultFs`: it must make no mutating call and take no lock, and answer
+/// (scan, every key, last sequence number) as a read-write open of the
+/// same state does.
+fn read_only_agrees(fs: &MemFs, context: &str, style: CompactionStyle) {
+    let counting = FaultFs::new(fs.crash_clone());
+    if !fs.exists(Path::new(DIR)).unwrap() {
+        // The disk died before the directory was made: a read-write open
+        // would make it, a read-only open refuses.
+        let err = Db::open_read_only(DIR, styled(Arc::new(counting.clone()), style)).unwrap_err();
+        assert!(
+            matches!(err, lsmkit_engine::Error::Io { .. }),
+            "{context}: {err}"
+        );
+        assert_eq!(counting.mutating_count(), 0, "{context}");
+        return;
+    }
+    let read_only = Db::open_read_only(DIR, styled(Arc::new(counting.clone()), style))
+        .unwrap_or_else(|e| panic!("{context}: read-only open: {e}"));
+    let read_write = Db::open(DIR, styled(Arc::new(fs.crash_clone()), style))
+        .unwrap_or_else(|e| panic!("{context}: read-write open: {e}"));
+    assert_eq!(
+        contents(&read_only).unwrap(),
+        contents(&read_write).unwrap(),
+        "{context}: read-only and read-write opens disagree"
+    );
+    for k in common::all_keys() {
+        assert_eq!(
+            read_only.get(&k).unwrap(),
+            read_write.get(&k).unwrap(),
+            "{context}: get({})",
+            String::from_utf8_lossy(&k)
+        );
+    }
+    assert_eq!(
+        read_only.stats().last_seqno,
+        read_write.stats().last_seqno,
+        "{context}"
+    );
+    drop(read_only);
+    assert_eq!(
+        counting.mutating_count(),
+        0,
+        "{context}: a read-only open made mutating calls"
+    );
+    assert_eq!(
+        counting.count(Op::Lock),
+        0,
+        "{context}: a read-only open locked"
+    );
 }
 
 #[test]
@@ -187,9 +241,12 @@ fn crash_at_every_mutating_call(style: CompactionStyle) {
             break;
         }
         let context = format!("disk died at mutating call {k}");
-        let p = recover_and_check_as(&mem.crash_clone(), &history, &context, style);
+        let (crashed, torn) = (mem.crash_clone(), mem.crash_clone_torn(k));
+        read_only_agrees(&crashed, &context, style);
+        read_only_agrees(&torn, &format!("{context}, torn crash (seed {k})"), style);
+        let p = recover_and_check_as(&crashed, &history, &context, style);
         recover_and_check_as(
-            &mem.crash_clone_torn(k),
+            &torn,
             &history,
             &format!("{context}, torn crash (seed {k})"),
             style,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use lsmkit_engine::{Db, Error, Options};
 use lsmkit_sstable::{RangeTombstone, SstOptions, SstWriter};
-use lsmkit_vfs::{FaultFs, Fs, MemFs, Rule};
+use lsmkit_vfs::{FaultFs, Fs, MemFs, Op, Rule, StdFs};
 
 const DIR: &str = "/db";
 
@@ -469,6 +469,14 @@ fn ingestion_beside_busy_writers_keeps_every_write_in_order() {
 /// none, and all of them if the call returned `Ok`.
 #[test]
 fn a_crash_during_ingestion_leaves_all_or_none() {
+    crash_during_ingestion(true);
+    crash_during_ingestion(false);
+}
+
+/// Crashes an ingestion at each of its mutating calls in turn; with
+/// `links`, the files are linked in, else linking fails and they are
+/// copied.
+fn crash_during_ingestion(links: bool) {
     let mut k = 1;
     let mut outcomes = [0u32; 2];
     loop {
@@ -486,6 +494,9 @@ fn a_crash_during_ingestion_leaves_all_or_none() {
             &[("y", "z", 0)],
         );
         let fs = FaultFs::new(mem.clone());
+        if !links {
+            fs.add(Rule::on(Op::HardLink));
+        }
         let faulty = Options::default()
             .fs(Arc::new(fs.clone()))
             .auto_compaction(false)
@@ -505,7 +516,8 @@ fn a_crash_during_ingestion_leaves_all_or_none() {
         let crashed = mem.crash_clone();
         let fired = fs.fired(dies) > 0;
         drop(db);
-        let context = format!("crash at mutating call {k} of the ingestion ({result:?})");
+        let context =
+            format!("links {links}: crash at mutating call {k} of the ingestion ({result:?})");
 
         let db =
             Db::open(DIR, options(&crashed)).unwrap_or_else(|e| panic!("{context}: reopen: {e}"));
@@ -526,13 +538,89 @@ fn a_crash_during_ingestion_leaves_all_or_none() {
         }
         k += 1;
     }
-    assert!(k > 10, "the ingestion made only {k} mutating calls");
+    // Linking makes fewer calls than copying (create, append, sync, rename).
+    assert!(
+        k > 5,
+        "links {links}: the ingestion made only {k} mutating calls"
+    );
     assert!(
         outcomes[0] > 0 && outcomes[1] > 0,
         "crashes left none ({}) and all ({}) of the files",
         outcomes[0],
         outcomes[1]
     );
+}
+
+#[test]
+fn a_file_is_linked_in_unchanged_and_read_at_its_new_seqno() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let external = dir.path().join("bulk.sst");
+    let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
+    let mut writer = SstWriter::create(Arc::clone(&fs), &external, SstOptions::default()).unwrap();
+    writer.put(b"apple", 0, b"green").unwrap();
+    writer.put(b"cherry", 0, b"dark").unwrap();
+    writer.finish().unwrap();
+    let original = std::fs::read(&external).unwrap();
+
+    let db_dir = dir.path().join("db");
+    let db = Db::open(&db_dir, Options::default()).unwrap();
+    db.put(b"apple", b"red").unwrap();
+    let before = db.snapshot();
+    db.ingest(&[&external]).unwrap();
+    assert_eq!(db.stats().ingest_links, 1);
+    assert_eq!(db.stats().ingest_copies, 0);
+    assert_eq!(db.get(b"apple").unwrap(), Some(b"green".to_vec()));
+    assert_eq!(before.get(b"apple").unwrap(), Some(b"red".to_vec()));
+    assert_eq!(before.get(b"cherry").unwrap(), None);
+
+    // The table in the database is the caller's file: same inode, same bytes.
+    let ino = std::fs::metadata(&external).unwrap().ino();
+    let linked: Vec<PathBuf> = std::fs::read_dir(&db_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| std::fs::metadata(p).unwrap().ino() == ino)
+        .collect();
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(std::fs::read(&linked[0]).unwrap(), original);
+    drop(before);
+
+    // The caller may remove its name; reopen reads at the recorded seqno,
+    // and a compaction rewrites the table into the database's own.
+    std::fs::remove_file(&external).unwrap();
+    db.put(b"cherry", b"red").unwrap();
+    db.close().unwrap();
+    let db = Db::open(&db_dir, Options::default()).unwrap();
+    assert_eq!(db.get(b"apple").unwrap(), Some(b"green".to_vec()));
+    assert_eq!(db.get(b"cherry").unwrap(), Some(b"red".to_vec()));
+    db.compact().unwrap();
+    assert_eq!(db.get(b"apple").unwrap(), Some(b"green".to_vec()));
+    assert_eq!(db.get(b"cherry").unwrap(), Some(b"red".to_vec()));
+    db.close().unwrap();
+}
+
+#[test]
+fn where_links_fail_the_file_is_copied_unchanged() {
+    let mem = MemFs::new();
+    write_table(&mem, "/ext/1.sst", &[Put("a", 7, "new-a")], &[]);
+    let fs = FaultFs::new(mem.clone());
+    fs.add(Rule::on(Op::HardLink));
+    let db = Db::open(DIR, Options::default().fs(Arc::new(fs.clone()))).unwrap();
+    db.put(b"a", b"old-a").unwrap();
+    db.ingest(&["/ext/1.sst"]).unwrap();
+    assert_eq!(db.stats().ingest_copies, 1);
+    assert_eq!(db.stats().ingest_links, 0);
+    assert_eq!(get(&db, "a").as_deref(), Some("new-a"));
+    let copied = tables(&mem);
+    assert_eq!(copied.len(), 2, "{copied:?}"); // the flushed write and the copy
+    let original = read_bytes(&mem, "/ext/1.sst");
+    assert!(
+        copied
+            .iter()
+            .any(|name| read_bytes(&mem, &format!("{DIR}/{name}")) == original),
+        "no table is a byte-for-byte copy of the file"
+    );
+    db.close().unwrap();
 }
 
 mod model {

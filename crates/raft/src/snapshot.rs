@@ -252,8 +252,8 @@ fn write_tables(
             }
         };
         // One sequence number for all: the tombstones (also at 0) do not
-        // delete the entries beside them, and ingestion rewrites them all
-        // at one new number anyway.
+        // delete the entries beside them, and ingestion reads them all at
+        // one new number anyway.
         writer.put(&key, 0, &value)?;
     }
     match open {

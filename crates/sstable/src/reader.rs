@@ -55,9 +55,12 @@ pub struct SstReader {
     /// This reader's key in the block cache; unique in the process.
     id: u64,
     block_cache: Option<Arc<BlockCache>>,
+    /// Every version of the table reads at this sequence number.
+    global_seqno: Option<SeqNo>,
 }
 
-/// How an [`SstReader`] reads: where it caches blocks.
+/// How an [`SstReader`] reads: where it caches blocks, and at which
+/// sequence number.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ReaderOptions {
@@ -65,9 +68,29 @@ pub struct ReaderOptions {
     /// block from the file. One cache is meant to be shared by all the
     /// readers of a database.
     pub block_cache: Option<Arc<BlockCache>>,
+    /// Read every entry and range tombstone of the table at this sequence
+    /// number, whatever the file says: how an engine gives a table written
+    /// elsewhere (e.g. with sequence number 0) its place among its own
+    /// writes without rewriting it, as RocksDB's ingestion does. The number
+    /// lives with the engine (in its manifest), not in the file, so the
+    /// file can be a hard link to the caller's. `None` (the default) reads
+    /// the file's own numbers.
+    ///
+    /// REQUIRES: the table holds at most one version of each user key, and
+    /// no value a newer range tombstone of the same table covers (at one
+    /// sequence number the tombstone would no longer cover it); check with
+    /// a scan before using it, as lsmkit-engine's ingestion does. At most
+    /// [`MAX_SEQNO`](crate::MAX_SEQNO).
+    pub global_seqno: Option<SeqNo>,
 }
 
 impl ReaderOptions {
+    /// Sets [`global_seqno`](Self::global_seqno).
+    pub fn global_seqno(mut self, seqno: SeqNo) -> Self {
+        self.global_seqno = Some(seqno);
+        self
+    }
+
     /// Sets [`block_cache`](Self::block_cache).
     pub fn block_cache(mut self, cache: Arc<BlockCache>) -> Self {
         self.block_cache = Some(cache);
@@ -135,7 +158,19 @@ impl SstReader {
         let (index, data_end) = table.load_index(footer.index, &properties)?;
         table.check_tiling(&meta, &footer, data_end)?;
         let filter = table.load_filter(&meta, &properties)?;
-        let tombstones = table.load_range_del(&meta, &footer, &properties)?;
+        let mut tombstones = table.load_range_del(&meta, &footer, &properties)?;
+        if let Some(seqno) = options.global_seqno {
+            if seqno > key::MAX_SEQNO {
+                return Err(Error::InvalidOption {
+                    file: table.path.clone(),
+                    option: "global_seqno",
+                    what: "above the largest sequence number (2^56 - 1)",
+                });
+            }
+            for t in &mut tombstones {
+                t.seqno = seqno;
+            }
+        }
         Ok(Arc::new(SstReader {
             table,
             footer,
@@ -146,6 +181,7 @@ impl SstReader {
             meta,
             id: cache::next_reader_id(),
             block_cache: options.block_cache,
+            global_seqno: options.global_seqno,
         }))
     }
 
@@ -154,6 +190,13 @@ impl SstReader {
     /// Consults the bloom filter first; range tombstones are honoured
     /// whether or not the filter matches.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Lookup, Error> {
+        // Every version (and tombstone) of a table at a global sequence
+        // number is visible, or none is.
+        let snapshot = match self.global_seqno {
+            Some(global) if global > snapshot => return Ok(Lookup::Absent),
+            Some(_) => key::MAX_SEQNO,
+            None => snapshot,
+        };
         let tombstone = self.covering_tombstone(user_key, snapshot);
         let deleted_or_absent = || {
             if tombstone.is_some() {
@@ -186,7 +229,8 @@ impl SstReader {
             if parsed.user_key != user_key {
                 break;
             }
-            if tombstone.is_some_and(|t| parsed.seqno < t) {
+            let seqno = self.global_seqno.unwrap_or(parsed.seqno);
+            if tombstone.is_some_and(|t| seqno < t) {
                 return Ok(Lookup::Deleted);
             }
             return match parsed.kind {
@@ -296,6 +340,12 @@ impl SstReader {
             c.insert(self.id, handle.offset, block.clone());
         }
         Ok(block)
+    }
+
+    /// The sequence number every version of the table reads at, if the
+    /// reader was opened with one ([`ReaderOptions::global_seqno`]).
+    pub fn global_seqno(&self) -> Option<SeqNo> {
+        self.global_seqno
     }
 
     /// The block cache this reader reads through, if any.

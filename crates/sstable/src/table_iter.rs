@@ -9,7 +9,7 @@ use lsmkit_block::BlockIter;
 
 use crate::error::Error;
 use crate::iterator::InternalIterator;
-use crate::key::{self, InternalKeyComparator, MAX_SEQNO};
+use crate::key::{self, InternalKeyComparator, MAX_SEQNO, SeqNo};
 use crate::reader::{CacheUse, SstReader};
 
 type Cursor = BlockIter<InternalKeyComparator>;
@@ -36,6 +36,10 @@ pub struct TableIter {
     upper: Option<Vec<u8>>,
     cache: CacheUse,
     status: Result<(), Error>,
+    /// The reader's global sequence number, and the current key with its
+    /// trailer carrying it (the block holds the file's own).
+    global: Option<SeqNo>,
+    global_key: Vec<u8>,
 }
 
 impl TableIter {
@@ -51,6 +55,8 @@ impl TableIter {
         };
         TableIter {
             block: reader.index().len(),
+            global: reader.global_seqno(),
+            global_key: Vec::new(),
             reader,
             data: None,
             lower: lower.map(seek_key),
@@ -158,6 +164,25 @@ impl TableIter {
         self.skip_backward();
     }
 
+    /// Rewrites the current key at the global sequence number, if the
+    /// reader has one. Called after every move.
+    fn stamp(&mut self) {
+        let Some(seqno) = self.global else { return };
+        self.global_key.clear();
+        if let Some((c, _)) = &self.data
+            && c.valid()
+        {
+            let raw = c.key();
+            let at = raw.len().saturating_sub(key::TRAILER_LEN);
+            // A key too short for a trailer fails block validation; the
+            // kind byte is the trailer's lowest.
+            let kind = raw.get(at).copied().unwrap_or(0);
+            self.global_key.extend_from_slice(&raw[..at]);
+            self.global_key
+                .extend_from_slice(&key::pack_trailer(seqno, kind).to_le_bytes());
+        }
+    }
+
     /// Drops the position if it is at or past the upper bound.
     fn check_upper(&mut self) {
         if let (Some(upper), Some((c, _))) = (&self.upper, &self.data)
@@ -201,6 +226,7 @@ impl InternalIterator for TableIter {
             }
         }
         self.check_upper();
+        self.stamp();
     }
 
     fn seek_to_last(&mut self) {
@@ -218,9 +244,13 @@ impl InternalIterator for TableIter {
             None => self.raw_seek_to_last(),
         }
         self.check_lower();
+        self.stamp();
     }
 
     fn seek(&mut self, target: &[u8]) {
+        if let Some(seqno) = self.global {
+            return self.seek_global(target, seqno);
+        }
         match self.lower.take() {
             Some(lower) if key::compare(target, &lower) == Ordering::Less => {
                 self.raw_seek(&lower);
@@ -240,14 +270,19 @@ impl InternalIterator for TableIter {
         }
         self.skip_forward();
         self.check_upper();
+        self.stamp();
     }
 
     fn prev(&mut self) {
         self.prev_unchecked();
         self.check_lower();
+        self.stamp();
     }
 
     fn key(&self) -> &[u8] {
+        if self.global.is_some() {
+            return &self.global_key;
+        }
         self.data.as_ref().map_or(&[], |(c, _)| c.key())
     }
 
@@ -261,6 +296,22 @@ impl InternalIterator for TableIter {
 }
 
 impl TableIter {
+    /// Seeks at a global sequence number: the file's own numbers say
+    /// nothing, so position on the target's user key (its one version),
+    /// and step past it if, at `seqno`, it orders before the target.
+    fn seek_global(&mut self, target: &[u8], seqno: SeqNo) {
+        let user_key = key::user_key(target);
+        let mut first_version = Vec::with_capacity(user_key.len() + key::TRAILER_LEN);
+        key::encode_seek(user_key, MAX_SEQNO, &mut first_version);
+        self.global = None;
+        self.seek(&first_version);
+        self.global = Some(seqno);
+        self.stamp();
+        if self.valid() && key::compare(&self.global_key, target) == Ordering::Less {
+            self.next();
+        }
+    }
+
     fn prev_unchecked(&mut self) {
         if let Some((c, _)) = &mut self.data {
             c.prev();

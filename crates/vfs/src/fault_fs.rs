@@ -211,6 +211,11 @@ impl Fs for FaultFs {
         self.inner.rename(from, to)
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.faults.check(Op::HardLink, &[from, to], 0)?;
+        self.inner.hard_link(from, to)
+    }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
         self.check(Op::Remove, path)?;
         self.inner.remove(path)

@@ -13,9 +13,9 @@
 //! - File data is durable up to the length it had at the last
 //!   [`WritableFile::sync`]. Bytes appended after it may be lost, wholly or
 //!   in part (a torn tail), on a power loss.
-//! - A directory entry made by [`Fs::create`], [`Fs::rename`] or
-//!   [`Fs::remove`] is durable once [`Fs::sync_dir`] of its parent directory
-//!   has run after it. A file whose creation is not durable may vanish on a
+//! - A directory entry made by [`Fs::create`], [`Fs::rename`],
+//!   [`Fs::hard_link`] or [`Fs::remove`] is durable once [`Fs::sync_dir`] of
+//!   its parent directory has run after it. A file whose creation is not durable may vanish on a
 //!   power loss even if its data was synced.
 //! - [`Fs::truncate`] and [`Fs::create_dir_all`] are durable when they
 //!   return.
@@ -64,6 +64,26 @@ pub trait Fs: Send + Sync + Debug + 'static {
     /// [`Fs::sync_dir`]. REQUIRES: `from` names a file, not a directory.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
 
+    /// Makes `to` a second name of the file `from` (a hard link): both
+    /// names then read the same bytes, and removing one leaves the other.
+    ///
+    /// Fails with [`io::ErrorKind::AlreadyExists`] if `to` exists. The new
+    /// entry is durable once the parent of `to` is synced with
+    /// [`Fs::sync_dir`]; the file's data is as durable as it was under
+    /// `from`. Where links cannot be made (across filesystems, or a
+    /// filesystem without them) it fails, and callers copy instead; the
+    /// default implementation always fails with
+    /// [`io::ErrorKind::Unsupported`]. REQUIRES: `from` names a file that
+    /// no one writes to any more (tables), since writes through either
+    /// name change both.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let _ = from;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("hard_link {}: links are not supported", to.display()),
+        ))
+    }
+
     /// Removes the file at `path`.
     ///
     /// Open readers and writers keep working on the removed file. Durable
@@ -86,8 +106,8 @@ pub trait Fs: Send + Sync + Debug + 'static {
     /// Succeeds if the directory exists already.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
 
-    /// Makes the entries of `dir` durable: every create, rename and removal
-    /// inside it that happened before the call survives a power loss.
+    /// Makes the entries of `dir` durable: every create, rename, link and
+    /// removal inside it that happened before the call survives a power loss.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 
     /// Whether a file or directory exists at `path`.

@@ -26,8 +26,8 @@ use crate::{FileLock, Fs, Op, RandomAccessFile, WritableFile};
 ///
 /// - A file's data is durable up to its length at the last
 ///   [`WritableFile::sync`]. [`Fs::truncate`] is durable when it returns.
-/// - A directory entry made by [`Fs::create`], [`Fs::rename`] or
-///   [`Fs::remove`] is durable once [`Fs::sync_dir`] of its parent runs
+/// - A directory entry made by [`Fs::create`], [`Fs::rename`],
+///   [`Fs::hard_link`] or [`Fs::remove`] is durable once [`Fs::sync_dir`] of its parent runs
 ///   after it; until then the parent's last synced entries are what a crash
 ///   leaves. A file whose creation is not durable vanishes on a crash even
 ///   if its data was synced. `create` over an existing file makes a new
@@ -416,6 +416,26 @@ impl Fs for MemFs {
         {
             state.files.insert(to_key, inode);
         }
+        Ok(())
+    }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from_key, to_key) = (key(from), key(to));
+        let mut state = lock(&self.state);
+        let inode = Arc::clone(state.file(Op::HardLink, from, &from_key)?);
+        state.check_new_file(Op::HardLink, to, &to_key)?;
+        if state.files.contains_key(&to_key) {
+            return Err(failed_with(
+                Op::HardLink,
+                to,
+                io::ErrorKind::AlreadyExists,
+                "file exists",
+            ));
+        }
+        // One inode under two names, as on disk; a crash (`after_crash`)
+        // gives each durable name its own copy of the synced bytes, which
+        // reads the same since linked files are no longer written.
+        state.files.insert(to_key, inode);
         Ok(())
     }
 

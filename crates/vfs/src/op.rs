@@ -26,6 +26,8 @@ pub enum Op {
     Rename,
     /// [`Fs::remove`](crate::Fs::remove).
     Remove,
+    /// [`Fs::hard_link`](crate::Fs::hard_link).
+    HardLink,
     /// [`Fs::truncate`](crate::Fs::truncate).
     Truncate,
     /// [`Fs::list`](crate::Fs::list).
@@ -44,7 +46,7 @@ pub enum Op {
 
 impl Op {
     /// Every operation, in declaration order.
-    pub const ALL: [Op; 16] = [
+    pub const ALL: [Op; 17] = [
         Op::Create,
         Op::OpenAppend,
         Op::Open,
@@ -54,6 +56,7 @@ impl Op {
         Op::Sync,
         Op::Rename,
         Op::Remove,
+        Op::HardLink,
         Op::Truncate,
         Op::List,
         Op::CreateDir,
@@ -78,6 +81,7 @@ impl Op {
                 | Op::Sync
                 | Op::Rename
                 | Op::Remove
+                | Op::HardLink
                 | Op::Truncate
                 | Op::CreateDir
                 | Op::SyncDir
@@ -96,6 +100,7 @@ impl Op {
             Op::Sync => "sync",
             Op::Rename => "rename",
             Op::Remove => "remove",
+            Op::HardLink => "hard_link",
             Op::Truncate => "truncate",
             Op::List => "list",
             Op::CreateDir => "create_dir_all",

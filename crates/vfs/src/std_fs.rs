@@ -97,6 +97,10 @@ impl Fs for StdFs {
         fs::rename(from, to).map_err(|e| failed(Op::Rename, from, e))
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::hard_link(from, to).map_err(|e| failed(Op::HardLink, to, e))
+    }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
         fs::remove_file(path).map_err(|e| failed(Op::Remove, path, e))
     }

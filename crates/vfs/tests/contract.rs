@@ -167,6 +167,24 @@ fn rename_moves_and_replaces(fs: &dyn Fs, root: &Path) {
     assert_eq!(read_all(fs, &root.join("sub/c")), b"from a");
 }
 
+fn hard_link_names_the_same_file_twice(fs: &dyn Fs, root: &Path) {
+    let (a, b) = (root.join("a"), root.join("b"));
+    write_file(fs, &a, b"linked bytes");
+    fs.hard_link(&a, &b).unwrap();
+    assert_eq!(read_all(fs, &b), b"linked bytes");
+    assert_eq!(fs.list(root).unwrap(), ["a", "b"]);
+    fs.remove(&a).unwrap();
+    assert_eq!(read_all(fs, &b), b"linked bytes");
+    write_file(fs, &a, b"other");
+    assert_eq!(kind_of(fs.hard_link(&b, &a)), ErrorKind::AlreadyExists);
+    assert_eq!(read_all(fs, &a), b"other");
+    assert_eq!(
+        kind_of(fs.hard_link(&root.join("missing"), &root.join("c"))),
+        ErrorKind::NotFound
+    );
+    assert!(!fs.exists(&root.join("c")).unwrap());
+}
+
 fn missing_files_are_not_found(fs: &dyn Fs, root: &Path) {
     let missing = root.join("missing");
     assert_eq!(kind_of(fs.open(&missing)), ErrorKind::NotFound);
@@ -301,6 +319,7 @@ macro_rules! contract {
                 open_append_continues_at_the_end,
                 create_replaces_an_existing_file,
                 rename_moves_and_replaces,
+                hard_link_names_the_same_file_twice,
                 missing_files_are_not_found,
                 errors_name_the_operation_and_path,
                 remove_deletes_but_open_readers_keep_reading,

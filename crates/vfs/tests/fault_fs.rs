@@ -297,6 +297,10 @@ fn call(
             touch(&fresh)?;
             fs.remove(&fresh)
         }
+        Op::HardLink => {
+            touch(&fresh)?;
+            fs.hard_link(&fresh, &fresh.with_extension("linked"))
+        }
         Op::Truncate => {
             touch(&fresh)?;
             fs.truncate(&fresh, 0)

@@ -119,6 +119,45 @@ fn rename_across_directories_needs_both_synced() {
 }
 
 #[test]
+fn hard_link_without_sync_dir_is_undone() {
+    let fs = fs_with_dir();
+    fs.create_dir_all(Path::new("/copy")).unwrap();
+    durable_file(&fs, "/db/000007.sst", b"table");
+    fs.hard_link(Path::new("/db/000007.sst"), Path::new("/copy/000007.sst"))
+        .unwrap();
+    // Syncing the source's directory does not make the link durable.
+    fs.sync_dir(Path::new("/db")).unwrap();
+    assert_eq!(contents(&fs.crash_clone(), "/copy/000007.sst"), None);
+    fs.sync_dir(Path::new("/copy")).unwrap();
+    let crashed = fs.crash_clone();
+    assert_eq!(contents(&crashed, "/copy/000007.sst").unwrap(), b"table");
+    // Removing the original leaves the link's bytes, before and after a
+    // crash.
+    fs.remove(Path::new("/db/000007.sst")).unwrap();
+    fs.sync_dir(Path::new("/db")).unwrap();
+    fs.crash();
+    assert_eq!(contents(&fs, "/db/000007.sst"), None);
+    assert_eq!(contents(&fs, "/copy/000007.sst").unwrap(), b"table");
+}
+
+#[test]
+fn hard_link_keeps_only_the_synced_bytes_across_a_crash() {
+    let fs = fs_with_dir();
+    let mut file = fs.create(Path::new("/db/a")).unwrap();
+    file.append(b"synced").unwrap();
+    file.sync().unwrap();
+    file.append(b"+unsynced").unwrap();
+    file.flush().unwrap();
+    fs.hard_link(Path::new("/db/a"), Path::new("/db/b"))
+        .unwrap();
+    fs.sync_dir(Path::new("/db")).unwrap();
+    assert_eq!(contents(&fs, "/db/b").unwrap(), b"synced+unsynced");
+    fs.crash();
+    assert_eq!(contents(&fs, "/db/a").unwrap(), b"synced");
+    assert_eq!(contents(&fs, "/db/b").unwrap(), b"synced");
+}
+
+#[test]
 fn remove_without_sync_dir_is_undone() {
     let fs = fs_with_dir();
     durable_file(&fs, "/db/obsolete", b"old table");

@@ -13,6 +13,7 @@ use clap::Args;
 use lsmkit_engine::format::CURRENT;
 use lsmkit_engine::{Db, Options};
 
+use super::db::{db_failure, open_existing};
 use crate::failure::Failure;
 
 /// `--create-if-missing`, for the commands that write.
@@ -29,7 +30,7 @@ impl CreateIfMissing {
     /// flag was given.
     pub fn open(&self, dir: &Path) -> Result<Db, Failure> {
         if is_database(dir) {
-            open(dir)
+            open_existing(dir, false)
         } else if self.create_if_missing {
             create_in(dir)
         } else {
@@ -53,34 +54,13 @@ pub fn create(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
         )));
     }
     let db = create_in(dir)?;
-    db.close().map_err(|e| engine_failure(dir, e))?;
+    db.close().map_err(|e| db_failure(dir, e))?;
     writeln!(out, "created an empty lsmkit database in {}", dir.display())?;
     Ok(())
 }
 
-/// Opens the database in `dir`, which must exist: for the commands that
-/// only read.
-pub fn open_existing(dir: &Path) -> Result<Db, Failure> {
-    if !is_database(dir) {
-        return Err(Failure::new(format!(
-            "{}: not an lsmkit database (no {CURRENT} file)",
-            dir.display()
-        )));
-    }
-    open(dir)
-}
-
-/// `error` from the engine, naming the database.
-pub fn engine_failure(dir: &Path, error: lsmkit_engine::Error) -> Failure {
-    Failure::new(format!("database {}: {error}", dir.display()))
-}
-
 fn is_database(dir: &Path) -> bool {
     dir.join(CURRENT).is_file()
-}
-
-fn open(dir: &Path) -> Result<Db, Failure> {
-    Db::open(dir, Options::default()).map_err(|e| engine_failure(dir, e))
 }
 
 /// Creates a database in `dir`, which must not exist or be empty.
@@ -98,5 +78,5 @@ fn create_in(dir: &Path) -> Result<Db, Failure> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Failure::new(format!("{}: {e}", dir.display()))),
     }
-    open(dir)
+    Db::open(dir, Options::default()).map_err(|e| db_failure(dir, e))
 }

@@ -1,6 +1,7 @@
-//! The database commands, RocksDB's ldb for lsmkit: `get`, `put`,
-//! `delete`, `scan`, `compact`, `stats` open the database with
-//! lsmkit-engine; `manifest` reads the manifest alone, read-only.
+//! The database commands, RocksDB's ldb for lsmkit: `put`, `delete`,
+//! `compact` open the database with lsmkit-engine for writing; `get`,
+//! `scan`, `stats` open it read-only (`Db::open_read_only`), and
+//! `manifest` reads the manifest alone.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,8 +16,11 @@ use super::create::CreateIfMissing;
 use crate::bytes::Encoding;
 use crate::failure::Failure;
 
-/// What opening a database for a command does to it, for the help texts.
+/// What opening a database for writing does to it, for the help texts.
 pub const RECOVERY_WRITES: &str = "Opening the database runs lsmkit-engine's recovery, which writes: it replays the WAL, cuts a torn WAL tail, writes a new manifest and deletes obsolete files. It never changes what the database holds.";
+
+/// What opening a database read-only does to it, for the help texts.
+pub const READ_ONLY: &str = "The database is opened read-only: the WAL is replayed into memory and nothing on disk is written, so this works while another process has the database open.";
 
 /// The database and how keys and values are written.
 #[derive(Debug, Args)]
@@ -46,21 +50,41 @@ pub struct ScanArgs {
     limit: Option<usize>,
 }
 
+/// Opens the database in `dir` for writing (`read_only` false) or
+/// read-only; it must exist: the commands never create one.
+pub fn open_existing(dir: &Path, read_only: bool) -> Result<Db, Failure> {
+    if !dir.join(CURRENT).is_file() {
+        return Err(Failure::new(format!(
+            "{}: not an lsmkit database (no {CURRENT} file)",
+            dir.display()
+        )));
+    }
+    let opened = if read_only {
+        Db::open_read_only(dir, Options::default())
+    } else {
+        Db::open(dir, Options::default())
+    };
+    opened.map_err(|e| db_failure(dir, e))
+}
+
+/// `error` of the database in `dir`, as a command's failure.
+pub fn db_failure(dir: &Path, error: lsmkit_engine::Error) -> Failure {
+    Failure::new(format!("database {}: {error}", dir.display()))
+}
+
 impl DbArgs {
-    /// Opens the database, which must exist: these commands never create
-    /// one.
+    /// Opens the database for writing.
     fn open(&self) -> Result<Db, Failure> {
-        if !self.db.join(CURRENT).is_file() {
-            return Err(Failure::new(format!(
-                "{}: not an lsmkit database (no {CURRENT} file)",
-                self.db.display()
-            )));
-        }
-        Db::open(&self.db, Options::default()).map_err(|e| self.failure(e))
+        open_existing(&self.db, false)
+    }
+
+    /// Opens the database read-only.
+    fn open_read_only(&self) -> Result<Db, Failure> {
+        open_existing(&self.db, true)
     }
 
     fn failure(&self, error: lsmkit_engine::Error) -> Failure {
-        Failure::new(format!("database {}: {error}", self.db.display()))
+        db_failure(&self.db, error)
     }
 
     fn parse(&self, what: &str, given: &str) -> Result<Vec<u8>, Failure> {
@@ -78,7 +102,7 @@ impl DbArgs {
 /// `lsmkit get`: prints the value, or fails when the key is absent.
 pub fn get(args: &DbArgs, key: &str, out: &mut dyn Write) -> Result<(), Failure> {
     let key = args.parse("key", key)?;
-    let db = args.open()?;
+    let db = args.open_read_only()?;
     let value = db.get(&key).map_err(|e| args.failure(e))?;
     args.close(db)?;
     match value {
@@ -126,7 +150,7 @@ pub fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<(), Failure> {
         .as_deref()
         .map(|k| db_args.parse("--to", k))
         .transpose()?;
-    let db = db_args.open()?;
+    let db = db_args.open_read_only()?;
     let range = (
         from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included),
         to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
@@ -161,9 +185,10 @@ pub fn compact(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
     args.close(db)
 }
 
-/// `lsmkit stats`: the engine's counters and shape after opening.
+/// `lsmkit stats`: the shape of the database, opened read-only (whose
+/// counters, of work since open, are all zero, so they are not shown).
 pub fn stats(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let db = args.open()?;
+    let db = args.open_read_only()?;
     let s = db.stats();
     let rows: Vec<(&str, String)> = vec![
         ("last seqno", s.last_seqno.to_string()),
@@ -173,11 +198,6 @@ pub fn stats(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
         ("level per run", format!("{:?}", s.run_levels)),
         ("memtable bytes", s.memtable_bytes.to_string()),
         ("frozen memtables", format!("{:?}", s.frozen_memtable_bytes)),
-        ("user bytes (since open)", s.user_bytes.to_string()),
-        ("wal bytes (since open)", s.wal_bytes.to_string()),
-        ("flush bytes (since open)", s.flush_bytes.to_string()),
-        ("flushes (since open)", s.flushes.to_string()),
-        ("compactions (since open)", s.compactions.to_string()),
     ];
     for (name, value) in rows {
         writeln!(out, "{name:<26} {value}")?;
@@ -225,9 +245,12 @@ pub fn manifest(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
                 .upper
                 .as_deref()
                 .map_or_else(|| "end".to_string(), |u| Encoding::Text.show(u));
+            let global = t.global_seqno.map_or_else(String::new, |s| {
+                format!(", every entry read at seqno {s} (ingested)")
+            });
             writeln!(
                 out,
-                "  table {:06}.sst: {} bytes, keys [{}, {upper})",
+                "  table {:06}.sst: {} bytes, keys [{}, {upper}){global}",
                 t.number,
                 t.size,
                 Encoding::Text.show(&t.lower)

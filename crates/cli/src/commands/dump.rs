@@ -1,5 +1,5 @@
 //! `lsmkit dump`: every live pair in key order, in a format `lsmkit load`
-//! reads back exactly.
+//! reads back exactly. The database is opened read-only.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::create::{engine_failure, open_existing};
+use super::db::{db_failure, open_existing};
 use crate::failure::Failure;
 use crate::pairs::{PairFormat, count};
 
@@ -54,7 +54,7 @@ pub fn dump(args: &DumpArgs, out: &mut dyn Write) -> Result<(), Failure> {
         bound("--from", &args.from)?.map_or(Bound::Unbounded, Bound::Included),
         bound("--to", &args.to)?.map_or(Bound::Unbounded, Bound::Excluded),
     );
-    let db = open_existing(&args.db)?;
+    let db = open_existing(&args.db, true)?;
     let start = Instant::now();
     let mut file = match &args.file {
         Some(path) => {
@@ -77,7 +77,7 @@ pub fn dump(args: &DumpArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let (mut pairs, mut bytes) = (0u64, 0u64);
     let mut chunk = Vec::with_capacity(CHUNK);
     for entry in db.range(range) {
-        let (key, value) = entry.map_err(|e| engine_failure(&args.db, e))?;
+        let (key, value) = entry.map_err(|e| db_failure(&args.db, e))?;
         args.format.write_pair(&key, &value, &mut chunk);
         pairs += 1;
         bytes += (key.len() + value.len()) as u64;
@@ -88,7 +88,7 @@ pub fn dump(args: &DumpArgs, out: &mut dyn Write) -> Result<(), Failure> {
     }
     sink.write_all(&chunk).map_err(name_file)?;
     sink.flush().map_err(name_file)?;
-    db.close().map_err(|e| engine_failure(&args.db, e))?;
+    db.close().map_err(|e| db_failure(&args.db, e))?;
     if let Some(path) = &args.file {
         eprintln!(
             "dumped {} ({bytes} bytes of keys and values) from {} to {} in {:.2} s",

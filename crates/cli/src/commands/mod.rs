@@ -1,6 +1,7 @@
 //! One module per subcommand group.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod create;
 pub mod db;
 pub mod dump;

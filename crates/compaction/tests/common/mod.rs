@@ -2,11 +2,14 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lsmkit_sstable::key::{self, compare};
-use lsmkit_sstable::{InternalIterator, MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
+use lsmkit_sstable::{
+    InternalIterator, MAX_SEQNO, RangeTombstone, SeqNo, SstOptions, SstWriter, ValueKind,
+};
+use lsmkit_vfs::Fs;
 use proptest::prelude::*;
 
 /// `base` proptest cases, scaled by `PROPTEST_CASES` as that variable
@@ -283,4 +286,46 @@ pub fn readers(case: &Case) -> Vec<SeqNo> {
 /// The stripe of `seqno` among `snapshots`.
 pub fn stripe(snapshots: &[SeqNo], seqno: SeqNo) -> usize {
     snapshots.iter().filter(|&&s| s < seqno).count()
+}
+
+/// Small blocks, so that tables hold several.
+pub fn small_tables() -> SstOptions {
+    SstOptions::default().block_size(64).creation_time(0)
+}
+
+/// Writes `points` (in any order) and `tombstones` as the table at `path`.
+pub fn write_table(
+    fs: &Arc<dyn Fs>,
+    path: &Path,
+    points: &[Version],
+    tombstones: &[RangeTombstone],
+) -> PathBuf {
+    if let Some(dir) = path.parent() {
+        fs.create_dir_all(dir).unwrap();
+    }
+    let mut w = SstWriter::create(fs.clone(), path, small_tables()).unwrap();
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| compare(&a.internal_key(), &b.internal_key()));
+    for v in &sorted {
+        w.add(&v.internal_key(), &v.value).unwrap();
+    }
+    for t in tombstones {
+        w.add_range_tombstone(t).unwrap();
+    }
+    w.finish().unwrap();
+    path.to_path_buf()
+}
+
+/// Writes one input table per source of the history into `dir`; returns
+/// their paths.
+pub fn write_inputs(fs: &Arc<dyn Fs>, h: &History, dir: &str) -> Vec<PathBuf> {
+    h.inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, (points, tombstones))| !points.is_empty() || !tombstones.is_empty())
+        .map(|(i, (points, tombstones))| {
+            let path = PathBuf::from(format!("{dir}/in-{i}.sst"));
+            write_table(fs, &path, points, tombstones)
+        })
+        .collect()
 }

@@ -18,8 +18,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use lsmkit_engine::{Db, Options, TieredOptions, WriteBatch, WriteOptions};
-use lsmkit_vfs::Fs;
+use lsmkit_engine::{
+    CompactionStyle, Db, LeveledOptions, Options, TieredOptions, WriteBatch, WriteOptions,
+};
+use lsmkit_vfs::{Fs, MemFs};
 
 pub type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -309,4 +311,26 @@ pub fn env_number(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={text:?} is not a number")),
         Err(_) => default,
     }
+}
+
+/// Small memtables and tables, under either compaction style, on `fs`:
+/// a few thousand writes make several runs or levels.
+pub fn styled_options(fs: &MemFs, style: CompactionStyle) -> Options {
+    Options::default()
+        .fs(Arc::new(fs.clone()))
+        .write_buffer_size(8 << 10)
+        .block_size(512)
+        .compaction(TieredOptions {
+            trigger_runs: 4,
+            target_file_size: 8 << 10,
+            ..TieredOptions::default()
+        })
+        .leveled_compaction(LeveledOptions {
+            l0_trigger: 2,
+            num_levels: 4,
+            size_ratio: 4,
+            base_level_size: 32 << 10,
+            target_file_size: 8 << 10,
+        })
+        .compaction_style(style)
 }

@@ -1,0 +1,153 @@
+//! Opening a database read-only: the reading half of recovery
+//! (`recovery::read`) and nothing after it, into a version that never
+//! changes. No file is written, renamed, created, truncated or deleted, no
+//! lock is taken: another handle may hold the database open for writing.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lsmkit_sstable::{ReaderOptions, SeqNo};
+use lsmkit_wal::RecoveryMode;
+
+use crate::error::{Error, Result};
+use crate::manifest::RecoveredManifest;
+use crate::options::Options;
+use crate::recovery::{self, Recovered};
+use crate::version::Version;
+
+/// How many times an open that raced a writer's flush or manifest switch
+/// reads the database again before it reports what it found.
+const ATTEMPTS: u32 = 20;
+/// The pause before the first retry; the n-th waits n times as long (at
+/// most about 0.2 s in all).
+const RETRY_PAUSE: Duration = Duration::from_millis(1);
+
+/// What a read-only handle reads: the version recovered at open, at the
+/// newest sequence number recovered.
+#[derive(Debug)]
+pub(crate) struct ReadOnly {
+    pub dir: PathBuf,
+    pub version: Arc<Version>,
+    pub seqno: SeqNo,
+    pub reader_options: ReaderOptions,
+}
+
+/// The WAL recovery mode of a read-only open under `configured`: a writer
+/// may be appending to the newest segment, so a torn tail there is the end
+/// of the log, even where a read-write open would refuse it.
+fn read_only_mode(configured: RecoveryMode) -> RecoveryMode {
+    match configured {
+        RecoveryMode::AbsoluteConsistency => RecoveryMode::TolerateCorruptedTail,
+        mode => mode,
+    }
+}
+
+/// Recovers the database in `dir` into memory, changing nothing.
+pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
+    options.validate()?;
+    let fs = Arc::clone(&options.fs);
+    if !fs.exists(dir).map_err(|e| Error::io(dir, e))? {
+        return Err(Error::io(
+            dir,
+            io::Error::new(io::ErrorKind::NotFound, "no database directory here"),
+        ));
+    }
+    let mode = read_only_mode(options.wal_recovery_mode);
+    let mut attempt = 1;
+    loop {
+        let manifest = RecoveredManifest::read(&*fs, dir);
+        let result = match &manifest {
+            Ok(m) => recovery::read(&fs, dir, options, m.clone(), mode),
+            Err(e) => Err(e.clone()),
+        };
+        let again = RecoveredManifest::read(&*fs, dir);
+        match result {
+            Ok(recovered) => {
+                // A writer may have flushed writes and removed their WAL
+                // segment before it was listed: then the manifest read now
+                // says they are flushed, and this view, the tables of the
+                // manifest read before plus what the WAL still held, stops
+                // short of them. (What it holds is gap-free: the replay
+                // refuses a batch that does not continue the one before.)
+                let flushed_now = match &again {
+                    Ok(m) => m.as_ref().map_or(0, |m| m.state.flushed_seqno),
+                    Err(_) => SeqNo::MAX,
+                };
+                if flushed_now <= recovered.last_seqno {
+                    return Ok(fixed(dir, recovered));
+                }
+                if attempt >= ATTEMPTS {
+                    return Err(Error::io(
+                        dir,
+                        io::Error::new(
+                            io::ErrorKind::Interrupted,
+                            format!(
+                                "a writer flushed under the read-only open {ATTEMPTS} times; \
+                                 try again"
+                            ),
+                        ),
+                    ));
+                }
+            }
+            Err(error) => {
+                // A writer that flushed (removing WAL segments), compacted
+                // (removing tables) or switched manifests while this open
+                // read leaves another manifest behind: read again. The
+                // same manifest means the error is the database's.
+                let changed = match (&manifest, &again) {
+                    (Ok(before), Ok(after)) => before != after,
+                    _ => true,
+                };
+                if !changed || attempt >= ATTEMPTS {
+                    return Err(error);
+                }
+            }
+        }
+        // A pause that grows, so that a writer flushing in a burst can
+        // finish it.
+        std::thread::sleep(RETRY_PAUSE * attempt);
+        attempt += 1;
+    }
+}
+
+fn fixed(dir: &Path, recovered: Recovered) -> ReadOnly {
+    let Recovered {
+        runs,
+        mem,
+        last_seqno,
+        reader_options,
+        ..
+    } = recovered;
+    ReadOnly {
+        dir: dir.to_path_buf(),
+        version: Arc::new(Version {
+            mem: Arc::new(mem),
+            frozen: Vec::new(),
+            runs,
+        }),
+        seqno: last_seqno,
+        reader_options,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_absolute_consistency_is_relaxed() {
+        assert_eq!(
+            read_only_mode(RecoveryMode::AbsoluteConsistency),
+            RecoveryMode::TolerateCorruptedTail
+        );
+        for mode in [
+            RecoveryMode::TolerateCorruptedTail,
+            RecoveryMode::PointInTime,
+            RecoveryMode::SkipCorrupted,
+        ] {
+            assert_eq!(read_only_mode(mode), mode);
+        }
+    }
+}
