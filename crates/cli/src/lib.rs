@@ -4,7 +4,8 @@
 //! The `lsmkit` binary does three jobs, as RocksDB's db_bench, sst_dump
 //! and ldb do: `lsmkit bench` runs workloads through lsmkit-engine;
 //! `lsmkit sst` and `lsmkit wal` look inside table and log files;
-//! `lsmkit get|put|delete|scan|compact|stats|manifest` work on a database.
+//! `lsmkit create|get|put|delete|scan|compact|stats|manifest|load|dump`
+//! work on a database.
 //! This library holds what other crates reuse: [`bench`](mod@bench), whose [`Store`]
 //! trait any engine can implement to run the very same workloads.
 //!

@@ -7,6 +7,7 @@
 mod bytes;
 mod commands;
 mod failure;
+mod pairs;
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -16,7 +17,10 @@ use clap::{Parser, Subcommand};
 
 use commands::bench::BenchArgs;
 use commands::checkpoint::CheckpointArgs;
+use commands::create::CreateIfMissing;
 use commands::db::{DbArgs, ScanArgs};
+use commands::dump::DumpArgs;
+use commands::load::LoadArgs;
 use commands::sst::SstCommand;
 use commands::wal::WalCommand;
 use failure::{Failure, one_line};
@@ -25,9 +29,10 @@ use failure::{Failure, one_line};
 /// lsmkit's files.
 ///
 /// Commands that only read files (sst, wal, manifest) open them read-only
-/// and never change them; so do get, scan and stats, which open the
-/// database read-only; put, delete, compact and checkpoint open it with
-/// lsmkit-engine for writing, whose recovery writes (see their help). Exit
+/// and never change them; so do get, scan, stats and dump, which open the
+/// database read-only; create, put, delete, load, compact and checkpoint
+/// open it with lsmkit-engine for writing, whose recovery writes (see
+/// their help). Exit
 /// status: 0 ok, 1 the command failed (one line on stderr), 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "lsmkit", version, about, long_about)]
@@ -57,6 +62,28 @@ enum Command {
         /// The database directory.
         dir: PathBuf,
     },
+    /// Create an empty database in DIR, which must not exist or be empty.
+    Create {
+        /// The database directory.
+        #[arg(long, value_name = "DIR")]
+        db: PathBuf,
+    },
+    /// Write many key/value pairs from a file or stdin in WriteBatches,
+    /// then sync: durable when it prints its summary.
+    ///
+    /// On malformed input the error names the input and the line; every
+    /// pair before that line is written and synced, nothing from it on,
+    /// and the error says how many pairs went in. The database must exist,
+    /// unless --create-if-missing.
+    #[command(after_help = pairs::FORMATS_HELP)]
+    Load(LoadArgs),
+    /// Write every live pair in key order, in a format `load` reads back.
+    ///
+    /// The database must exist; it is opened read-only: the WAL is
+    /// replayed into memory and nothing on disk is written, so this works
+    /// while another process has the database open.
+    #[command(after_help = pairs::FORMATS_HELP)]
+    Dump(DumpArgs),
     /// Print the value of KEY (exit 1 when it is absent).
     #[command(after_help = commands::db::READ_ONLY)]
     Get {
@@ -65,11 +92,14 @@ enum Command {
         /// The key.
         key: String,
     },
-    /// Set KEY to VALUE, durably. The database must exist.
+    /// Set KEY to VALUE, durably. The database must exist, unless
+    /// --create-if-missing.
     #[command(after_help = commands::db::RECOVERY_WRITES)]
     Put {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        create: CreateIfMissing,
         /// The key.
         key: String,
         /// The value.
@@ -80,6 +110,8 @@ enum Command {
     Delete {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        create: CreateIfMissing,
         /// The key.
         key: String,
     },
@@ -126,8 +158,16 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Wal { command } => commands::wal::run(command, out),
         Command::Manifest { dir } => commands::db::manifest(dir, out),
         Command::Get { db, key } => commands::db::get(db, key, out),
-        Command::Put { db, key, value } => commands::db::write(db, key, Some(value)),
-        Command::Delete { db, key } => commands::db::write(db, key, None),
+        Command::Put {
+            db,
+            create,
+            key,
+            value,
+        } => commands::db::write(db, create, key, Some(value)),
+        Command::Delete { db, create, key } => commands::db::write(db, create, key, None),
+        Command::Create { db } => commands::create::create(db, out),
+        Command::Load(args) => commands::load::load(args, out),
+        Command::Dump(args) => commands::dump::dump(args, out),
         Command::Scan(args) => commands::db::scan(args, out),
         Command::Compact { db } => commands::db::compact(db, out),
         Command::Stats { db } => commands::db::stats(db, out),

@@ -8,41 +8,28 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{assert_fails_naming, lsmkit, stdout};
+use common::{assert_fails_naming, lsmkit, snapshot, stdout, with_db};
 use lsmkit_engine::{Db, Options};
 
 /// A database with keys k000..k099 (value v<i>), flushed to a table, and
 /// k100 in the WAL only.
 fn database(dir: &Path) -> PathBuf {
     let path = dir.join("db");
-    let db = Db::open(&path, Options::default()).unwrap();
-    for i in 0..100 {
-        db.put(format!("k{i:03}").as_bytes(), format!("v{i}").as_bytes())
-            .unwrap();
-    }
-    db.flush().unwrap();
-    db.put(b"k100", b"in the log").unwrap();
-    db.close().unwrap();
+    // Through `with_db`: a command run right after it closes would
+    // otherwise meet a LOCK that a child spawned meanwhile still holds.
+    with_db(&path, |db| {
+        for i in 0..100 {
+            db.put(format!("k{i:03}").as_bytes(), format!("v{i}").as_bytes())
+                .unwrap();
+        }
+        db.flush().unwrap();
+        db.put(b"k100", b"in the log").unwrap();
+    });
     path
 }
 
 fn run(args: &[&str]) -> std::process::Output {
     lsmkit(args)
-}
-
-/// Every file under `dir`, with its bytes.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(snapshot(&path));
-        } else {
-            files.push((path.clone(), fs::read(&path).unwrap()));
-        }
-    }
-    files.sort();
-    files
 }
 
 #[test]

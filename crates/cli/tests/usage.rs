@@ -17,6 +17,9 @@ fn usage_errors_exit_2() {
         &["bench", "--num", "lots"],
         &["bench", "--workloads", "fillseq,teleport"],
         &["bench", "--workloads", "fillsync:0"],
+        &["create"],
+        &["load", "--db", "x", "--format", "xml"],
+        &["dump", "--db", "x", "--format", "json"],
     ] {
         let output = lsmkit(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -31,6 +34,9 @@ fn help_and_version_exit_0() {
         &["--version"],
         &["sst", "--help"],
         &["bench", "--help"],
+        &["create", "--help"],
+        &["load", "--help"],
+        &["dump", "--help"],
     ] {
         assert_eq!(lsmkit(args).status.code(), Some(0), "{args:?}");
     }

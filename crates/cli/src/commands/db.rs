@@ -12,6 +12,7 @@ use lsmkit_engine::format::{CURRENT, TableRecord, manifest_file_name};
 use lsmkit_engine::{Db, Options, RecoveredManifest, WriteBatch, WriteOptions};
 use lsmkit_vfs::StdFs;
 
+use super::create::CreateIfMissing;
 use crate::bytes::Encoding;
 use crate::failure::Failure;
 
@@ -118,14 +119,19 @@ pub fn get(args: &DbArgs, key: &str, out: &mut dyn Write) -> Result<(), Failure>
 }
 
 /// `lsmkit put` (`value` Some) and `lsmkit delete`: one durable write.
-pub fn write(args: &DbArgs, key: &str, value: Option<&str>) -> Result<(), Failure> {
+pub fn write(
+    args: &DbArgs,
+    create: &CreateIfMissing,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), Failure> {
     let key = args.parse("key", key)?;
     let mut batch = WriteBatch::new();
     match value {
         Some(value) => batch.put(&key, &args.parse("value", value)?),
         None => batch.delete(&key),
     };
-    let db = args.open()?;
+    let db = create.open(&args.db)?;
     db.write_with(batch, WriteOptions::durable())
         .map_err(|e| args.failure(e))?;
     args.close(db)

@@ -2,6 +2,9 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod create;
 pub mod db;
+pub mod dump;
+pub mod load;
 pub mod sst;
 pub mod wal;
