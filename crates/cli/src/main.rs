@@ -20,6 +20,7 @@ use commands::checkpoint::CheckpointArgs;
 use commands::create::CreateIfMissing;
 use commands::db::{DbArgs, ScanArgs};
 use commands::dump::DumpArgs;
+use commands::ingest::IngestArgs;
 use commands::load::LoadArgs;
 use commands::sst::SstCommand;
 use commands::wal::WalCommand;
@@ -133,6 +134,10 @@ enum Command {
     /// Write a consistent copy of the database into a new directory.
     #[command(after_help = commands::db::RECOVERY_WRITES)]
     Checkpoint(CheckpointArgs),
+    /// Ingest external tables: hard-linked in (copied where links fail)
+    /// as one write newer than everything in the database.
+    #[command(after_help = commands::db::RECOVERY_WRITES)]
+    Ingest(IngestArgs),
 }
 
 fn main() -> ExitCode {
@@ -172,5 +177,6 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Compact { db } => commands::db::compact(db, out),
         Command::Stats { db } => commands::db::stats(db, out),
         Command::Checkpoint(args) => commands::checkpoint::run(args, out),
+        Command::Ingest(args) => commands::ingest::run(args, out),
     }
 }

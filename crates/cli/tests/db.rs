@@ -195,3 +195,46 @@ fn checkpoint_writes_a_copy_that_opens() {
         &out,
     );
 }
+
+#[test]
+fn ingest_links_a_table_in_and_refuses_an_overlap() {
+    use lsmkit_sstable::{SstOptions, SstWriter};
+    use lsmkit_vfs::StdFs;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let table = dir.path().join("bulk.sst");
+    let mut writer =
+        SstWriter::create(Arc::new(StdFs::new()), &table, SstOptions::default()).unwrap();
+    writer.put(b"k042", 0, b"ingested").unwrap();
+    writer.put(b"zzz", 0, b"new").unwrap();
+    writer.finish().unwrap();
+    let output = run(&[
+        "ingest",
+        "--db",
+        db.to_str().unwrap(),
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("ingested 1 files"), "{text}");
+    assert!(text.contains("1 hard-linked, 0 copied"), "{text}");
+    assert_eq!(
+        stdout(&run(&["get", "--db", db.to_str().unwrap(), "k042"])),
+        "'ingested'\n"
+    );
+    assert_eq!(
+        stdout(&run(&["get", "--db", db.to_str().unwrap(), "zzz"])),
+        "'new'\n"
+    );
+    // The same file twice overlaps itself: refused, naming it, nothing in.
+    let twice = run(&[
+        "ingest",
+        "--db",
+        db.to_str().unwrap(),
+        table.to_str().unwrap(),
+        table.to_str().unwrap(),
+    ]);
+    assert_fails_naming(&twice, &table);
+}

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod create;
 pub mod db;
 pub mod dump;
+pub mod ingest;
 pub mod load;
 pub mod sst;
 pub mod wal;
