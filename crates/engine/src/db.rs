@@ -292,6 +292,15 @@ impl Source {
         }
     }
 
+    /// The merge operator reads resolve operands with, borrowed: a point
+    /// read need not touch the `Arc`'s count.
+    pub fn merge_operator_ref(&self) -> Option<&dyn MergeOperator> {
+        match self {
+            Source::Live(inner) => inner.options.merge_operator.as_deref(),
+            Source::Fixed(fixed) => fixed.merge_operator.as_deref(),
+        }
+    }
+
     /// The merge operator reads resolve operands with.
     pub fn merge_operator(&self) -> Option<Arc<dyn MergeOperator>> {
         match self {
@@ -505,8 +514,7 @@ impl Db {
     /// The newest value of `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let (version, seqno) = self.source.view();
-        let merge = self.source.merge_operator();
-        version.get(key, seqno, merge.as_deref())
+        version.get(key, seqno, self.source.merge_operator_ref())
     }
 
     /// A consistent view of the database as it is now.

@@ -102,7 +102,11 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
                     (Ok(before), Ok(after)) => before != after,
                     _ => true,
                 };
-                if !changed || attempt >= ATTEMPTS {
+                // A flush records itself in the manifest first and deletes
+                // the WAL segments it made obsolete after: a segment listed
+                // before that deletion is gone when it is opened, under an
+                // unchanged manifest. Read again then too.
+                if !(changed || vanished(&error)) || attempt >= ATTEMPTS {
                     return Err(error);
                 }
             }
@@ -112,6 +116,22 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
         std::thread::sleep(RETRY_PAUSE * attempt);
         attempt += 1;
     }
+}
+
+/// Whether `error` comes from a file that was not found: one listed, then
+/// deleted by a writer before it was opened.
+fn vanished(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        let io = e
+            .downcast_ref::<io::Error>()
+            .or_else(|| e.downcast_ref::<Arc<io::Error>>().map(|a| &**a));
+        if io.is_some_and(|io| io.kind() == io::ErrorKind::NotFound) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn fixed(dir: &Path, recovered: Recovered, options: &Options) -> Result<ReadOnly> {
@@ -154,5 +174,19 @@ mod tests {
         ] {
             assert_eq!(read_only_mode(mode), mode);
         }
+    }
+
+    #[test]
+    fn a_file_not_found_at_any_depth_has_vanished() {
+        let gone = || io::Error::new(io::ErrorKind::NotFound, "gone");
+        assert!(vanished(&Error::io("/db/wal/000007.wal", gone())));
+        let table = Error::Table(lsmkit_sstable::Error::Io {
+            file: "/db/000009.sst".into(),
+            source: Arc::new(gone()),
+        });
+        assert!(vanished(&table));
+        let denied = io::Error::new(io::ErrorKind::PermissionDenied, "no");
+        assert!(!vanished(&Error::io("/db/wal", denied)));
+        assert!(!vanished(&Error::corruption("/db/CURRENT", 0, "CURRENT", "bad")));
     }
 }

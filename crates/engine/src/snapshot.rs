@@ -86,8 +86,9 @@ impl Snapshot {
 
     /// The value of `key` as of this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let merge = self.source.merge_operator();
-        self.source.current().get(key, self.seqno, merge.as_deref())
+        self.source
+            .current()
+            .get(key, self.seqno, self.source.merge_operator_ref())
     }
 
     /// The live keys of `range` as of this snapshot, in order (`.rev()`
