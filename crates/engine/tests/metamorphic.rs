@@ -22,8 +22,8 @@
 //! - `LSMKIT_METAMORPHIC_CONFIGS` (default 6): configurations, the first
 //!   being the defaults with a small write buffer.
 //! - `LSMKIT_METAMORPHIC_OPS` (default 500): operations in the log.
-//! - `LSMKIT_METAMORPHIC_SEED` (default 0x3e7a): the seed of the log and
-//!   of the configurations.
+//! - `LSMKIT_METAMORPHIC_SEED` (decimal; default 0x3e7a, that is 15994):
+//!   the seed of the log and of the configurations.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
