@@ -187,6 +187,11 @@ mod tests {
         assert!(vanished(&table));
         let denied = io::Error::new(io::ErrorKind::PermissionDenied, "no");
         assert!(!vanished(&Error::io("/db/wal", denied)));
-        assert!(!vanished(&Error::corruption("/db/CURRENT", 0, "CURRENT", "bad")));
+        assert!(!vanished(&Error::corruption(
+            "/db/CURRENT",
+            0,
+            "CURRENT",
+            "bad"
+        )));
     }
 }
