@@ -141,10 +141,27 @@ fn write_results(args: &Args, reports: &[Report]) -> Result<(), String> {
     let num = reports.first().map_or(args.num, |r| r.num);
     let machine = machine();
     let date = today();
+    // The command as this binary was built and run: its features and the
+    // engines it ran.
+    let features: Vec<&str> = [
+        ("rocksdb", cfg!(feature = "rocksdb")),
+        ("fjall", cfg!(feature = "fjall")),
+        ("sled", cfg!(feature = "sled")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let features = if features.is_empty() {
+        String::new()
+    } else {
+        format!(" --features {}", features.join(","))
+    };
+    let engines: Vec<&str> = reports.iter().map(|r| r.engine.as_str()).collect();
     let command = format!(
-        "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches --features rocksdb,fjall,sled --bin compare -- --num {} --compression {}",
+        "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches{features} --bin compare -- --num {} --compression {} --engines {}",
         num,
-        args.compression.name()
+        args.compression.name(),
+        engines.join(",")
     );
     let mut md = format!(
         "# Engine comparison\n\n{date}, {machine}.\n\n{num} keys of 16 bytes, values of 100 bytes (half compressible), one thread unless the workload says `:N`.\n\n```sh\n{command}\n```\n\n"
