@@ -69,7 +69,13 @@ pub fn open_existing(dir: &Path, read_only: bool) -> Result<Db, Failure> {
 
 /// `error` of the database in `dir`, as a command's failure.
 pub fn db_failure(dir: &Path, error: lsmkit_engine::Error) -> Failure {
-    Failure::new(format!("database {}: {error}", dir.display()))
+    match error {
+        // It names the database already.
+        lsmkit_engine::Error::Locked { .. } | lsmkit_engine::Error::ReadOnly { .. } => {
+            Failure::new(error.to_string())
+        }
+        _ => Failure::new(format!("database {}: {error}", dir.display())),
+    }
 }
 
 impl DbArgs {
