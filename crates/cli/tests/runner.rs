@@ -77,6 +77,9 @@ impl Store for View {
     fn get(&self, k: &[u8], v: &mut Vec<u8>) -> Result<bool, StoreError> {
         self.map.get(k, v)
     }
+    fn merge_add(&self, k: &[u8], n: u64) -> Result<(), StoreError> {
+        self.map.merge_add(k, n)
+    }
     fn scan(
         &self,
         start: &[u8],

@@ -240,6 +240,18 @@ impl Store for MemStore {
         Ok(copy_found(self.read().get(key), value))
     }
 
+    /// Atomic: the read and the write under one lock, so that concurrent
+    /// adds to one key all count.
+    fn merge_add(&self, key: &[u8], n: u64) -> Result<(), StoreError> {
+        let mut map = self.write();
+        let old = match map.get(key) {
+            Some(value) => counter(value)?,
+            None => 0,
+        };
+        map.insert(key.to_vec(), old.wrapping_add(n).to_le_bytes().to_vec());
+        Ok(())
+    }
+
     fn scan(
         &self,
         start: &[u8],
