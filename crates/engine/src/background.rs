@@ -21,7 +21,9 @@ use lsmkit_sstable::SeqNo;
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
+use crate::keyspace::Tree;
 use crate::stats::Counters;
+use crate::version::Frozen;
 
 /// How often a failed flush or compaction is tried before its error
 /// sticks.
@@ -134,9 +136,15 @@ impl Background {
             if state.shutdown {
                 return Err(Error::Closed);
             }
-            let version = inner.current();
-            let frozen = version.frozen.len();
-            let runs = version.runs.len();
+            // The keyspace furthest behind sets the pace.
+            let (mut frozen, mut runs, mut almost_full) = (0, 0, false);
+            for tree in inner.trees.all() {
+                let version = tree.current();
+                frozen = frozen.max(version.frozen.len());
+                runs = runs.max(version.runs.len());
+                almost_full |=
+                    version.mem.approximate_memory() >= tree.options.write_buffer_size / 10 * 9;
+            }
             if state.gates > 0
                 || frozen >= options.max_immutable_memtables
                 || (runs_count && runs >= options.runs_stop_trigger)
@@ -149,8 +157,6 @@ impl Background {
                     .0;
                 continue;
             }
-            let almost_full =
-                version.mem.approximate_memory() >= options.write_buffer_size / 10 * 9;
             let slow = (frozen + 1 >= options.max_immutable_memtables && almost_full)
                 || (runs_count && runs >= options.runs_slowdown_trigger);
             drop(state);
@@ -171,7 +177,13 @@ impl Background {
     /// Waits until no frozen memtable is left, or fails with the
     /// background error.
     pub fn wait_flushed(&self, inner: &Inner) -> Result<()> {
-        self.wait_until(|| inner.current().frozen.is_empty())
+        self.wait_until(|| {
+            inner
+                .trees
+                .all()
+                .iter()
+                .all(|t| t.current().frozen.is_empty())
+        })
     }
 
     /// Waits until every write up to `seqno` is in a table: no frozen
@@ -179,7 +191,13 @@ impl Background {
     /// `seqno`, if any, was switched before the call. Frozen memtables
     /// switched later (by writers going on) are not waited for.
     pub fn wait_flushed_through(&self, inner: &Inner, seqno: SeqNo) -> Result<()> {
-        self.wait_until(|| inner.current().frozen.iter().all(|f| f.first_seqno > seqno))
+        self.wait_until(|| {
+            inner
+                .trees
+                .all()
+                .iter()
+                .all(|t| t.current().frozen.iter().all(|f| f.first_seqno > seqno))
+        })
     }
 
     /// Waits until no frozen memtable is left and the compaction thread
@@ -187,12 +205,19 @@ impl Background {
     /// compaction leaves the picker's answer as it was until it installs
     /// its output, so "nothing to pick" means none is running either.
     pub fn wait_settled(&self, inner: &Inner) -> Result<()> {
-        self.wait_until(|| inner.current().frozen.is_empty() && !crate::compact::pending(inner))
+        self.wait_until(|| {
+            inner
+                .trees
+                .all()
+                .iter()
+                .all(|t| t.current().frozen.is_empty())
+                && !crate::compact::pending(inner)
+        })
     }
 
     /// Waits until `done` holds (checked each time the background
     /// signals), or fails with the background error.
-    fn wait_until(&self, mut done: impl FnMut() -> bool) -> Result<()> {
+    pub fn wait_until(&self, mut done: impl FnMut() -> bool) -> Result<()> {
         let mut state = lock(&self.state);
         loop {
             if let Some(error) = &state.error {
@@ -301,12 +326,26 @@ fn flush_loop(inner: &Inner) {
         bg: &inner.bg,
         thread: "flush",
     };
-    while let Some(frozen) = inner.bg.wait_for(|| inner.current().frozen.last().cloned()) {
-        if let Err(error) = with_retries(inner, || crate::flush::flush(inner, &frozen)) {
+    while let Some((tree, frozen)) = inner.bg.wait_for(|| oldest_frozen(inner)) {
+        if let Err(error) = with_retries(inner, || crate::flush::flush(inner, &tree, &frozen)) {
             inner.bg.set_error(error);
         }
         inner.bg.notify();
     }
+}
+
+/// The oldest frozen memtable of any keyspace, with its tree: flushed
+/// first, it lets the WAL's low-water mark move on soonest.
+fn oldest_frozen(inner: &Inner) -> Option<(Arc<Tree>, Arc<Frozen>)> {
+    inner
+        .trees
+        .all()
+        .into_iter()
+        .filter_map(|tree| {
+            let frozen = tree.current().frozen.last().cloned()?;
+            Some((tree, frozen))
+        })
+        .min_by_key(|(_, frozen)| frozen.first_seqno)
 }
 
 /// Runs `job` until it succeeds, fails in a way that is not safe to retry,

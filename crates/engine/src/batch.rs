@@ -4,7 +4,8 @@ use std::ops::Range;
 
 use lsmkit_sstable::ValueKind;
 
-use crate::format::{self, BATCH_HEADER_LEN};
+use crate::format::{self, BATCH_HEADER_LEN, DEFAULT_KEYSPACE};
+use crate::keyspace::Keyspace;
 
 /// Puts, merges, deletes and range deletes applied atomically by
 /// [`Db::write`](crate::Db::write): readers see all of them or none, and
@@ -12,7 +13,9 @@ use crate::format::{self, BATCH_HEADER_LEN};
 /// WAL record).
 ///
 /// Ops apply in the order they were added, each with its own sequence
-/// number, so a later op on a key wins over an earlier one.
+/// number, so a later op on a key wins over an earlier one. `put`,
+/// `delete`, ... write to the default keyspace; `put_in`, `delete_in`, ...
+/// to the [`Keyspace`] given, and a batch may span keyspaces, atomically.
 ///
 /// ```
 /// use lsmkit_engine::WriteBatch;
@@ -31,6 +34,8 @@ pub struct WriteBatch {
     /// Whether an op is a merge: the database refuses the batch without a
     /// merge operator.
     has_merge: bool,
+    /// The keyspace the next op is in unless a switch is written.
+    keyspace: u64,
 }
 
 impl Default for WriteBatch {
@@ -56,6 +61,7 @@ impl WriteBatch {
             count: 0,
             user_bytes: 0,
             has_merge: false,
+            keyspace: DEFAULT_KEYSPACE,
         }
     }
 
@@ -93,7 +99,50 @@ impl WriteBatch {
         self.push(ValueKind::RangeDelete, &range.start, &range.end)
     }
 
+    /// Sets `key` to `value` in `keyspace`.
+    ///
+    /// REQUIRES: `key` and `value` are shorter than 4 GiB.
+    pub fn put_in(&mut self, keyspace: &Keyspace, key: &[u8], value: &[u8]) -> &mut Self {
+        self.push_in(keyspace.id(), ValueKind::Put, key, value)
+    }
+
+    /// Merges `operand` into `key` of `keyspace`, with that keyspace's
+    /// merge operator.
+    ///
+    /// REQUIRES: `key` and `operand` are shorter than 4 GiB.
+    pub fn merge_in(&mut self, keyspace: &Keyspace, key: &[u8], operand: &[u8]) -> &mut Self {
+        self.has_merge = true;
+        self.push_in(keyspace.id(), ValueKind::Merge, key, operand)
+    }
+
+    /// Deletes `key` from `keyspace`.
+    ///
+    /// REQUIRES: `key` is shorter than 4 GiB.
+    pub fn delete_in(&mut self, keyspace: &Keyspace, key: &[u8]) -> &mut Self {
+        self.push_in(keyspace.id(), ValueKind::Delete, key, b"")
+    }
+
+    /// Deletes every key in `range` from `keyspace`.
+    ///
+    /// REQUIRES: both ends are shorter than 4 GiB.
+    pub fn delete_range_in(&mut self, keyspace: &Keyspace, range: Range<Vec<u8>>) -> &mut Self {
+        self.push_in(
+            keyspace.id(),
+            ValueKind::RangeDelete,
+            &range.start,
+            &range.end,
+        )
+    }
+
     fn push(&mut self, kind: ValueKind, key: &[u8], value: &[u8]) -> &mut Self {
+        self.push_in(DEFAULT_KEYSPACE, kind, key, value)
+    }
+
+    fn push_in(&mut self, keyspace: u64, kind: ValueKind, key: &[u8], value: &[u8]) -> &mut Self {
+        if keyspace != self.keyspace {
+            format::put_keyspace_switch(&mut self.rep, keyspace);
+            self.keyspace = keyspace;
+        }
         assert!(
             u32::try_from(key.len()).is_ok() && u32::try_from(value.len()).is_ok(),
             "keys and values must be shorter than 4 GiB"
@@ -120,6 +169,7 @@ impl WriteBatch {
         self.count = 0;
         self.user_bytes = 0;
         self.has_merge = false;
+        self.keyspace = DEFAULT_KEYSPACE;
     }
 
     /// Whether an op is a merge.

@@ -23,7 +23,8 @@ use crate::background::lock;
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::format;
-use crate::manifest;
+use crate::manifest::{self, ManifestState};
+use lsmkit_sstable::SeqNo;
 
 /// How much of a table a copy reads and appends at a time.
 const COPY_CHUNK: u64 = 1 << 20;
@@ -35,7 +36,7 @@ pub(crate) fn checkpoint(inner: &Inner, dir: &Path) -> Result<()> {
     prepare_dir(fs, dir)?;
     let through = {
         let mut w = lock(&inner.write);
-        inner.switch_memtable(&mut w);
+        inner.switch_all(&mut w);
         w.last_seqno
     };
     inner.bg.wait_flushed_through(inner, through)?;
@@ -44,6 +45,16 @@ pub(crate) fn checkpoint(inner: &Inner, dir: &Path) -> Result<()> {
     // until it is linked, even if a compaction retires it meanwhile.
     let _hold = inner.table_deletions.hold(fs, &inner.dir, &inner.counters);
     let mut state = lock(&inner.manifest).state().clone();
+    if !is_prefix(&state) {
+        // A keyspace flushed writes above one another keyspace still holds
+        // in a memtable: the tables are no prefix of the writes. Hold the
+        // writers back and flush every keyspace empty, as an ingestion
+        // does; then the tables hold every write.
+        let _gate = inner.bg.hold_writers();
+        let _w = crate::ingest::quiesce(inner)?;
+        state = lock(&inner.manifest).state().clone();
+        state.flushed_seqno = state.last_seqno.max(max_flushed(&state));
+    }
     for number in state.tables.keys() {
         let name = format::table_file_name(*number);
         link_or_copy(fs, &inner.dir.join(&name), &dir.join(&name))?;
@@ -52,6 +63,21 @@ pub(crate) fn checkpoint(inner: &Inner, dir: &Path) -> Result<()> {
     // and the copy resumes after them.
     state.last_seqno = state.flushed_seqno;
     manifest::write_fresh(fs, dir, state)
+}
+
+/// The highest sequence number any keyspace has flushed through.
+fn max_flushed(state: &ManifestState) -> SeqNo {
+    std::iter::once(format::DEFAULT_KEYSPACE)
+        .chain(state.keyspaces.keys().copied())
+        .map(|id| state.flushed_of(id))
+        .max()
+        .unwrap_or(state.flushed_seqno)
+}
+
+/// Whether the tables of `state` hold exactly the writes up to its
+/// flushed sequence number: no keyspace has flushed beyond it.
+fn is_prefix(state: &ManifestState) -> bool {
+    max_flushed(state) <= state.flushed_seqno
 }
 
 /// Creates `dir` if it does not exist; refuses one that holds anything.

@@ -27,6 +27,7 @@ use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::flush::check_output;
 use crate::format::{self, FileKind, TableRecord, VersionEdit};
+use crate::keyspace::Tree;
 use crate::options::CompactionStyle;
 use crate::stats::Counters;
 use crate::version::{Run, Table, Version};
@@ -78,16 +79,16 @@ impl Task {
 
 /// What the picker of the configured style says about `version`; an
 /// error if the runs break the ordering invariant.
-fn pick_task(inner: &Inner, version: &Version) -> Result<Option<Task>> {
-    match inner.options.compaction_style {
+fn pick_task(tree: &Tree, version: &Version) -> Result<Option<Task>> {
+    match tree.options.compaction_style {
         CompactionStyle::Leveled => {
-            crate::leveled::pick_task(&inner.options.leveled_compaction, version)
+            crate::leveled::pick_task(&tree.options.leveled_compaction, version)
         }
-        _ => pick_tiered(inner, version),
+        _ => pick_tiered(tree, version),
     }
 }
 
-fn pick_tiered(inner: &Inner, version: &Version) -> Result<Option<Task>> {
+fn pick_tiered(tree: &Tree, version: &Version) -> Result<Option<Task>> {
     // Levels left by leveled compaction (the database was reopened under
     // the tiered style) have no disjoint sequence numbers to order them as
     // tiered runs: merge everything into one run once.
@@ -103,7 +104,7 @@ fn pick_tiered(inner: &Inner, version: &Version) -> Result<Option<Task>> {
             max_seqno: r.max_seqno,
         })
         .collect();
-    Ok(pick(&inner.options.compaction, &runs)?
+    Ok(pick(&tree.options.compaction, &runs)?
         .map(|task| Task::whole_runs(&version.runs[task.runs.clone()], task.bottommost, 0)))
 }
 
@@ -111,7 +112,12 @@ fn pick_tiered(inner: &Inner, version: &Version) -> Result<Option<Task>> {
 /// the picker chooses something (or fails, which the thread turns into the
 /// background error).
 pub(crate) fn pending(inner: &Inner) -> bool {
-    inner.options.auto_compaction && !matches!(pick_task(inner, &inner.current()), Ok(None))
+    inner.options.auto_compaction && inner.trees.all().iter().any(|t| has_work(t))
+}
+
+/// Whether the picker chooses something for `tree` (or fails).
+fn has_work(tree: &Tree) -> bool {
+    !matches!(pick_task(tree, &tree.current()), Ok(None))
 }
 
 /// Starts the compaction thread when automatic compaction is on.
@@ -132,20 +138,21 @@ fn compaction_loop(inner: &Inner) {
         bg: &inner.bg,
         thread: "compaction",
     };
-    while inner
+    while let Some(tree) = inner
         .bg
-        .wait_for(|| match pick_task(inner, &inner.current()) {
-            Ok(None) => None,
-            Ok(Some(_)) | Err(_) => Some(()),
-        })
-        .is_some()
+        .wait_for(|| inner.trees.all().into_iter().find(|t| has_work(t)))
     {
         // Picked again under the compaction lock: a manual compaction may
-        // have run since.
+        // have run since, or the keyspace been dropped.
         let result = {
-            let _one_at_a_time = lock(&inner.compaction);
-            pick_task(inner, &inner.current())
-                .and_then(|task| task.map_or(Ok(()), |task| run_with_retries(inner, &task)))
+            let _one_at_a_time = lock(&tree.compaction);
+            if tree.is_dropped() {
+                Ok(())
+            } else {
+                pick_task(&tree, &tree.current()).and_then(|task| {
+                    task.map_or(Ok(()), |task| run_with_retries(inner, &tree, &task))
+                })
+            }
         };
         if let Err(error) = result {
             inner.bg.set_error(error);
@@ -156,30 +163,33 @@ fn compaction_loop(inner: &Inner) {
 
 /// Runs `task`, retrying while that is safe. REQUIRES: the compaction lock
 /// is held from picking the task until this returns.
-fn run_with_retries(inner: &Inner, task: &Task) -> Result<()> {
-    with_retries(inner, || run(inner, task))
+fn run_with_retries(inner: &Inner, tree: &Tree, task: &Task) -> Result<()> {
+    with_retries(inner, || run(inner, tree, task))
 }
 
 /// Merges every run into one, for [`Db::compact`](crate::Db::compact). A
 /// single run is rewritten only if it may hold something to drop.
-pub(crate) fn compact_all(inner: &Inner) -> Result<()> {
-    let _one_at_a_time = lock(&inner.compaction);
-    let version = inner.current();
+pub(crate) fn compact_all(inner: &Inner, tree: &Tree) -> Result<()> {
+    let _one_at_a_time = lock(&tree.compaction);
+    if tree.is_dropped() {
+        return Ok(());
+    }
+    let version = tree.current();
     let worth_it = match version.runs.len() {
         0 => false,
         // A filter may remove or change any value.
-        1 => inner.options.filter().is_some() || may_shrink(&version.runs[0]),
+        1 => tree.options.filter().is_some() || may_shrink(&version.runs[0]),
         _ => true,
     };
     if !worth_it {
         return Ok(());
     }
     // Under the leveled style everything goes to the last level.
-    let level = match inner.options.compaction_style {
-        CompactionStyle::Leveled => inner.options.leveled_compaction.num_levels as u32,
+    let level = match tree.options.compaction_style {
+        CompactionStyle::Leveled => tree.options.leveled_compaction.num_levels as u32,
         _ => 0,
     };
-    run_with_retries(inner, &Task::whole_runs(&version.runs, true, level))
+    run_with_retries(inner, tree, &Task::whole_runs(&version.runs, true, level))
 }
 
 /// Whether a run may hold something a full compaction drops: tombstones,
@@ -196,11 +206,10 @@ fn may_shrink(run: &Run) -> bool {
 /// The run id the output of `task` gets: its level's run where there is
 /// one (one compaction at a time, and flushes only add L0 runs: it is
 /// still there at the install), else a new one.
-fn output_run_id(inner: &Inner, task: &Task) -> u64 {
+fn output_run_id(inner: &Inner, tree: &Tree, task: &Task) -> u64 {
     let level_run = (task.output_level > 0)
         .then(|| {
-            inner
-                .current()
+            tree.current()
                 .runs
                 .iter()
                 .find(|r| r.level == task.output_level)
@@ -212,13 +221,13 @@ fn output_run_id(inner: &Inner, task: &Task) -> u64 {
 
 /// Records a trivial move: the input table, unchanged on disk, in its new
 /// level and key range, in one edit that removes and re-adds its number.
-fn move_table(inner: &Inner, task: &Task) -> Result<(), Retry> {
+fn move_table(inner: &Inner, tree: &Tree, task: &Task) -> Result<(), Retry> {
     let Some(table) = task.tables().next() else {
         return Ok(());
     };
     let moved = Arc::new(Table {
         record: TableRecord {
-            run: output_run_id(inner, task),
+            run: output_run_id(inner, tree, task),
             level: task.output_level,
             lower: task.lower.clone(),
             upper: task.upper.clone(),
@@ -226,7 +235,7 @@ fn move_table(inner: &Inner, task: &Task) -> Result<(), Retry> {
         },
         reader: Arc::clone(&table.reader),
     });
-    install(inner, task, vec![moved]).map_err(Retry::No)?;
+    install(inner, tree, task, vec![moved]).map_err(Retry::No)?;
     Counters::add(&inner.counters.compactions, 1);
     Counters::add(&inner.counters.trivial_moves, 1);
     Ok(())
@@ -238,15 +247,15 @@ fn move_table(inner: &Inner, task: &Task) -> Result<(), Retry> {
 const FILTERED_ATTEMPTS: u32 = 3;
 
 /// Runs one compaction: merge, check, record, install, remove the inputs.
-fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
+fn run(inner: &Inner, tree: &Tree, task: &Task) -> Result<(), Retry> {
     if task.moved {
-        return move_table(inner, task);
+        return move_table(inner, tree, task);
     }
-    let mut filter = inner.options.filter();
+    let mut filter = tree.options.filter();
     let mut attempt = 0;
     loop {
-        let outcome = execute_task(inner, task, filter.clone())?;
-        let tables = checked_tables(inner, task, &outcome)?;
+        let outcome = execute_task(inner, tree, task, filter.clone())?;
+        let tables = checked_tables(inner, tree, task, &outcome)?;
         // The filter may have changed values that a snapshot taken since the
         // job read the list reads; installing with the list locked orders
         // every later snapshot after the new version (see
@@ -266,7 +275,7 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
                 }
             },
         };
-        install(inner, task, tables).map_err(Retry::No)?;
+        install(inner, tree, task, tables).map_err(Retry::No)?;
         drop(no_snapshot_reads_it);
         let read: u64 = task.tables().map(|t| t.record.size).sum();
         let written: u64 = outcome.added.iter().map(|o| o.meta.file_size).sum();
@@ -285,12 +294,13 @@ fn run(inner: &Inner, task: &Task) -> Result<(), Retry> {
 /// Merges the task's inputs into new tables through `filter`.
 fn execute_task(
     inner: &Inner,
+    tree: &Tree,
     task: &Task,
     filter: Option<Arc<dyn CompactionFilter>>,
 ) -> Result<CompactionOutcome, Retry> {
-    let target_file_size = match inner.options.compaction_style {
-        CompactionStyle::Leveled => inner.options.leveled_compaction.target_file_size,
-        _ => inner.options.compaction.target_file_size,
+    let target_file_size = match tree.options.compaction_style {
+        CompactionStyle::Leveled => tree.options.leveled_compaction.target_file_size,
+        _ => tree.options.compaction.target_file_size,
     };
     let job = CompactionJob {
         inputs: task
@@ -301,14 +311,14 @@ fn execute_task(
         bottommost: task.bottommost,
         target_file_size,
         table_options: if task.bottommost {
-            inner.bottommost_sst_options.clone()
+            tree.bottommost_sst_options.clone()
         } else {
-            inner.sst_options.clone()
+            tree.sst_options.clone()
         },
         lower: task.lower.clone(),
         upper: task.upper.clone(),
         filter,
-        merge_operator: inner.merge_operator(),
+        merge_operator: tree.merge_operator(),
     };
     // The tables as the version holds them: through the block cache, and
     // an ingested one at its global sequence number.
@@ -323,10 +333,11 @@ fn execute_task(
 /// version will hold them; on failure the outputs are removed.
 fn checked_tables(
     inner: &Inner,
+    tree: &Tree,
     task: &Task,
     outcome: &CompactionOutcome,
 ) -> Result<Vec<Arc<Table>>, Retry> {
-    let run_id = output_run_id(inner, task);
+    let run_id = output_run_id(inner, tree, task);
     let min_seqno = task.tables().map(|t| t.record.min_seqno).min().unwrap_or(0);
     let max_seqno = task.tables().map(|t| t.record.max_seqno).max().unwrap_or(0);
     let mut tables = Vec::with_capacity(outcome.added.len());
@@ -351,6 +362,7 @@ fn checked_tables(
                     lower: out.lower.clone(),
                     upper: out.upper.clone(),
                     global_seqno: None,
+                    keyspace: tree.id,
                 },
                 reader,
             })),
@@ -382,7 +394,7 @@ fn table_number(path: &Path) -> Option<u64> {
 /// Records the compaction and publishes the version without the task's
 /// input tables (a run left with none goes) and with `tables`: as a new
 /// run in place of the input runs, or in their level's run.
-fn install(inner: &Inner, task: &Task, tables: Vec<Arc<Table>>) -> Result<()> {
+fn install(inner: &Inner, tree: &Tree, task: &Task, tables: Vec<Arc<Table>>) -> Result<()> {
     let removed: HashSet<u64> = task.tables().map(|t| t.record.number).collect();
     let mut manifest = lock(&inner.manifest);
     manifest.append(VersionEdit {
@@ -390,7 +402,7 @@ fn install(inner: &Inner, task: &Task, tables: Vec<Arc<Table>>) -> Result<()> {
         removed: removed.iter().copied().collect(),
         ..VersionEdit::default()
     })?;
-    let mut current = lock(&inner.version);
+    let mut current = lock(&tree.version);
     let mut runs: Vec<Arc<Run>> = Vec::with_capacity(current.runs.len() + 1);
     let mut first_input = None;
     for run in &current.runs {

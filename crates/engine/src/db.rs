@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use lsmkit_compaction::MergeOperator;
 use lsmkit_memtable::Memtable;
-use lsmkit_sstable::{ReaderOptions, SeqNo, SstOptions, ValueKind};
+use lsmkit_sstable::{ReaderOptions, SeqNo, ValueKind};
 use lsmkit_vfs::{FileLock, Fs};
 use lsmkit_wal::Wal;
 
@@ -18,6 +18,7 @@ use crate::batch::WriteBatch;
 use crate::db_iter::{DbIter, bounds_of, prefix_end};
 use crate::error::{Error, Result};
 use crate::format::{self, DecodedBatch};
+use crate::keyspace::{Keyspace, KeyspaceOptions, Tree, Trees};
 use crate::manifest::Manifest;
 use crate::options::Options;
 use crate::read_only::ReadOnly;
@@ -58,8 +59,9 @@ impl WriteOptions {
 #[derive(Debug)]
 pub(crate) struct WriteState {
     pub last_seqno: SeqNo,
-    /// The first sequence number of the mutable memtable.
-    pub mem_first_seqno: SeqNo,
+    /// Per keyspace, the sequence number of the first batch that wrote to
+    /// its mutable memtable; absent while that memtable holds nothing.
+    pub mem_first: BTreeMap<u64, SeqNo>,
     /// The largest sequence number of a batch in each WAL segment that
     /// holds one; a segment is obsolete once this is flushed.
     pub segment_max: BTreeMap<u64, SeqNo>,
@@ -71,20 +73,16 @@ pub(crate) struct Inner {
     pub fs: Arc<dyn Fs>,
     pub dir: PathBuf,
     pub options: Options,
-    pub sst_options: SstOptions,
-    /// How compactions into the oldest run write their tables.
-    pub bottommost_sst_options: SstOptions,
     /// How tables are opened: through the shared block cache, if any.
     pub reader_options: ReaderOptions,
     pub wal: Wal,
     pub write: Mutex<WriteState>,
     /// The newest sequence number readers may see: every write at or below
-    /// it is in the memtable.
+    /// it is in the memtables.
     pub visible: AtomicU64,
-    pub version: Mutex<Arc<Version>>,
+    /// The keyspaces' trees: memtables, runs, table options.
+    pub trees: Trees,
     pub manifest: Mutex<Manifest>,
-    /// Held while a compaction is picked and run: one at a time.
-    pub compaction: Mutex<()>,
     pub next_file: Arc<AtomicU64>,
     pub snapshots: SnapshotList,
     /// Removal of retired tables, held back while a checkpoint links.
@@ -94,18 +92,14 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// The current version: a cheap `Arc` clone under a short lock.
-    pub fn current(&self) -> Arc<Version> {
-        Arc::clone(&lock(&self.version))
-    }
-
-    /// The current version and the newest visible sequence number, read
-    /// together under the version lock. Read apart, a compaction installed
-    /// in between could have dropped a version the sequence number needs
-    /// (one shadowed by a write above it); read together, every compaction
-    /// in the version had only inputs at or below the sequence number.
-    pub fn view(&self) -> (Arc<Version>, SeqNo) {
-        let version = lock(&self.version);
+    /// The current version of `tree` and the newest visible sequence
+    /// number, read together under the tree's version lock. Read apart, a
+    /// compaction installed in between could have dropped a version the
+    /// sequence number needs (one shadowed by a write above it); read
+    /// together, every compaction in the version had only inputs at or
+    /// below the sequence number.
+    pub fn view(&self, tree: &Tree) -> (Arc<Version>, SeqNo) {
+        let version = lock(&tree.version);
         (Arc::clone(&version), self.visible_seqno())
     }
 
@@ -117,33 +111,53 @@ impl Inner {
         self.dir.join(format::table_file_name(number))
     }
 
-    pub fn merge_operator(&self) -> Option<Arc<dyn MergeOperator>> {
-        self.options.merge_operator.clone()
+    /// The tree of each keyspace the ops of `batch` write to, with its
+    /// mutable memtable, checked: the keyspace exists and, for a merge,
+    /// has a merge operator. REQUIRES: the write lock is held, so that no
+    /// keyspace is dropped meanwhile.
+    fn trees_of(
+        &self,
+        batch: &DecodedBatch<'_>,
+        has_merge: bool,
+    ) -> Result<Vec<(Arc<Tree>, Arc<Memtable>)>> {
+        let mut trees: Vec<(Arc<Tree>, Arc<Memtable>)> = Vec::with_capacity(1);
+        for op in &batch.ops {
+            let tree = match trees.iter().find(|(t, _)| t.id == op.keyspace) {
+                Some((tree, _)) => Arc::clone(tree),
+                None => {
+                    let tree =
+                        self.trees
+                            .by_id(op.keyspace)
+                            .ok_or_else(|| Error::KeyspaceNotFound {
+                                name: format!("#{}", op.keyspace),
+                            })?;
+                    let mem = Arc::clone(&tree.current().mem);
+                    trees.push((Arc::clone(&tree), mem));
+                    tree
+                }
+            };
+            if has_merge && op.kind == ValueKind::Merge && tree.options.merge_operator.is_none() {
+                return Err(Error::NoMergeOperator { key: None });
+            }
+        }
+        Ok(trees)
     }
 
     /// Applies `batch` under the write lock, then syncs the WAL if asked.
-    fn write(&self, mut batch: WriteBatch, durable: bool) -> Result<()> {
+    pub fn write(&self, mut batch: WriteBatch, durable: bool) -> Result<()> {
         self.bg.check()?;
-        if batch.has_merge() && self.options.merge_operator.is_none() {
-            return Err(Error::NoMergeOperator { key: None });
-        }
         if batch.is_empty() {
             return if durable { self.sync_wal() } else { Ok(()) };
         }
         self.bg.throttle(self)?;
         let user_bytes = batch.user_bytes();
+        let has_merge = batch.has_merge();
         {
             let mut w = lock(&self.write);
             self.bg.check()?;
             let first = w.last_seqno + 1;
             let last = w.last_seqno + batch.len() as u64;
             let record = batch.record(first);
-            let appended = self
-                .wal
-                .append(record)
-                .map_err(|e| self.bg.set_error(e.into()))?;
-            let max = w.segment_max.entry(appended.position.segment).or_default();
-            *max = (*max).max(last);
             let decoded = format::decode_batch(record).map_err(|e| {
                 self.bg.set_error(Error::corruption(
                     "<write batch>",
@@ -152,8 +166,24 @@ impl Inner {
                     e.what,
                 ))
             })?;
-            let mem = Arc::clone(&self.current().mem);
-            apply_batch(&mem, &decoded).map_err(|e| self.bg.set_error(e))?;
+            // Refused before anything is appended: the batch is all or none.
+            let trees = self.trees_of(&decoded, has_merge)?;
+            let appended = self
+                .wal
+                .append(record)
+                .map_err(|e| self.bg.set_error(e.into()))?;
+            let max = w.segment_max.entry(appended.position.segment).or_default();
+            *max = (*max).max(last);
+            let mem_of = |keyspace: u64, _| {
+                trees
+                    .iter()
+                    .find(|(t, _)| t.id == keyspace)
+                    .map(|(_, mem)| &**mem)
+            };
+            apply_batch(&decoded, mem_of).map_err(|e| self.bg.set_error(e))?;
+            for (tree, _) in &trees {
+                w.mem_first.entry(tree.id).or_insert(first);
+            }
             w.last_seqno = last;
             self.visible.store(last, Ordering::Release);
             let wal_bytes = record.len() as u64;
@@ -167,8 +197,10 @@ impl Inner {
                 self.bg.notify();
             }
             Counters::add(&self.counters.user_bytes, user_bytes);
-            if mem.approximate_memory() >= self.options.write_buffer_size {
-                self.switch_memtable(&mut w);
+            for (tree, mem) in &trees {
+                if mem.approximate_memory() >= tree.options.write_buffer_size {
+                    self.switch_memtable(tree, &mut w);
+                }
             }
         }
         if durable {
@@ -181,20 +213,20 @@ impl Inner {
         self.wal.sync().map_err(|e| self.bg.set_error(e.into()))
     }
 
-    /// Freezes the mutable memtable (if it holds anything) and queues it
-    /// for the flush thread. REQUIRES: the write lock is held (`w`).
-    pub fn switch_memtable(&self, w: &mut WriteState) {
-        let mut current = lock(&self.version);
+    /// Freezes the mutable memtable of `tree` (if it holds anything) and
+    /// queues it for the flush thread. REQUIRES: the write lock is held
+    /// (`w`).
+    pub fn switch_memtable(&self, tree: &Tree, w: &mut WriteState) {
+        let mut current = lock(&tree.version);
         if current.mem.is_empty() {
             return;
         }
         current.mem.freeze();
         let frozen = Arc::new(Frozen {
             mem: Arc::clone(&current.mem),
-            first_seqno: w.mem_first_seqno,
+            first_seqno: w.mem_first.remove(&tree.id).unwrap_or(w.last_seqno + 1),
             last_seqno: w.last_seqno,
         });
-        w.mem_first_seqno = w.last_seqno + 1;
         let mut all_frozen = vec![frozen];
         all_frozen.extend(current.frozen.iter().cloned());
         *current = Arc::new(Version {
@@ -206,10 +238,27 @@ impl Inner {
         self.bg.notify();
     }
 
-    pub fn stats(&self) -> Stats {
+    /// Freezes the mutable memtable of every keyspace. REQUIRES: the write
+    /// lock is held (`w`).
+    pub fn switch_all(&self, w: &mut WriteState) {
+        for tree in self.trees.all() {
+            self.switch_memtable(&tree, w);
+        }
+    }
+
+    /// Flushes the memtable of `tree` and waits until none of its frozen
+    /// memtables is left.
+    pub fn flush_tree(&self, tree: &Tree) -> Result<()> {
+        self.bg.check()?;
+        self.switch_memtable(tree, &mut lock(&self.write));
+        self.bg
+            .wait_until(|| tree.is_dropped() || tree.current().frozen.is_empty())
+    }
+
+    pub fn stats(&self, tree: &Tree) -> Stats {
         let mut stats = Stats::default();
         self.counters.fill(&mut stats);
-        let (version, seqno) = self.view();
+        let (version, seqno) = self.view(tree);
         fill_shape(&mut stats, &version, seqno, &self.reader_options);
         stats
     }
@@ -275,38 +324,38 @@ pub(crate) enum Source {
 }
 
 impl Source {
-    /// The current version and the newest sequence number it may be read
-    /// at (see [`Inner::view`]).
-    pub fn view(&self) -> (Arc<Version>, SeqNo) {
+    /// The current version of `tree` and the newest sequence number it may
+    /// be read at (see [`Inner::view`]).
+    pub fn view(&self, tree: &Tree) -> (Arc<Version>, SeqNo) {
         match self {
-            Source::Live(inner) => inner.view(),
-            Source::Fixed(fixed) => (Arc::clone(&fixed.version), fixed.seqno),
+            Source::Live(inner) => inner.view(tree),
+            Source::Fixed(fixed) => (tree.current(), fixed.seqno),
         }
     }
 
-    /// The current version.
-    pub fn current(&self) -> Arc<Version> {
+    /// The keyspaces' trees.
+    pub fn trees(&self) -> &Trees {
         match self {
-            Source::Live(inner) => inner.current(),
-            Source::Fixed(fixed) => Arc::clone(&fixed.version),
+            Source::Live(inner) => &inner.trees,
+            Source::Fixed(fixed) => &fixed.trees,
         }
     }
 
-    /// The merge operator reads resolve operands with, borrowed: a point
-    /// read need not touch the `Arc`'s count.
-    pub fn merge_operator_ref(&self) -> Option<&dyn MergeOperator> {
+    /// The shared state of a handle that may write, or
+    /// [`Error::ReadOnly`].
+    pub fn writable(&self) -> Result<&Arc<Inner>> {
         match self {
-            Source::Live(inner) => inner.options.merge_operator.as_deref(),
-            Source::Fixed(fixed) => fixed.merge_operator.as_deref(),
+            Source::Live(inner) => Ok(inner),
+            Source::Fixed(fixed) => Err(Error::ReadOnly {
+                path: fixed.dir.clone(),
+            }),
         }
     }
 
-    /// The merge operator reads resolve operands with.
-    pub fn merge_operator(&self) -> Option<Arc<dyn MergeOperator>> {
-        match self {
-            Source::Live(inner) => inner.merge_operator(),
-            Source::Fixed(fixed) => fixed.merge_operator.clone(),
-        }
+    /// Writes `batch`, durable as asked (`None`: as the options say).
+    pub fn write(&self, batch: WriteBatch, durable: Option<bool>) -> Result<()> {
+        let inner = self.writable()?;
+        inner.write(batch, durable.unwrap_or(inner.options.sync_writes))
     }
 
     fn dir(&self) -> &Path {
@@ -316,14 +365,15 @@ impl Source {
         }
     }
 
-    fn stats(&self) -> Stats {
+    /// Counters, and the shape of `tree`.
+    pub fn stats_of(&self, tree: &Tree) -> Stats {
         match self {
-            Source::Live(inner) => inner.stats(),
+            Source::Live(inner) => inner.stats(tree),
             Source::Fixed(fixed) => {
                 let mut stats = Stats::default();
                 fill_shape(
                     &mut stats,
-                    &fixed.version,
+                    &tree.current(),
                     fixed.seqno,
                     &fixed.reader_options,
                 );
@@ -333,10 +383,17 @@ impl Source {
     }
 }
 
-/// Inserts the ops of `batch` into `mem`, op `i` at the batch's first
-/// sequence number plus `i`.
-pub(crate) fn apply_batch(mem: &Memtable, batch: &DecodedBatch<'_>) -> Result<()> {
+/// Inserts the ops of `batch`, op `i` at the batch's first sequence number
+/// plus `i`, each into the memtable `mem_of` gives for its keyspace and
+/// sequence number (none: the op is skipped).
+pub(crate) fn apply_batch<'m>(
+    batch: &DecodedBatch<'_>,
+    mut mem_of: impl FnMut(u64, SeqNo) -> Option<&'m Memtable>,
+) -> Result<()> {
     for (seqno, op) in (batch.seqno..).zip(&batch.ops) {
+        let Some(mem) = mem_of(op.keyspace, seqno) else {
+            continue;
+        };
         match op.kind {
             ValueKind::RangeDelete => mem.delete_range(op.key, op.value, seqno)?,
             kind => mem.insert(op.key, seqno, kind, op.value)?,
@@ -441,12 +498,66 @@ impl Db {
     /// The shared state of a handle that may write, or
     /// [`Error::ReadOnly`].
     fn writable(&self) -> Result<&Arc<Inner>> {
-        match &self.source {
-            Source::Live(inner) => Ok(inner),
-            Source::Fixed(fixed) => Err(Error::ReadOnly {
-                path: fixed.dir.clone(),
-            }),
+        self.source.writable()
+    }
+
+    /// The keyspace named `name`, or [`Error::KeyspaceNotFound`]. The
+    /// default keyspace, which every database has, is named
+    /// [`"default"`](crate::DEFAULT_KEYSPACE_NAME); `put`, `get`, ... of
+    /// `Db` itself read and write it.
+    pub fn keyspace(&self, name: &str) -> Result<Keyspace> {
+        let tree = self
+            .source
+            .trees()
+            .by_name(name)
+            .ok_or_else(|| Error::KeyspaceNotFound {
+                name: name.to_string(),
+            })?;
+        Ok(Keyspace {
+            source: self.source.clone(),
+            tree,
+        })
+    }
+
+    /// The default keyspace, as a [`Keyspace`] handle.
+    pub fn default_keyspace(&self) -> Keyspace {
+        Keyspace {
+            source: self.source.clone(),
+            tree: Arc::clone(&self.source.trees().default),
         }
+    }
+
+    /// The names of every keyspace, the default one first, then in the
+    /// order they were created.
+    pub fn keyspace_names(&self) -> Vec<String> {
+        self.source
+            .trees()
+            .all()
+            .into_iter()
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// Creates the keyspace `name` (1 to 255 bytes), with `options` over
+    /// the database's, durably: once this returns, the keyspace survives a
+    /// crash. [`Error::KeyspaceExists`] if there is one of that name.
+    /// Pass the same options to [`Options::keyspace`] for later opens.
+    pub fn create_keyspace(&self, name: &str, options: KeyspaceOptions) -> Result<Keyspace> {
+        let inner = self.writable()?;
+        let tree = crate::keyspace::create_keyspace(inner, name, &options)?;
+        Ok(Keyspace {
+            source: self.source.clone(),
+            tree,
+        })
+    }
+
+    /// Drops the keyspace `name`, durably: its data is gone (its tables
+    /// deleted, its memtable's writes never replayed), its handles fail,
+    /// and its name may be created again (a new, empty keyspace). The
+    /// default keyspace cannot be dropped ([`Error::InvalidOption`]).
+    pub fn drop_keyspace(&self, name: &str) -> Result<()> {
+        let inner = self.writable()?;
+        crate::keyspace::drop_keyspace(inner, name)
     }
 
     /// Sets `key` to `value`.
@@ -499,9 +610,7 @@ impl Db {
 
     /// Applies `batch` atomically, durable as `options` say.
     pub fn write_with(&self, batch: WriteBatch, options: WriteOptions) -> Result<()> {
-        let inner = self.writable()?;
-        let durable = options.durable.unwrap_or(inner.options.sync_writes);
-        inner.write(batch, durable)
+        self.source.write(batch, options.durable)
     }
 
     /// Makes every write so far durable.
@@ -513,8 +622,9 @@ impl Db {
 
     /// The newest value of `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let (version, seqno) = self.source.view();
-        version.get(key, seqno, self.source.merge_operator_ref())
+        let tree = &self.source.trees().default;
+        let (version, seqno) = self.source.view(tree);
+        version.get(key, seqno, tree.options.merge_operator.as_deref())
     }
 
     /// A consistent view of the database as it is now.
@@ -525,14 +635,16 @@ impl Db {
     /// The live keys of `range`, in key order (`.rev()` for descending),
     /// as of now.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        let (version, seqno) = self.source.view();
-        range_at(range, version, seqno, self.source.merge_operator())
+        let tree = &self.source.trees().default;
+        let (version, seqno) = self.source.view(tree);
+        range_at(range, version, seqno, tree.merge_operator())
     }
 
     /// The live keys that start with `prefix`, as of now.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        let (version, seqno) = self.source.view();
-        prefix_at(prefix, version, seqno, self.source.merge_operator())
+        let tree = &self.source.trees().default;
+        let (version, seqno) = self.source.view(tree);
+        prefix_at(prefix, version, seqno, tree.merge_operator())
     }
 
     /// Every live key, as of now.
@@ -551,15 +663,12 @@ impl Db {
         inner.wal.flush().map_err(|e| inner.bg.set_error(e.into()))
     }
 
-    /// Flushes the memtable to a table and waits until every frozen
-    /// memtable is flushed.
+    /// Flushes the memtable of every keyspace to a table and waits until
+    /// every frozen memtable is flushed.
     pub fn flush(&self) -> Result<()> {
         let inner = self.writable()?;
         inner.bg.check()?;
-        {
-            let mut w = lock(&inner.write);
-            inner.switch_memtable(&mut w);
-        }
+        inner.switch_all(&mut lock(&inner.write));
         inner.bg.wait_flushed(inner)
     }
 
@@ -575,12 +684,16 @@ impl Db {
         inner.bg.wait_settled(inner)
     }
 
-    /// Flushes, then merges every sorted run into one (a full, bottommost
-    /// compaction that keeps what live snapshots need), and waits for it.
+    /// Flushes, then merges every sorted run of each keyspace into one (a
+    /// full, bottommost compaction that keeps what live snapshots need),
+    /// and waits for it.
     pub fn compact(&self) -> Result<()> {
         self.flush()?;
         let inner = self.writable()?;
-        crate::compact::compact_all(inner).map_err(|e| inner.bg.set_error(e))
+        for tree in inner.trees.all() {
+            crate::compact::compact_all(inner, &tree).map_err(|e| inner.bg.set_error(e))?;
+        }
+        Ok(())
     }
 
     /// Ingests the tables at `paths` (on the database's filesystem), built
@@ -642,7 +755,7 @@ impl Db {
     pub fn ingest<P: AsRef<Path>>(&self, paths: &[P]) -> Result<()> {
         let inner = self.writable()?;
         let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
-        crate::ingest::ingest(inner, &paths)
+        crate::ingest::ingest(inner, &inner.trees.default, &paths)
     }
 
     /// Writes a consistent copy of the database into directory `dir` (on
@@ -680,10 +793,11 @@ impl Db {
         crate::checkpoint::checkpoint(self.writable()?, dir.as_ref())
     }
 
-    /// Counters and the current shape of the database (a read-only
-    /// handle counts nothing: its counters are zero).
+    /// Counters and the current shape of the default keyspace (a
+    /// read-only handle counts nothing: its counters are zero; see
+    /// [`Keyspace::stats`] for another keyspace's shape).
     pub fn stats(&self) -> Stats {
-        self.source.stats()
+        self.source.stats_of(&self.source.trees().default)
     }
 
     /// The database directory.
@@ -732,7 +846,10 @@ impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
             .field("dir", &self.path())
-            .field("last_seqno", &self.source.view().1)
+            .field(
+                "last_seqno",
+                &self.source.view(&self.source.trees().default).1,
+            )
             .field("read_only", &self.is_read_only())
             .finish_non_exhaustive()
     }

@@ -181,6 +181,20 @@ pub enum Error {
         /// The configured operator's name.
         configured: String,
     },
+    /// No keyspace of that name (or id, `#<id>`, for a batch op) exists:
+    /// it was never created, or was dropped.
+    #[error("no keyspace {name:?}")]
+    KeyspaceNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// [`Db::create_keyspace`](crate::Db::create_keyspace) was given the
+    /// name of a keyspace that exists.
+    #[error("keyspace {name:?} exists")]
+    KeyspaceExists {
+        /// The name given.
+        name: String,
+    },
     /// The database was closed (or its handle dropped) while the call ran.
     #[error("the database is closed")]
     Closed,
@@ -217,6 +231,8 @@ impl Error {
             | Error::IngestUnorderable { .. }
             | Error::ReadOnly { .. }
             | Error::CheckpointDirNotEmpty { .. }
+            | Error::KeyspaceNotFound { .. }
+            | Error::KeyspaceExists { .. }
             | Error::Closed
             | Error::BackgroundPanic { .. } => false,
         }

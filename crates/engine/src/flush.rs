@@ -20,35 +20,58 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use lsmkit_compaction::CompactionStream;
-use lsmkit_sstable::{SstReader, SstWriter};
+use lsmkit_sstable::{SeqNo, SstReader, SstWriter};
 
 use crate::background::{Retry, lock};
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::format::{TableRecord, VersionEdit};
+use crate::keyspace::Tree;
 use crate::stats::Counters;
 use crate::version::{Frozen, Run, Table, Version};
 
-/// Flushes `frozen`, the oldest frozen memtable.
-pub(crate) fn flush(inner: &Inner, frozen: &Arc<Frozen>) -> Result<(), Retry> {
+/// Flushes `frozen`, the oldest frozen memtable of `tree`.
+pub(crate) fn flush(inner: &Inner, tree: &Tree, frozen: &Arc<Frozen>) -> Result<(), Retry> {
     let table = if frozen.mem.is_empty() {
         None
     } else {
-        Some(write_table(inner, frozen)?)
+        Some(write_table(inner, tree, frozen)?)
     };
-    install(inner, frozen, table).map_err(Retry::No)?;
+    let low_water = install(inner, tree, frozen, table).map_err(Retry::No)?;
     Counters::add(&inner.counters.flushes, 1);
-    remove_obsolete_segments(inner, frozen.last_seqno);
+    remove_obsolete_segments(inner, low_water);
     Ok(())
 }
 
+/// The WAL's low-water mark once `frozen` of `tree` is flushed: every
+/// write at or below it is in a table, in every keyspace. It is just below
+/// the oldest write still only in a memtable (a frozen one other than
+/// `frozen`, or a mutable one), or the newest write if there is none.
+fn low_water(inner: &Inner, tree: &Tree, frozen: &Arc<Frozen>) -> SeqNo {
+    // Under the write lock: no write is half applied, and the mutable
+    // memtables' first sequence numbers stay put.
+    let w = lock(&inner.write);
+    let mut oldest: Option<SeqNo> = None;
+    for t in inner.trees.all() {
+        let version = t.current();
+        let unflushed = version
+            .frozen
+            .iter()
+            .filter(|f| !(t.id == tree.id && Arc::ptr_eq(f, frozen)))
+            .filter(|f| f.first_seqno <= f.last_seqno)
+            .map(|f| f.first_seqno)
+            .chain(w.mem_first.get(&t.id).copied());
+        oldest = oldest.into_iter().chain(unflushed).min();
+    }
+    oldest.map_or(w.last_seqno, |first| first - 1)
+}
+
 /// Writes and checks the table of `frozen`.
-fn write_table(inner: &Inner, frozen: &Frozen) -> Result<Table, Retry> {
+fn write_table(inner: &Inner, tree: &Tree, frozen: &Frozen) -> Result<Table, Retry> {
     let number = inner.next_file.fetch_add(1, Ordering::SeqCst);
     let path = inner.table_path(number);
     let written = (|| -> Result<(u64, u64)> {
-        let mut writer =
-            SstWriter::create(Arc::clone(&inner.fs), &path, inner.sst_options.clone())?;
+        let mut writer = SstWriter::create(Arc::clone(&inner.fs), &path, tree.sst_options.clone())?;
         // A snapshot taken from here on reads at or above every version
         // of the frozen memtable, where the stream changes nothing.
         let mut stream = CompactionStream::new(
@@ -57,7 +80,7 @@ fn write_table(inner: &Inner, frozen: &Frozen) -> Result<Table, Retry> {
             &inner.snapshots.seqnos(),
             false,
         )
-        .with_merge_operator(inner.merge_operator());
+        .with_merge_operator(tree.merge_operator());
         let mut entries = 0;
         while let Some((key, value)) = stream.next() {
             writer.add(key, value)?;
@@ -96,6 +119,7 @@ fn write_table(inner: &Inner, frozen: &Frozen) -> Result<Table, Retry> {
             lower: Vec::new(),
             upper: None,
             global_seqno: None,
+            keyspace: tree.id,
         },
         reader,
     })
@@ -121,16 +145,31 @@ pub(crate) fn check_output(inner: &Inner, number: u64, entries: u64) -> Result<A
 }
 
 /// Records the flush in the manifest, then publishes the version without
-/// `frozen` and with its table as the newest run.
-fn install(inner: &Inner, frozen: &Arc<Frozen>, table: Option<Table>) -> Result<()> {
+/// `frozen` and with its table as the newest run. Returns the WAL's
+/// low-water mark it recorded.
+fn install(
+    inner: &Inner,
+    tree: &Tree,
+    frozen: &Arc<Frozen>,
+    table: Option<Table>,
+) -> Result<SeqNo> {
+    let low_water = low_water(inner, tree, frozen);
     let mut manifest = lock(&inner.manifest);
+    if tree.is_dropped() {
+        // Dropped while the table was written: nothing records it.
+        if let Some(table) = &table {
+            let _ = inner.fs.remove(&inner.table_path(table.record.number));
+        }
+        return Ok(manifest.state().flushed_seqno);
+    }
     manifest.append(VersionEdit {
         last_seqno: Some(inner.visible_seqno()),
-        flushed_seqno: Some(frozen.last_seqno),
+        flushed_seqno: Some(low_water),
+        keyspace_flushed: vec![(tree.id, frozen.last_seqno)],
         added: table.iter().map(|t| t.record.clone()).collect(),
         ..VersionEdit::default()
     })?;
-    let mut current = lock(&inner.version);
+    let mut current = lock(&tree.version);
     let mut runs = Vec::with_capacity(current.runs.len() + 1);
     if let Some(table) = table {
         runs.push(Arc::new(Run::new(vec![Arc::new(table)])));
@@ -146,7 +185,7 @@ fn install(inner: &Inner, frozen: &Arc<Frozen>, table: Option<Table>) -> Result<
             .collect(),
         runs,
     });
-    Ok(())
+    Ok(low_water)
 }
 
 /// Deletes the WAL segments whose batches are all at or below `flushed`,

@@ -10,6 +10,9 @@
 //!           | 0x01 key:bytes value:bytes      (Put)
 //!           | 0x02 start:bytes end:bytes      (RangeDelete of [start, end))
 //!           | 0x03 key:bytes operand:bytes    (Merge)
+//!           | 0x10 keyspace:varint64          (switch: the ops after it are
+//!                                              of that keyspace; no op,
+//!                                              not counted, no seqno)
 //! bytes    := len:varint32 byte{len}
 //!
 //! edit     := field*
@@ -19,6 +22,13 @@
 //!           | 4 table                         (add a table)
 //!           | 5 number:varint64               (remove a table)
 //!           | 6 level:varint32 table          (add a table at a level >= 1)
+//!           | 7 global_seqno:varint64         (of the table added before it)
+//!           | 8 id:varint64 name:bytes        (create keyspace `id`)
+//!           | 9 id:varint64                   (drop keyspace `id`)
+//!           | 10 keyspace:varint64            (of the table added before it;
+//!                                              absent: keyspace 0)
+//!           | 11 id:varint64 seqno:varint64   (keyspace `id` flushed through
+//!                                              `seqno`)
 //! table    := run:varint64 number:varint64 size:varint64
 //!             min_seqno:varint64 max_seqno:varint64
 //!             lower:bytes (0x00 | 0x01 upper:bytes)
@@ -56,7 +66,22 @@ mod tag {
     pub const REMOVE_TABLE: u32 = 5;
     pub const ADD_LEVEL_TABLE: u32 = 6;
     pub const GLOBAL_SEQNO: u32 = 7;
+    pub const CREATE_KEYSPACE: u32 = 8;
+    pub const DROP_KEYSPACE: u32 = 9;
+    pub const TABLE_KEYSPACE: u32 = 10;
+    pub const KEYSPACE_FLUSHED: u32 = 11;
 }
+
+/// The id of the default keyspace, which every database has and which
+/// ops and tables belong to unless they say otherwise.
+pub const DEFAULT_KEYSPACE: u64 = 0;
+
+/// The byte that opens a keyspace switch in a batch, in the place of an op
+/// kind: the ops after it belong to the keyspace it names.
+pub const KEYSPACE_SWITCH: u8 = 0x10;
+
+/// The longest keyspace name, in bytes.
+pub const MAX_KEYSPACE_NAME: usize = 255;
 
 /// The file name of table `number`.
 pub fn table_file_name(number: u64) -> String {
@@ -256,10 +281,20 @@ pub fn put_op(rep: &mut Vec<u8>, kind: ValueKind, key: &[u8], value: &[u8]) {
     }
 }
 
+/// Appends a switch to `keyspace` to a batch body: the ops after it, until
+/// the next switch, belong to that keyspace (before any switch, to the
+/// default keyspace).
+pub fn put_keyspace_switch(rep: &mut Vec<u8>, keyspace: u64) {
+    rep.push(KEYSPACE_SWITCH);
+    put_varint64(rep, keyspace);
+}
+
 /// One decoded op of a batch; `value` is empty for a delete and the end key
 /// for a range delete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Op<'a> {
+    /// The keyspace the op writes to.
+    pub keyspace: u64,
     /// What the op does.
     pub kind: ValueKind,
     /// The key (the start, for a range delete).
@@ -296,9 +331,16 @@ pub fn decode_batch(rep: &[u8]) -> Result<DecodedBatch<'_>, DecodeError> {
     }
     // Each op takes at least two bytes: never allocate more than the input.
     let mut ops = Vec::with_capacity((count as usize).min(rep.len() / 2));
-    for _ in 0..count {
+    let mut keyspace = DEFAULT_KEYSPACE;
+    while ops.len() < count as usize {
         let at = d.offset();
-        let kind = ValueKind::from_u8(d.u8("op kind")?).ok_or_else(|| DecodeError {
+        let byte = d.u8("op kind")?;
+        if byte == KEYSPACE_SWITCH {
+            // At least two bytes each: the loop ends within the input.
+            keyspace = d.varint64("keyspace")?;
+            continue;
+        }
+        let kind = ValueKind::from_u8(byte).ok_or_else(|| DecodeError {
             offset: at,
             what: "unknown op kind".into(),
         })?;
@@ -309,12 +351,22 @@ pub fn decode_batch(rep: &[u8]) -> Result<DecodedBatch<'_>, DecodeError> {
             ValueKind::RangeDelete => d.bytes("range end")?,
             ValueKind::Merge => d.bytes("merge operand")?,
         };
-        ops.push(Op { kind, key, value });
+        ops.push(Op {
+            keyspace,
+            kind,
+            key,
+            value,
+        });
     }
     if !d.is_empty() {
         return Err(d.error(format!("bytes after the batch's {count} ops")));
     }
     Ok(DecodedBatch { seqno, ops })
+}
+
+/// Whether `name` may name a keyspace: 1 to [`MAX_KEYSPACE_NAME`] bytes.
+pub fn valid_keyspace_name(name: &str) -> bool {
+    (1..=MAX_KEYSPACE_NAME).contains(&name.len())
 }
 
 /// A table as the manifest records it.
@@ -348,6 +400,9 @@ pub struct TableRecord {
     /// `ReaderOptions::global_seqno`); then `min_seqno == max_seqno ==`
     /// it. `None`: the file's own numbers.
     pub global_seqno: Option<SeqNo>,
+    /// The keyspace the table belongs to ([`DEFAULT_KEYSPACE`] unless the
+    /// record says otherwise).
+    pub keyspace: u64,
 }
 
 /// A change to the set of tables and the counters, one manifest record.
@@ -365,6 +420,14 @@ pub struct VersionEdit {
     pub added: Vec<TableRecord>,
     /// Tables removed, by number.
     pub removed: Vec<u64>,
+    /// Keyspaces created: id and name.
+    pub created_keyspaces: Vec<(u64, String)>,
+    /// Keyspaces dropped, by id (their tables are removed by the same
+    /// edit).
+    pub dropped_keyspaces: Vec<u64>,
+    /// Keyspaces whose writes are all in tables up to a sequence number
+    /// above `flushed_seqno` (which holds for every keyspace).
+    pub keyspace_flushed: Vec<(u64, SeqNo)>,
 }
 
 impl VersionEdit {
@@ -401,10 +464,28 @@ impl VersionEdit {
                 put_varint32(out, tag::GLOBAL_SEQNO);
                 put_varint64(out, seqno);
             }
+            if t.keyspace != DEFAULT_KEYSPACE {
+                put_varint32(out, tag::TABLE_KEYSPACE);
+                put_varint64(out, t.keyspace);
+            }
         }
         for &number in &self.removed {
             put_varint32(out, tag::REMOVE_TABLE);
             put_varint64(out, number);
+        }
+        for (id, name) in &self.created_keyspaces {
+            put_varint32(out, tag::CREATE_KEYSPACE);
+            put_varint64(out, *id);
+            put_bytes(out, name.as_bytes());
+        }
+        for &id in &self.dropped_keyspaces {
+            put_varint32(out, tag::DROP_KEYSPACE);
+            put_varint64(out, id);
+        }
+        for &(id, seqno) in &self.keyspace_flushed {
+            put_varint32(out, tag::KEYSPACE_FLUSHED);
+            put_varint64(out, id);
+            put_varint64(out, seqno);
         }
     }
 
@@ -443,6 +524,7 @@ impl VersionEdit {
                             _ => return Err(d.error("table upper-bound flag is not 0 or 1")),
                         },
                         global_seqno: None,
+                        keyspace: DEFAULT_KEYSPACE,
                     };
                     let empty_keys = table.upper.as_ref().is_some_and(|u| *u <= table.lower);
                     if table.min_seqno > table.max_seqno || empty_keys {
@@ -471,6 +553,47 @@ impl VersionEdit {
                         });
                     }
                     table.global_seqno = Some(seqno);
+                }
+                tag::TABLE_KEYSPACE => {
+                    let keyspace = d.varint64("table keyspace")?;
+                    let Some(table) = edit.added.last_mut() else {
+                        return Err(d.error("a table keyspace follows no added table"));
+                    };
+                    if table.keyspace != DEFAULT_KEYSPACE || keyspace == DEFAULT_KEYSPACE {
+                        return Err(DecodeError {
+                            offset: at,
+                            what: format!(
+                                "table {}: keyspace given twice, or as the default",
+                                table.number
+                            ),
+                        });
+                    }
+                    table.keyspace = keyspace;
+                }
+                tag::CREATE_KEYSPACE => {
+                    let id = d.varint64("keyspace id")?;
+                    let name_at = d.offset();
+                    let name = d.bytes("keyspace name")?;
+                    let name = std::str::from_utf8(name)
+                        .ok()
+                        .filter(|n| valid_keyspace_name(n))
+                        .ok_or(DecodeError {
+                            offset: name_at,
+                            what: "keyspace name is not 1 to 255 bytes of UTF-8".into(),
+                        })?;
+                    if id == DEFAULT_KEYSPACE {
+                        return Err(DecodeError {
+                            offset: at,
+                            what: "creates keyspace 0, the default".into(),
+                        });
+                    }
+                    edit.created_keyspaces.push((id, name.to_string()));
+                }
+                tag::DROP_KEYSPACE => edit.dropped_keyspaces.push(d.varint64("dropped keyspace")?),
+                tag::KEYSPACE_FLUSHED => {
+                    let id = d.varint64("keyspace id")?;
+                    edit.keyspace_flushed
+                        .push((id, d.seqno("keyspace flushed seqno")?));
                 }
                 tag::REMOVE_TABLE => edit.removed.push(d.varint64("removed table")?),
                 other => {
@@ -521,6 +644,21 @@ mod tests {
         assert_eq!(decode_current(b"MANIFEST-000003"), None);
         assert_eq!(decode_current(b"000003.sst\n"), None);
         assert_eq!(decode_current(b""), None);
+    }
+
+    #[test]
+    fn a_keyspace_switch_is_no_op_and_may_not_trail() {
+        let mut rep = vec![0; BATCH_HEADER_LEN];
+        put_op(&mut rep, ValueKind::Put, b"k", b"v");
+        put_keyspace_switch(&mut rep, 7);
+        put_op(&mut rep, ValueKind::Delete, b"k", b"");
+        set_batch_header(&mut rep, 5, 2);
+        let decoded = decode_batch(&rep).unwrap();
+        let keyspaces: Vec<u64> = decoded.ops.iter().map(|op| op.keyspace).collect();
+        assert_eq!(keyspaces, [DEFAULT_KEYSPACE, 7]);
+        put_keyspace_switch(&mut rep, 0);
+        let err = decode_batch(&rep).unwrap_err();
+        assert!(err.what.contains("after the batch"), "{err:?}");
     }
 
     #[test]
@@ -609,6 +747,7 @@ mod tests {
             lower: b"a".to_vec(),
             upper: None,
             global_seqno: None,
+            keyspace: 0,
         };
         let mut old = Vec::new();
         VersionEdit {
@@ -643,6 +782,7 @@ mod tests {
             lower: Vec::new(),
             upper: None,
             global_seqno: Some(5),
+            keyspace: 0,
         };
         let encode = |table: &TableRecord| {
             let mut out = Vec::new();
@@ -689,6 +829,7 @@ mod tests {
                 size,
                 // An ingested table: one sequence number, read globally.
                 global_seqno: (size % 4 == 0).then_some(a),
+                keyspace: number % 5 / 3 * (run % 9 + 1),
                 min_seqno: if size % 4 == 0 { a } else { a.min(b) },
                 max_seqno: if size % 4 == 0 { a } else { a.max(b) },
                 upper: (x != y).then(|| x.clone().max(y.clone())),
@@ -700,14 +841,29 @@ mod tests {
             proptest::option::of(any::<u64>()),
             proptest::collection::vec(table, 0..4),
             proptest::collection::vec(any::<u64>(), 0..4),
+            proptest::collection::vec((1..u64::MAX, "[a-z]{1,8}"), 0..3),
+            proptest::collection::vec(any::<u64>(), 0..3),
+            proptest::collection::vec((any::<u64>(), 0..=MAX_SEQNO), 0..3),
         )
             .prop_map(
-                |(last_seqno, flushed_seqno, next_file_number, added, removed)| VersionEdit {
+                |(
                     last_seqno,
                     flushed_seqno,
                     next_file_number,
                     added,
                     removed,
+                    created_keyspaces,
+                    dropped_keyspaces,
+                    keyspace_flushed,
+                )| VersionEdit {
+                    last_seqno,
+                    flushed_seqno,
+                    next_file_number,
+                    added,
+                    removed,
+                    created_keyspaces,
+                    dropped_keyspaces,
+                    keyspace_flushed,
                 },
             )
     }
@@ -733,18 +889,24 @@ mod tests {
         #[test]
         fn batch_round_trips(ops in proptest::collection::vec(
             (0u8..4, proptest::collection::vec(any::<u8>(), 0..6),
-             proptest::collection::vec(any::<u8>(), 0..6)), 0..8),
+             proptest::collection::vec(any::<u8>(), 0..6), 0u64..3), 0..8),
             seqno in 0..=MAX_SEQNO - 8) {
             let mut rep = vec![0; BATCH_HEADER_LEN];
-            for (kind, key, value) in &ops {
+            let mut keyspace = DEFAULT_KEYSPACE;
+            for (kind, key, value, ks) in &ops {
+                if *ks != keyspace {
+                    put_keyspace_switch(&mut rep, *ks);
+                    keyspace = *ks;
+                }
                 put_op(&mut rep, ValueKind::from_u8(*kind).unwrap(), key, value);
             }
             set_batch_header(&mut rep, seqno, ops.len() as u32);
             let decoded = decode_batch(&rep).unwrap();
             prop_assert_eq!(decoded.seqno, seqno);
             prop_assert_eq!(decoded.ops.len(), ops.len());
-            for (op, (kind, key, value)) in decoded.ops.iter().zip(&ops) {
+            for (op, (kind, key, value, ks)) in decoded.ops.iter().zip(&ops) {
                 prop_assert_eq!(op.kind as u8, *kind);
+                prop_assert_eq!(op.keyspace, *ks);
                 prop_assert_eq!(op.key, &key[..]);
                 let expect: &[u8] = if *kind == 0 { b"" } else { value };
                 prop_assert_eq!(op.value, expect);

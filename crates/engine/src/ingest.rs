@@ -44,6 +44,7 @@ use crate::background::lock;
 use crate::db::{Inner, WriteState};
 use crate::error::{Error, Result};
 use crate::format::{TableRecord, VersionEdit};
+use crate::keyspace::Tree;
 use crate::stats::Counters;
 use crate::version::{Run, Table, Version};
 
@@ -56,7 +57,7 @@ struct External {
 }
 
 /// Ingests the tables at `paths`; see the module docs.
-pub(crate) fn ingest(inner: &Inner, paths: &[&Path]) -> Result<()> {
+pub(crate) fn ingest(inner: &Inner, tree: &Tree, paths: &[&Path]) -> Result<()> {
     inner.bg.check()?;
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
@@ -92,7 +93,7 @@ pub(crate) fn ingest(inner: &Inner, paths: &[&Path]) -> Result<()> {
     let installed = (|| {
         // Empty the memtables while writers go on, then hold them back and
         // flush only what they wrote meanwhile.
-        inner.switch_memtable(&mut lock(&inner.write));
+        inner.switch_all(&mut lock(&inner.write));
         inner.bg.wait_flushed(inner)?;
         inner.bg.throttle(inner)?;
         let gate = inner.bg.hold_writers();
@@ -116,12 +117,13 @@ pub(crate) fn ingest(inner: &Inner, paths: &[&Path]) -> Result<()> {
                 },
                 upper: files.get(i + 1).map(|next| next.lower.clone()),
                 global_seqno: Some(seqno),
+                keyspace: tree.id,
             };
             let options = inner.reader_options.clone().global_seqno(seqno);
             let reader = SstReader::open_with(&*inner.fs, inner.table_path(number), options)?;
             tables.push(Arc::new(Table { record, reader }));
         }
-        install(inner, &mut w, tables, seqno)?;
+        install(inner, tree, &mut w, tables, seqno)?;
         drop(w);
         // Lets writers go, and wakes the compaction thread: the new run may
         // call for a compaction.
@@ -308,14 +310,17 @@ fn check_disjoint(files: &mut [External]) -> Result<()> {
 /// obsolete WAL segments), so the flushes are waited for without it; a
 /// writer that was past the gate may write meanwhile, hence the loop, which
 /// ends once those few are through.
-fn quiesce(inner: &Inner) -> Result<MutexGuard<'_, WriteState>> {
+pub(crate) fn quiesce(inner: &Inner) -> Result<MutexGuard<'_, WriteState>> {
     loop {
-        inner.switch_memtable(&mut lock(&inner.write));
+        inner.switch_all(&mut lock(&inner.write));
         inner.bg.wait_flushed(inner)?;
         let w = lock(&inner.write);
         inner.bg.check()?;
-        let version = inner.current();
-        if version.mem.is_empty() && version.frozen.is_empty() {
+        let empty = inner.trees.all().iter().all(|t| {
+            let version = t.current();
+            version.mem.is_empty() && version.frozen.is_empty()
+        });
+        if empty {
             return Ok(w);
         }
     }
@@ -324,8 +329,19 @@ fn quiesce(inner: &Inner) -> Result<MutexGuard<'_, WriteState>> {
 /// Records the ingestion in one manifest edit, then publishes `tables` as
 /// the newest run and `seqno` as visible. REQUIRES: the write lock (`w`)
 /// has been held since the memtables were flushed.
-fn install(inner: &Inner, w: &mut WriteState, tables: Vec<Arc<Table>>, seqno: SeqNo) -> Result<()> {
+fn install(
+    inner: &Inner,
+    tree: &Tree,
+    w: &mut WriteState,
+    tables: Vec<Arc<Table>>,
+    seqno: SeqNo,
+) -> Result<()> {
     let mut manifest = lock(&inner.manifest);
+    if tree.is_dropped() {
+        return Err(Error::KeyspaceNotFound {
+            name: tree.name.clone(),
+        });
+    }
     // On failure the edit may be durable or not: only recovery can tell,
     // so the error sticks (as a flush's does).
     manifest
@@ -336,7 +352,7 @@ fn install(inner: &Inner, w: &mut WriteState, tables: Vec<Arc<Table>>, seqno: Se
             ..VersionEdit::default()
         })
         .map_err(|e| inner.bg.set_error(e))?;
-    let mut current = lock(&inner.version);
+    let mut current = lock(&tree.version);
     let mut runs = Vec::with_capacity(current.runs.len() + 1);
     runs.push(Arc::new(Run::new(tables)));
     runs.extend(current.runs.iter().cloned());
@@ -348,7 +364,6 @@ fn install(inner: &Inner, w: &mut WriteState, tables: Vec<Arc<Table>>, seqno: Se
     // Under the version lock, so that a reader gets the run and the
     // sequence number that makes it visible together (see `Inner::view`).
     w.last_seqno = seqno;
-    w.mem_first_seqno = seqno + 1;
     inner.visible.store(seqno, Ordering::Release);
     Ok(())
 }

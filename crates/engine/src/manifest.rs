@@ -36,6 +36,12 @@ pub struct ManifestState {
     pub flushed_seqno: SeqNo,
     /// The lowest file number not yet handed out.
     pub next_file_number: u64,
+    /// The keyspaces besides the default one, by id: their names.
+    pub keyspaces: BTreeMap<u64, String>,
+    /// Per keyspace (the default one included), the sequence number through
+    /// which its writes are all in tables, where the manifest recorded one;
+    /// `flushed_seqno` holds for every keyspace (see [`Self::flushed_of`]).
+    pub keyspace_flushed: BTreeMap<u64, SeqNo>,
 }
 
 /// The manifest CURRENT names, read and replayed: which file it is, how
@@ -55,14 +61,48 @@ impl ManifestState {
     /// Applies `edit`; an edit that removes a table that is not live, or
     /// adds one that is, is refused (the manifest is corrupt).
     fn apply(&mut self, edit: &VersionEdit) -> std::result::Result<(), String> {
+        for (id, name) in &edit.created_keyspaces {
+            if self.keyspaces.contains_key(id) || *id == format::DEFAULT_KEYSPACE {
+                return Err(format!("edit creates keyspace {id}, which exists"));
+            }
+            if self.keyspaces.values().any(|n| n == name) {
+                return Err(format!("edit creates a second keyspace named {name:?}"));
+            }
+            self.keyspaces.insert(*id, name.clone());
+        }
         for number in &edit.removed {
             if self.tables.remove(number).is_none() {
                 return Err(format!("edit removes table {number}, which is not live"));
             }
         }
         for table in &edit.added {
+            if !self.is_keyspace(table.keyspace) {
+                return Err(format!(
+                    "edit adds table {} to keyspace {}, which does not exist",
+                    table.number, table.keyspace
+                ));
+            }
             if self.tables.insert(table.number, table.clone()).is_some() {
                 return Err(format!("edit adds table {}, which is live", table.number));
+            }
+        }
+        for &(id, seqno) in &edit.keyspace_flushed {
+            if !self.is_keyspace(id) {
+                return Err(format!("edit flushes keyspace {id}, which does not exist"));
+            }
+            let flushed = self.keyspace_flushed.entry(id).or_default();
+            *flushed = (*flushed).max(seqno);
+        }
+        for id in &edit.dropped_keyspaces {
+            if self.keyspaces.remove(id).is_none() {
+                return Err(format!("edit drops keyspace {id}, which does not exist"));
+            }
+            self.keyspace_flushed.remove(id);
+            if let Some(t) = self.tables.values().find(|t| t.keyspace == *id) {
+                return Err(format!(
+                    "edit drops keyspace {id}, but its table {} stays",
+                    t.number
+                ));
             }
         }
         if let Some(v) = edit.last_seqno {
@@ -77,6 +117,19 @@ impl ManifestState {
         Ok(())
     }
 
+    /// Whether keyspace `id` exists (the default one always does).
+    pub fn is_keyspace(&self, id: u64) -> bool {
+        id == format::DEFAULT_KEYSPACE || self.keyspaces.contains_key(&id)
+    }
+
+    /// The sequence number through which every write of keyspace `id` is
+    /// in a table: WAL ops of it at or below are skipped on recovery.
+    pub fn flushed_of(&self, id: u64) -> SeqNo {
+        self.keyspace_flushed
+            .get(&id)
+            .map_or(self.flushed_seqno, |&k| k.max(self.flushed_seqno))
+    }
+
     /// One edit that recreates this state from nothing.
     fn snapshot_edit(&self) -> VersionEdit {
         VersionEdit {
@@ -85,6 +138,18 @@ impl ManifestState {
             next_file_number: Some(self.next_file_number),
             added: self.tables.values().cloned().collect(),
             removed: Vec::new(),
+            created_keyspaces: self
+                .keyspaces
+                .iter()
+                .map(|(id, name)| (*id, name.clone()))
+                .collect(),
+            dropped_keyspaces: Vec::new(),
+            keyspace_flushed: self
+                .keyspace_flushed
+                .iter()
+                .filter(|&(_, &seqno)| seqno > self.flushed_seqno)
+                .map(|(id, seqno)| (*id, *seqno))
+                .collect(),
         }
     }
 }
@@ -344,6 +409,7 @@ mod tests {
             lower: Vec::new(),
             upper: None,
             global_seqno: None,
+            keyspace: 0,
         }
     }
 

@@ -1,5 +1,6 @@
 //! [`Options`]: how a database is opened and run, with documented defaults.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use lsmkit_vfs::{Fs, StdFs};
 use lsmkit_wal::RecoveryMode;
 
 use crate::error::{Error, Result};
+use crate::keyspace::KeyspaceOptions;
 
 /// How a [`Db`](crate::Db) stores and paces its data.
 ///
@@ -144,6 +146,10 @@ pub struct Options {
     /// one, compactions keep operands as they are and reads that meet one
     /// fail with [`Error::NoMergeOperator`].
     pub merge_operator: Option<Arc<dyn MergeOperator>>,
+    /// The options of keyspaces by name, applied over these when the
+    /// keyspace is opened (see [`KeyspaceOptions`]); a keyspace not named
+    /// here takes these. Default: none.
+    pub keyspaces: BTreeMap<String, KeyspaceOptions>,
 }
 
 /// How a database compacts its sorted runs.
@@ -194,6 +200,7 @@ impl Default for Options {
             compaction_filter: None,
             ttl: None,
             merge_operator: None,
+            keyspaces: BTreeMap::new(),
         }
     }
 }
@@ -335,6 +342,13 @@ impl Options {
     /// Sets [`merge_operator`](Self::merge_operator).
     pub fn merge_operator(mut self, operator: Arc<dyn MergeOperator>) -> Self {
         self.merge_operator = Some(operator);
+        self
+    }
+
+    /// Opens keyspace `name` with `options` over these (see
+    /// [`keyspaces`](Self::keyspaces)).
+    pub fn keyspace(mut self, name: &str, options: KeyspaceOptions) -> Self {
+        self.keyspaces.insert(name.to_string(), options);
         self
     }
 

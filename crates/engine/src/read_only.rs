@@ -8,15 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lsmkit_compaction::MergeOperator;
 use lsmkit_sstable::{ReaderOptions, SeqNo};
 use lsmkit_wal::RecoveryMode;
 
 use crate::error::{Error, Result};
+use crate::keyspace::Trees;
 use crate::manifest::RecoveredManifest;
 use crate::options::Options;
 use crate::recovery::{self, Recovered};
-use crate::version::Version;
 
 /// How many times an open that raced a writer's flush or manifest switch
 /// reads the database again before it reports what it found.
@@ -30,10 +29,10 @@ const RETRY_PAUSE: Duration = Duration::from_millis(1);
 #[derive(Debug)]
 pub(crate) struct ReadOnly {
     pub dir: PathBuf,
-    pub version: Arc<Version>,
+    /// The keyspaces, each with the version recovered at open.
+    pub trees: Trees,
     pub seqno: SeqNo,
     pub reader_options: ReaderOptions,
-    pub merge_operator: Option<Arc<dyn MergeOperator>>,
 }
 
 /// The WAL recovery mode of a read-only open under `configured`: a writer
@@ -78,7 +77,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
                     Err(_) => SeqNo::MAX,
                 };
                 if flushed_now <= recovered.last_seqno {
-                    return fixed(dir, recovered, options);
+                    return fixed(dir, recovered);
                 }
                 if attempt >= ATTEMPTS {
                     return Err(Error::io(
@@ -134,26 +133,25 @@ fn vanished(error: &Error) -> bool {
     false
 }
 
-fn fixed(dir: &Path, recovered: Recovered, options: &Options) -> Result<ReadOnly> {
+fn fixed(dir: &Path, recovered: Recovered) -> Result<ReadOnly> {
     let Recovered {
-        runs,
-        mem,
+        trees,
         last_seqno,
         reader_options,
         ..
     } = recovered;
-    // Operands are read with the operator their tables name, or not at all.
-    crate::merge::check_operator(&runs, options.merge_operator.as_deref())?;
+    // Operands are read with the operator their tables name, or not at all
+    // (checked as each tree is built).
+    let mut built = Vec::with_capacity(trees.len());
+    for tree in trees {
+        built.push(Arc::new(tree.into_tree(last_seqno)?.0));
+    }
+    let default = built.remove(0);
     Ok(ReadOnly {
         dir: dir.to_path_buf(),
-        version: Arc::new(Version {
-            mem: Arc::new(mem),
-            frozen: Vec::new(),
-            runs,
-        }),
+        trees: Trees::new(default, built),
         seqno: last_seqno,
         reader_options,
-        merge_operator: options.merge_operator.clone(),
     })
 }
 

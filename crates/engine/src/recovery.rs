@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use lsmkit_memtable::Memtable;
-use lsmkit_sstable::{BlockCache, ReaderOptions, SeqNo, SstOptions, SstReader};
+use lsmkit_sstable::{BlockCache, ReaderOptions, SeqNo, SstReader};
 use lsmkit_vfs::{FileLock, Fs};
 use lsmkit_wal::{RecoveryMode, SyncPolicy, WalOptions, WalReader};
 
@@ -18,6 +18,7 @@ use crate::background::Background;
 use crate::db::{Inner, WriteState, apply_batch};
 use crate::error::{Error, Result};
 use crate::format::{self, FileKind, LOCK, TableRecord, WAL_DIR};
+use crate::keyspace::{Tree, Trees};
 use crate::manifest::{Manifest, ManifestState, RecoveredManifest};
 use crate::options::Options;
 use crate::snapshot::SnapshotList;
@@ -25,9 +26,57 @@ use crate::stats::Counters;
 use crate::table_deletions::TableDeletions;
 use crate::version::{Frozen, Run, Table, Version, overlapping};
 
+/// One keyspace as recovered: its tables, and its WAL ops above its
+/// flushed sequence number in a memtable.
+pub(crate) struct RecoveredTree {
+    pub id: u64,
+    pub name: String,
+    /// The database's options with the keyspace's own
+    /// ([`Options::keyspace`]) applied.
+    pub options: Options,
+    /// Newest first (see `version`).
+    pub runs: Vec<Arc<Run>>,
+    pub mem: Memtable,
+    /// The sequence number of the first batch replayed into `mem`.
+    pub mem_first: Option<SeqNo>,
+}
+
+impl RecoveredTree {
+    /// The tree, its memtable frozen when it is already full, and the
+    /// first sequence number in its mutable memtable, if that holds any.
+    pub fn into_tree(self, last_seqno: SeqNo) -> Result<(Tree, Option<SeqNo>)> {
+        crate::merge::check_operator(&self.runs, self.options.merge_operator.as_deref())?;
+        let mut mutable_first = self.mem_first;
+        let version = match self.mem_first {
+            Some(first) if self.mem.approximate_memory() >= self.options.write_buffer_size => {
+                mutable_first = None;
+                self.mem.freeze();
+                Version {
+                    mem: Arc::new(Memtable::new()),
+                    frozen: vec![Arc::new(Frozen {
+                        mem: Arc::new(self.mem),
+                        first_seqno: first,
+                        last_seqno,
+                    })],
+                    runs: self.runs,
+                }
+            }
+            _ => Version {
+                mem: Arc::new(self.mem),
+                frozen: Vec::new(),
+                runs: self.runs,
+            },
+        };
+        Ok((
+            Tree::new(self.id, self.name, self.options, version),
+            mutable_first,
+        ))
+    }
+}
+
 /// What a database directory holds, read without changing anything: the
 /// manifest's state with its tables open, and the WAL batches above the
-/// flushed sequence number replayed into a memtable.
+/// flushed sequence number replayed into the keyspaces' memtables.
 pub(crate) struct Recovered {
     /// The directory's engine files, by name.
     pub files: Vec<(String, FileKind)>,
@@ -37,9 +86,8 @@ pub(crate) struct Recovered {
     /// The lowest file number neither the manifest nor a file name uses.
     pub next_file: u64,
     pub reader_options: ReaderOptions,
-    /// Newest first (see `version`).
-    pub runs: Vec<Arc<Run>>,
-    pub mem: Memtable,
+    /// The default keyspace first, then the others by id.
+    pub trees: Vec<RecoveredTree>,
     /// The newest sequence number recovered (tables or WAL).
     pub last_seqno: SeqNo,
     /// Per WAL segment, the largest sequence number of a batch in it.
@@ -105,17 +153,43 @@ pub(crate) fn read(
         Some(number) => format::manifest_file_name(number),
         None => format::CURRENT.to_string(),
     });
-    let runs = open_runs(&**fs, dir, &manifest_path, &state, &reader_options)?;
+    let keyspaces = std::iter::once((
+        format::DEFAULT_KEYSPACE,
+        crate::keyspace::DEFAULT_KEYSPACE_NAME.to_string(),
+    ))
+    .chain(state.keyspaces.iter().map(|(id, name)| (*id, name.clone())));
+    let mut trees = Vec::with_capacity(state.keyspaces.len() + 1);
+    for (id, name) in keyspaces {
+        let tree_options = match options.keyspaces.get(&name) {
+            Some(own) => own.apply(options)?,
+            None => {
+                let mut o = options.clone();
+                o.keyspaces = BTreeMap::new();
+                o
+            }
+        };
+        trees.push(RecoveredTree {
+            runs: open_runs(&**fs, dir, &manifest_path, &state, id, &reader_options)?,
+            id,
+            name,
+            options: tree_options,
+            mem: Memtable::new(),
+            mem_first: None,
+        });
+    }
 
     // Replay the WAL batches that no table holds.
     let wal_dir = dir.join(WAL_DIR);
     let mut reader = WalReader::open(Arc::clone(fs), &wal_dir, mode)?;
-    let mem = Memtable::new();
     // Writes resume after what was recovered, not after the manifest's
     // `last_seqno`, which may count writes a crash lost: a gap left in the
     // sequence numbers would look like a lost record at the next open.
-    // No table holds a sequence number above `flushed_seqno`.
-    let mut last_seqno = state.flushed_seqno;
+    // No table holds a sequence number above its keyspace's flushed one.
+    let mut last_seqno = trees
+        .iter()
+        .map(|t| state.flushed_of(t.id))
+        .max()
+        .unwrap_or(state.flushed_seqno);
     // The sequence number the next replayed batch must start at: every
     // write after the flushed ones is in the WAL, in order, so a batch
     // starting above it means a record before it was lost (a WAL segment
@@ -151,7 +225,7 @@ pub(crate) fn read(
                 ),
             ));
         }
-        if batch.seqno <= state.flushed_seqno.max(mem.max_seqno().unwrap_or(0)) {
+        if batch.seqno < expected {
             return Err(Error::corruption(
                 &path,
                 at(0),
@@ -162,7 +236,36 @@ pub(crate) fn read(
                 ),
             ));
         }
-        apply_batch(&mem, &batch)?;
+        let mut unknown = None;
+        let mut touched: Vec<u64> = Vec::new();
+        apply_batch(&batch, |keyspace, seqno| {
+            let Some(tree) = trees.iter().find(|t| t.id == keyspace) else {
+                // Ids come from the file-number counter: one below it
+                // that the manifest no longer lists was dropped.
+                if keyspace >= state.next_file_number {
+                    unknown.get_or_insert(keyspace);
+                }
+                return None;
+            };
+            if seqno <= state.flushed_of(keyspace) {
+                return None;
+            }
+            if !touched.contains(&keyspace) {
+                touched.push(keyspace);
+            }
+            Some(&tree.mem)
+        })?;
+        if let Some(keyspace) = unknown {
+            return Err(Error::corruption(
+                &path,
+                at(0),
+                "write batch",
+                format!("writes to keyspace {keyspace}, which the manifest never created"),
+            ));
+        }
+        for tree in trees.iter_mut().filter(|t| touched.contains(&t.id)) {
+            tree.mem_first.get_or_insert(batch.seqno);
+        }
         last_seqno = last_seqno.max(batch_last);
         expected = batch_last + 1;
     }
@@ -172,8 +275,7 @@ pub(crate) fn read(
         manifest: old_manifest,
         next_file,
         reader_options,
-        runs,
-        mem,
+        trees,
         last_seqno,
         segment_max,
         wal: reader,
@@ -199,8 +301,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         manifest: old_manifest,
         next_file,
         reader_options,
-        runs,
-        mem,
+        trees,
         last_seqno,
         mut segment_max,
         wal: reader,
@@ -237,58 +338,29 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
     wal.remove_segments_before(keep)?;
     segment_max.retain(|&s, _| s >= keep);
 
-    let mem_first_seqno = flushed_seqno + 1;
-    let version = if mem.approximate_memory() >= options.write_buffer_size {
-        mem.freeze();
-        Version {
-            mem: Arc::new(Memtable::new()),
-            frozen: vec![Arc::new(Frozen {
-                mem: Arc::new(mem),
-                first_seqno: mem_first_seqno,
-                last_seqno,
-            })],
-            runs,
+    let mut mem_first = BTreeMap::new();
+    let mut built = Vec::with_capacity(trees.len());
+    for tree in trees {
+        let (tree, first) = tree.into_tree(last_seqno)?;
+        if let Some(first) = first {
+            mem_first.insert(tree.id, first);
         }
-    } else {
-        Version {
-            mem: Arc::new(mem),
-            frozen: Vec::new(),
-            runs,
-        }
-    };
-    let mem_first_seqno = if version.frozen.is_empty() {
-        mem_first_seqno
-    } else {
-        last_seqno + 1
-    };
-
-    crate::merge::check_operator(&version.runs, options.merge_operator.as_deref())?;
-    let sst_options = SstOptions::default()
-        .block_size(options.block_size)
-        .bloom_bits_per_key(options.bloom_bits_per_key)
-        .compression(options.compression);
-    let sst_options = crate::merge::record_operator(sst_options, options.merge_operator.as_deref());
-    let bottommost_sst_options = sst_options.clone().compression(
-        options
-            .bottommost_compression
-            .unwrap_or(options.compression),
-    );
+        built.push(Arc::new(tree));
+    }
+    let default = built.remove(0);
     let inner = Inner {
         fs,
         dir: dir.to_path_buf(),
-        sst_options,
-        bottommost_sst_options,
         reader_options,
         wal,
         write: Mutex::new(WriteState {
             last_seqno,
-            mem_first_seqno,
+            mem_first,
             segment_max,
         }),
         visible: AtomicU64::new(last_seqno),
-        version: Mutex::new(Arc::new(version)),
+        trees: Trees::new(default, built),
         manifest: Mutex::new(manifest),
-        compaction: Mutex::new(()),
         next_file,
         snapshots: SnapshotList::default(),
         table_deletions: TableDeletions::default(),
@@ -306,10 +378,11 @@ fn open_runs(
     dir: &Path,
     manifest: &Path,
     state: &ManifestState,
+    keyspace: u64,
     reader_options: &ReaderOptions,
 ) -> Result<Vec<Arc<Run>>> {
     let mut by_run: BTreeMap<u64, Vec<Arc<Table>>> = BTreeMap::new();
-    for record in state.tables.values() {
+    for record in state.tables.values().filter(|t| t.keyspace == keyspace) {
         let path = dir.join(format::table_file_name(record.number));
         let options = match record.global_seqno {
             Some(seqno) => reader_options.clone().global_seqno(seqno),
@@ -355,7 +428,7 @@ fn open_runs(
             pair[0].id, pair[1].id, pair[0].level
         )));
     }
-    if let Some(what) = seqno_disorder(&runs, state) {
+    if let Some(what) = seqno_disorder(&runs, state.last_seqno, state.flushed_of(keyspace)) {
         return Err(corrupt(what));
     }
     Ok(runs)
@@ -375,9 +448,9 @@ fn open_runs(
 ///   its runs at once, so whatever reached a level is older than every
 ///   run flushed since. Levels are not ordered against each other (a
 ///   level's tables cover no common range of sequence numbers).
-fn seqno_disorder(runs: &[Arc<Run>], state: &ManifestState) -> Option<String> {
+fn seqno_disorder(runs: &[Arc<Run>], last: SeqNo, flushed: SeqNo) -> Option<String> {
     let tables = runs.iter().flat_map(|r| r.tables.iter());
-    for (bound, name) in [(state.last_seqno, "last"), (state.flushed_seqno, "flushed")] {
+    for (bound, name) in [(last, "last"), (flushed, "flushed")] {
         if let Some(t) = tables.clone().find(|t| t.record.max_seqno > bound) {
             return Some(format!(
                 "table {} holds sequence numbers up to {}, above the manifest's {name} \

@@ -188,6 +188,7 @@ mod tests {
                         lower: w[0].as_bytes().to_vec(),
                         upper: (!w[1].is_empty()).then(|| w[1].as_bytes().to_vec()),
                         global_seqno: None,
+                        keyspace: 0,
                     },
                     reader: SstReader::open(&*fs, &path).unwrap(),
                 })

@@ -50,6 +50,10 @@ impl SnapshotList {
 
 /// A consistent view of the database as of one sequence number.
 ///
+/// It reads the default keyspace; every other keyspace is read at the same
+/// point through [`Keyspace::get_at`](crate::Keyspace::get_at) and
+/// [`Keyspace::range_at`](crate::Keyspace::range_at).
+///
 /// Reads through it see exactly the writes made before it was taken,
 /// whatever is written, flushed or compacted afterwards: compaction keeps
 /// the versions a live snapshot needs, and drops them once the last
@@ -74,7 +78,7 @@ impl Snapshot {
                 seqno
             }
             // Nothing compacts a read-only handle's version.
-            Source::Fixed(_) => source.view().1,
+            Source::Fixed(fixed) => fixed.seqno,
         };
         Snapshot { source, seqno }
     }
@@ -86,30 +90,22 @@ impl Snapshot {
 
     /// The value of `key` as of this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.source
-            .current()
-            .get(key, self.seqno, self.source.merge_operator_ref())
+        let tree = &self.source.trees().default;
+        tree.current()
+            .get(key, self.seqno, tree.options.merge_operator.as_deref())
     }
 
     /// The live keys of `range` as of this snapshot, in order (`.rev()`
     /// for descending).
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIter {
-        range_at(
-            range,
-            self.source.current(),
-            self.seqno,
-            self.source.merge_operator(),
-        )
+        let tree = &self.source.trees().default;
+        range_at(range, tree.current(), self.seqno, tree.merge_operator())
     }
 
     /// The live keys that start with `prefix` as of this snapshot.
     pub fn prefix(&self, prefix: &[u8]) -> DbIter {
-        prefix_at(
-            prefix,
-            self.source.current(),
-            self.seqno,
-            self.source.merge_operator(),
-        )
+        let tree = &self.source.trees().default;
+        prefix_at(prefix, tree.current(), self.seqno, tree.merge_operator())
     }
 
     /// Every live key as of this snapshot.

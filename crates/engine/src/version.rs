@@ -144,6 +144,15 @@ pub(crate) struct Version {
 }
 
 impl Version {
+    /// A version with nothing in it: one empty memtable.
+    pub fn empty() -> Version {
+        Version {
+            mem: Arc::new(Memtable::new()),
+            frozen: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
     /// The newest value of `key` visible at `snapshot`, `None` when deleted
     /// or absent. See the module docs for why the first answer is final.
     /// Merge operands are collected newest first, source after source,
@@ -230,6 +239,7 @@ mod tests {
             lower: lower.into(),
             upper: upper.map(Into::into),
             global_seqno: None,
+            keyspace: 0,
         }
     }
 

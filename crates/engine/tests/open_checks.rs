@@ -63,7 +63,7 @@ fn craft(fs: &MemFs, tables: &[TableRecord], last: u64, flushed: u64, next_file:
         flushed_seqno: Some(flushed),
         next_file_number: Some(next_file),
         added: tables.to_vec(),
-        removed: Vec::new(),
+        ..VersionEdit::default()
     };
     let mut record = Vec::new();
     edit.encode(&mut record);
