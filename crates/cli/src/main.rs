@@ -21,6 +21,7 @@ use commands::create::CreateIfMissing;
 use commands::db::{DbArgs, ScanArgs};
 use commands::dump::DumpArgs;
 use commands::ingest::IngestArgs;
+use commands::keyspace::KeyspaceCommand;
 use commands::load::LoadArgs;
 use commands::sst::SstCommand;
 use commands::wal::WalCommand;
@@ -138,6 +139,12 @@ enum Command {
     /// as one write newer than everything in the database.
     #[command(after_help = commands::db::RECOVERY_WRITES)]
     Ingest(IngestArgs),
+    /// Create, drop or list keyspaces (RocksDB's column families); the
+    /// other commands take --keyspace NAME.
+    Keyspace {
+        #[command(subcommand)]
+        command: KeyspaceCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -178,5 +185,6 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Stats { db } => commands::db::stats(db, out),
         Command::Checkpoint(args) => commands::checkpoint::run(args, out),
         Command::Ingest(args) => commands::ingest::run(args, out),
+        Command::Keyspace { command } => commands::keyspace::run(command, out),
     }
 }

@@ -238,3 +238,64 @@ fn ingest_links_a_table_in_and_refuses_an_overlap() {
     ]);
     assert_fails_naming(&twice, &table);
 }
+
+#[test]
+fn keyspaces_are_created_written_read_loaded_dumped_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path());
+    let db = db.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+        stdout(&output)
+    };
+    ok(&["keyspace", "create", "--db", db, "logs"]);
+    assert_eq!(ok(&["keyspace", "list", "--db", db]), "default\nlogs\n");
+    ok(&["put", "--db", db, "--keyspace", "logs", "k042", "in logs"]);
+    assert_eq!(
+        ok(&["get", "--db", db, "--keyspace", "logs", "k042"]),
+        "'in logs'\n"
+    );
+    assert_eq!(ok(&["get", "--db", db, "k042"]), "'v42'\n");
+
+    let input = dir.path().join("pairs.csv");
+    fs::write(&input, "a,1\nb,2\n").unwrap();
+    let input = input.to_str().unwrap();
+    ok(&[
+        "load",
+        "--db",
+        db,
+        "--keyspace",
+        "logs",
+        "--format",
+        "csv",
+        "--file",
+        input,
+    ]);
+    assert_eq!(
+        ok(&["dump", "--db", db, "--keyspace", "logs", "--format", "csv"]),
+        "a,1\r\nb,2\r\nk042,in logs\r\n"
+    );
+    assert_eq!(
+        ok(&["scan", "--db", db, "--keyspace", "logs", "--limit", "1"]),
+        "'a' => '1'\n"
+    );
+    assert!(ok(&["compact", "--db", db, "--keyspace", "logs"]).contains("-> 1 runs"));
+    assert!(
+        ok(&["stats", "--db", db, "--keyspace", "logs"]).contains("sorted runs                1")
+    );
+    assert!(ok(&["manifest", db]).contains("(keyspace logs)"));
+
+    let missing = run(&["get", "--db", db, "--keyspace", "nope", "k042"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr).to_string();
+    assert!(stderr.contains("no keyspace \"nope\""), "{stderr}");
+    assert!(stderr.contains("lsmkit keyspace create"), "{stderr}");
+
+    ok(&["keyspace", "drop", "--db", db, "logs"]);
+    assert_eq!(ok(&["keyspace", "list", "--db", db]), "default\n");
+    let default = run(&["keyspace", "drop", "--db", db, "default"]);
+    assert_eq!(default.status.code(), Some(1));
+    // The default keyspace kept its data throughout.
+    assert_eq!(ok(&["get", "--db", db, "k100"]), "'in the log'\n");
+}

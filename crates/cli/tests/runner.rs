@@ -78,6 +78,9 @@ impl Store for View {
         self.map.get(k, v)
     }
     fn merge_add(&self, k: &[u8], n: u64) -> Result<(), StoreError> {
+        if self.lose.as_deref() == Some(k) {
+            return Ok(());
+        }
         self.map.merge_add(k, n)
     }
     fn scan(

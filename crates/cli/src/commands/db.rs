@@ -13,6 +13,7 @@ use lsmkit_engine::{Db, Options, RecoveredManifest, WriteBatch, WriteOptions};
 use lsmkit_vfs::StdFs;
 
 use super::create::CreateIfMissing;
+use super::keyspace::KeyspaceArg;
 use crate::bytes::Encoding;
 use crate::failure::Failure;
 
@@ -32,6 +33,8 @@ pub struct DbArgs {
     /// hex.
     #[arg(long, value_enum, default_value_t = Encoding::Text)]
     encoding: Encoding,
+    #[command(flatten)]
+    keyspace: KeyspaceArg,
 }
 
 /// `lsmkit scan`'s bounds.
@@ -89,6 +92,11 @@ impl DbArgs {
         open_existing(&self.db, true)
     }
 
+    /// The keyspace given (by default, the default one) of `db`.
+    fn keyspace(&self, db: &Db) -> Result<lsmkit_engine::Keyspace, Failure> {
+        self.keyspace.of(db, &self.db)
+    }
+
     fn failure(&self, error: lsmkit_engine::Error) -> Failure {
         db_failure(&self.db, error)
     }
@@ -109,7 +117,7 @@ impl DbArgs {
 pub fn get(args: &DbArgs, key: &str, out: &mut dyn Write) -> Result<(), Failure> {
     let key = args.parse("key", key)?;
     let db = args.open_read_only()?;
-    let value = db.get(&key).map_err(|e| args.failure(e))?;
+    let value = args.keyspace(&db)?.get(&key).map_err(|e| args.failure(e))?;
     args.close(db)?;
     match value {
         Some(value) => {
@@ -132,12 +140,14 @@ pub fn write(
     value: Option<&str>,
 ) -> Result<(), Failure> {
     let key = args.parse("key", key)?;
+    let value = value.map(|v| args.parse("value", v)).transpose()?;
+    let db = create.open(&args.db)?;
+    let keyspace = args.keyspace(&db)?;
     let mut batch = WriteBatch::new();
     match value {
-        Some(value) => batch.put(&key, &args.parse("value", value)?),
-        None => batch.delete(&key),
+        Some(value) => batch.put_in(&keyspace, &key, &value),
+        None => batch.delete_in(&keyspace, &key),
     };
-    let db = create.open(&args.db)?;
     db.write_with(batch, WriteOptions::durable())
         .map_err(|e| args.failure(e))?;
     args.close(db)
@@ -157,11 +167,12 @@ pub fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<(), Failure> {
         .map(|k| db_args.parse("--to", k))
         .transpose()?;
     let db = db_args.open_read_only()?;
+    let keyspace = db_args.keyspace(&db)?;
     let range = (
         from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included),
         to.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
     );
-    for entry in db.range(range).take(args.limit.unwrap_or(usize::MAX)) {
+    for entry in keyspace.range(range).take(args.limit.unwrap_or(usize::MAX)) {
         let (key, value) = entry.map_err(|e| db_args.failure(e))?;
         writeln!(
             out,
@@ -176,13 +187,16 @@ pub fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<(), Failure> {
 /// `lsmkit compact`: flush, merge every run into one, print the shape.
 pub fn compact(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let db = args.open()?;
-    let before = db.stats();
-    db.compact().map_err(|e| args.failure(e))?;
-    let after = db.stats();
+    let keyspace = args.keyspace(&db)?;
+    let before = keyspace.stats();
+    keyspace.compact().map_err(|e| args.failure(e))?;
+    let after = keyspace.stats();
+    drop(keyspace);
     writeln!(
         out,
-        "compacted {}: {} runs ({} bytes) -> {} runs ({} bytes)",
+        "compacted {} (keyspace {}): {} runs ({} bytes) -> {} runs ({} bytes)",
         args.db.display(),
+        args.keyspace.keyspace,
         before.runs(),
         before.run_bytes.iter().sum::<u64>(),
         after.runs(),
@@ -195,8 +209,9 @@ pub fn compact(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
 /// counters, of work since open, are all zero, so they are not shown).
 pub fn stats(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let db = args.open_read_only()?;
-    let s = db.stats();
+    let s = args.keyspace(&db)?.stats();
     let rows: Vec<(&str, String)> = vec![
+        ("keyspace", args.keyspace.keyspace.clone()),
         ("last seqno", s.last_seqno.to_string()),
         ("sorted runs", s.runs().to_string()),
         ("tables per run", format!("{:?}", s.tables_per_run)),
@@ -233,17 +248,31 @@ pub fn manifest(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
         view.flushed_seqno,
         view.next_file_number
     )?;
-    let mut runs: BTreeMap<u64, Vec<&TableRecord>> = BTreeMap::new();
+    let mut runs: BTreeMap<(u64, u64), Vec<&TableRecord>> = BTreeMap::new();
     for table in view.tables.values() {
-        runs.entry(table.run).or_default().push(table);
+        runs.entry((table.keyspace, table.run))
+            .or_default()
+            .push(table);
     }
-    // Newest run first: runs are numbered as they are made.
-    for (run, tables) in runs.iter().rev() {
+    let keyspace_name = |id: u64| match id {
+        lsmkit_engine::format::DEFAULT_KEYSPACE => lsmkit_engine::DEFAULT_KEYSPACE_NAME,
+        id => view.keyspaces.get(&id).map_or("?", String::as_str),
+    };
+    for (id, name) in &view.keyspaces {
+        writeln!(
+            out,
+            "keyspace {name:?} (id {id}): flushed seqno {}",
+            view.flushed_of(*id)
+        )?;
+    }
+    // Keyspace by keyspace, newest run first: runs are numbered as they are made.
+    for ((keyspace, run), tables) in runs.iter().rev() {
         let bytes: u64 = tables.iter().map(|t| t.size).sum();
         let (min, max) = (tables[0].min_seqno, tables[0].max_seqno);
         writeln!(
             out,
-            "run {run}: {} tables, {bytes} bytes, seqnos {min}..={max}",
+            "run {run} (keyspace {}): {} tables, {bytes} bytes, seqnos {min}..={max}",
+            keyspace_name(*keyspace),
             tables.len()
         )?;
         for t in tables {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::db::{db_failure, open_existing};
+use super::keyspace::KeyspaceArg;
 use crate::failure::Failure;
 use crate::pairs::{PairFormat, count};
 
@@ -33,6 +34,8 @@ pub struct DumpArgs {
     /// a summary on stderr.
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
+    #[command(flatten)]
+    keyspace: KeyspaceArg,
 }
 
 /// How much output is gathered before it is written.
@@ -55,6 +58,7 @@ pub fn dump(args: &DumpArgs, out: &mut dyn Write) -> Result<(), Failure> {
         bound("--to", &args.to)?.map_or(Bound::Unbounded, Bound::Excluded),
     );
     let db = open_existing(&args.db, true)?;
+    let keyspace = args.keyspace.of(&db, &args.db)?;
     let start = Instant::now();
     let mut file = match &args.file {
         Some(path) => {
@@ -76,7 +80,7 @@ pub fn dump(args: &DumpArgs, out: &mut dyn Write) -> Result<(), Failure> {
     };
     let (mut pairs, mut bytes) = (0u64, 0u64);
     let mut chunk = Vec::with_capacity(CHUNK);
-    for entry in db.range(range) {
+    for entry in keyspace.range(range) {
         let (key, value) = entry.map_err(|e| db_failure(&args.db, e))?;
         args.format.write_pair(&key, &value, &mut chunk);
         pairs += 1;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use clap::Args;
 
 use crate::commands::db::{db_failure, open_existing};
+use crate::commands::keyspace::KeyspaceArg;
 use crate::failure::Failure;
 
 /// `lsmkit ingest`'s arguments.
@@ -23,16 +24,21 @@ pub struct IngestArgs {
     /// a linked file is shared with the database.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    keyspace: KeyspaceArg,
 }
 
 /// Ingests the files and says how they went in.
 pub fn run(args: &IngestArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let db = open_existing(&args.db, false)?;
     let started = Instant::now();
-    db.ingest(&args.files)
+    let keyspace = args.keyspace.of(&db, &args.db)?;
+    keyspace
+        .ingest(&args.files)
         .map_err(|e| db_failure(&args.db, e))?;
     let took = started.elapsed();
-    let stats = db.stats();
+    let stats = keyspace.stats();
+    drop(keyspace);
     db.close().map_err(|e| db_failure(&args.db, e))?;
     writeln!(
         out,

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lsmkit_engine::{Db, WriteBatch, WriteOptions};
+use lsmkit_engine::{Db, Keyspace, WriteBatch, WriteOptions};
 
 use super::create::CreateIfMissing;
+use super::keyspace::KeyspaceArg;
 use crate::failure::Failure;
 use crate::pairs::{PairFormat, PairReader, ReadError, count};
 
@@ -42,6 +43,8 @@ pub struct LoadArgs {
     batch_bytes: u64,
     #[command(flatten)]
     create: CreateIfMissing,
+    #[command(flatten)]
+    keyspace: KeyspaceArg,
 }
 
 /// What went into the database so far.
@@ -73,10 +76,12 @@ pub fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<(), Failure> {
     };
     let mut reader = PairReader::new(input, args.format);
     let db = args.create.open(&args.db)?;
+    let keyspace = args.keyspace.of(&db, &args.db)?;
     let start = Instant::now();
     let bar = progress_bar(len);
     let mut loaded = Loaded::default();
-    let stopped = load_batches(args, &db, &mut reader, &bar, &mut loaded);
+    let stopped = load_batches(args, &db, &keyspace, &mut reader, &bar, &mut loaded);
+    drop(keyspace);
     bar.finish_and_clear();
     let not_synced = |e| {
         Failure::new(format!(
@@ -121,6 +126,7 @@ pub fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<(), Failure> {
 fn load_batches<R: BufRead>(
     args: &LoadArgs,
     db: &Db,
+    keyspace: &Keyspace,
     reader: &mut PairReader<R>,
     bar: &ProgressBar,
     loaded: &mut Loaded,
@@ -146,7 +152,7 @@ fn load_batches<R: BufRead>(
         if u32::try_from(key.len()).is_err() || u32::try_from(value.len()).is_err() {
             break Some(Stop::TooLong(reader.pair_line()));
         }
-        batch.put(&key, &value);
+        batch.put_in(keyspace, &key, &value);
         batch_bytes += (key.len() + value.len()) as u64;
         if batch.len() as u64 >= args.batch_size || batch_bytes >= args.batch_bytes {
             write(&mut batch, &mut batch_bytes, loaded)?;
