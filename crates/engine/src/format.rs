@@ -690,6 +690,23 @@ mod tests {
         );
     }
 
+    /// The worked example of docs/FORMAT.md, "Write batch", with a switch.
+    #[test]
+    fn keyspace_batch_is_the_documented_bytes() {
+        let mut rep = vec![0; BATCH_HEADER_LEN];
+        put_op(&mut rep, ValueKind::Put, b"a", b"1");
+        put_keyspace_switch(&mut rep, 5);
+        put_op(&mut rep, ValueKind::Delete, b"a", b"");
+        set_batch_header(&mut rep, 9, 2);
+        assert_eq!(
+            rep,
+            [
+                9, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0x01, 0x01, b'a', 0x01, b'1', 0x10, 0x05, 0x00,
+                0x01, b'a'
+            ]
+        );
+    }
+
     #[test]
     fn batch_with_oversized_count_is_refused_without_allocating_it() {
         let mut rep = vec![0; BATCH_HEADER_LEN];

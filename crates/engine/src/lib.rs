@@ -100,6 +100,18 @@
 //! of the writes, never answer with a state no prefix of the writes had
 //! (`tests/lying_disk.rs`).
 //!
+//! # Keyspaces
+//!
+//! A database holds named [`Keyspace`]s ([`Db::create_keyspace`], RocksDB's
+//! column families), each its own memtables, runs, compactions and
+//! [`KeyspaceOptions`], all over one WAL and one manifest: a
+//! [`WriteBatch`] across keyspaces ([`WriteBatch::put_in`], ...) is one
+//! WAL record, atomic across them and across a crash, and a [`Snapshot`]
+//! reads every keyspace at one sequence number ([`Keyspace::get_at`]).
+//! `Db::put`, `get`, `iter`, ... use the default keyspace; `Db::flush`,
+//! `compact` and `checkpoint` cover them all. A WAL segment is deleted
+//! only once every keyspace has flushed past it.
+//!
 //! # Read-only opens and checkpoints
 //!
 //! [`Db::open_read_only`] runs the reading half of recovery and nothing
