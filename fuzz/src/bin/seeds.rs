@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lsmkit_block::{BlockBuilder, Bytewise};
-use lsmkit_engine::{Db, Options, WriteBatch};
+use lsmkit_engine::{Db, KeyspaceOptions, Options, WriteBatch};
 use lsmkit_vfs::{Fs, MemFs};
 
 fn read(fs: &MemFs, path: &Path) -> Vec<u8> {
@@ -70,6 +70,11 @@ fn main() {
         .block_size(256)
         .auto_compaction(false);
     let db = Db::open(dir, options).expect("open");
+    // A second keyspace, so that the seeds hold keyspace switches in WAL
+    // batches and keyspace tags in the manifest.
+    let other = db
+        .create_keyspace("other", KeyspaceOptions::default())
+        .expect("create keyspace");
     for i in 0..60u32 {
         let mut batch = WriteBatch::new();
         batch
@@ -80,6 +85,12 @@ fn main() {
             .delete(format!("k{:03}", (i * 7) % 23).as_bytes());
         if i % 10 == 0 {
             batch.delete_range(b"k005".to_vec()..b"k008".to_vec());
+        }
+        if i % 3 == 0 {
+            batch.put_in(&other, format!("o{i}").as_bytes(), b"in another keyspace");
+        }
+        if i == 45 {
+            other.flush().expect("flush a keyspace");
         }
         db.write(batch).expect("write");
         if i == 30 {
