@@ -12,6 +12,10 @@
 //! compaction trigger, table size, manifest size, auto-compaction switch,
 //! codecs, compaction style and whether hard links fail (a `FaultFs`, so
 //! that ingestion and checkpoints copy instead of linking) from a seed.
+//! Every configuration also has a second keyspace, `side`, with a codec,
+//! compaction style, bloom filter and write buffer of its own: batches
+//! write across it and the default keyspace, and every full check
+//! (reopen, power loss, read-only open, checkpoint) reads both.
 //!
 //! Every answer of every configuration must equal the `BTreeMap` model's,
 //! and the transcripts of all configurations (every answer, in order) must
@@ -34,7 +38,8 @@ use std::sync::Arc;
 
 use common::{DIR, Model, Rng, Write, apply, batch_of, env_number, merge_operator};
 use lsmkit_engine::{
-    CompactionStyle, Compression, Db, DbIter, Error, Options, Snapshot, TieredOptions, WriteOptions,
+    CompactionStyle, Compression, Db, DbIter, Error, KeyspaceOptions, Options, Snapshot,
+    TieredOptions, WriteOptions,
 };
 use lsmkit_sstable::{RangeTombstone, SstOptions, SstWriter};
 use lsmkit_vfs::{FaultFs, Fs, MemFs, Op as FsOp, Rule};
@@ -87,7 +92,21 @@ enum Op {
     Reopen,
     /// Sync the WAL, then lose power.
     Crash,
+    /// A batch across the default keyspace (`false`) and the `side` one
+    /// (`true`).
+    SideWrite {
+        writes: Vec<(bool, Write)>,
+        durable: bool,
+    },
+    SideGet(Vec<u8>),
+    SideScan {
+        range: Range<Vec<u8>>,
+        reverse: bool,
+    },
 }
+
+/// The second keyspace every configuration has, with options of its own.
+const SIDE: &str = "side";
 
 fn random_range(rng: &mut Rng) -> Range<Vec<u8>> {
     let start = rng.below(KEYS);
@@ -158,7 +177,21 @@ fn op_log(seed: u64, len: usize) -> Vec<Op> {
                 }
             }
             40..=43 => Op::Merge(key(rng.below(KEYS)), operand(op, 0)),
-            44..=56 => Op::Get(key(rng.below(KEYS))),
+            44..=52 => Op::Get(key(rng.below(KEYS))),
+            53..=54 => {
+                let n = 1 + rng.below(4) as usize;
+                Op::SideWrite {
+                    writes: (0..n)
+                        .map(|i| (rng.chance(70), random_write(&mut rng, op, i)))
+                        .collect(),
+                    durable: rng.chance(10),
+                }
+            }
+            55 => Op::SideGet(key(rng.below(KEYS))),
+            56 => Op::SideScan {
+                range: random_range(&mut rng),
+                reverse: rng.chance(50),
+            },
             57..=66 => Op::Scan {
                 range: random_range(&mut rng),
                 reverse: rng.chance(50),
@@ -188,6 +221,8 @@ fn op_log(seed: u64, len: usize) -> Vec<Op> {
 struct Config {
     name: String,
     options: Options,
+    /// The `side` keyspace's own options.
+    side: KeyspaceOptions,
     links_fail: bool,
 }
 
@@ -202,7 +237,10 @@ impl Config {
         } else {
             Arc::new(fs.clone())
         };
-        self.options.clone().fs(fs)
+        self.options
+            .clone()
+            .fs(fs)
+            .keyspace(SIDE, self.side.clone())
     }
 }
 
@@ -216,6 +254,7 @@ fn config(seed: u64, n: u64) -> Config {
         return Config {
             name: "defaults, 4 KiB write buffer".into(),
             options: base,
+            side: KeyspaceOptions::default(),
             links_fail: false,
         };
     }
@@ -236,6 +275,10 @@ fn config(seed: u64, n: u64) -> Config {
     let bottom = codecs[pick(&[0, 1, 2]) as usize];
     let leveled = pick(&[0, 1]) == 1;
     let links_fail = pick(&[0, 1]) == 1;
+    let side_codec = codecs[pick(&[0, 1, 2]) as usize];
+    let side_leveled = pick(&[0, 1]) == 1;
+    let side_bloom = pick(&[0, 10]) as u32;
+    let side_buffer = pick(&[512, 4096, 1 << 20]) as usize;
     let style = if leveled {
         CompactionStyle::Leveled
     } else {
@@ -258,17 +301,29 @@ fn config(seed: u64, n: u64) -> Config {
         })
         .max_manifest_size(manifest)
         .auto_compaction(auto);
+    let side = KeyspaceOptions::default()
+        .compression(side_codec)
+        .compaction_style(if side_leveled {
+            CompactionStyle::Leveled
+        } else {
+            CompactionStyle::Tiered
+        })
+        .bloom_bits_per_key(side_bloom)
+        .write_buffer_size(side_buffer);
     let name = format!(
         "block {block_size}, write buffer {write_buffer}, bloom {bloom}, cache {cache}, \
          sync {sync}, frozen {frozen}, trigger {trigger_runs}, table {target_file_size}, \
          manifest {manifest}, auto compaction {auto}, compression {} (bottommost {}), \
-         {style:?}, links fail {links_fail}",
+         {style:?}, links fail {links_fail}; keyspace side: {}, leveled {side_leveled}, \
+         bloom {side_bloom}, write buffer {side_buffer}",
         codec.name(),
-        bottom.name()
+        bottom.name(),
+        side_codec.name()
     );
     Config {
         name,
         options,
+        side,
         links_fail,
     }
 }
@@ -293,15 +348,30 @@ fn model_scan(model: &Model, range: &Range<Vec<u8>>, reverse: bool) -> Vec<(Vec<
     items
 }
 
-/// Scans all of `db` both ways against `model`; returns the answer for
-/// the transcript.
-fn check_all(db: &Db, model: &Model, context: &str) -> String {
+/// Scans all of `db` both ways against `model`, and its `side` keyspace
+/// against `side`; returns the answer for the transcript.
+fn check_all(db: &Db, model: &Model, side: &Model, context: &str) -> String {
     let all = key(0)..key(KEYS);
     let forward = collect(db.iter(), false);
     assert_eq!(forward, model_scan(model, &all, false), "{context}");
     let reverse = collect(db.iter(), true);
     assert_eq!(reverse, model_scan(model, &all, true), "{context}: reverse");
-    format!("{} keys", forward.len())
+    let keyspace = db
+        .keyspace(SIDE)
+        .unwrap_or_else(|e| panic!("{context}: {e}"));
+    let side_forward = collect(keyspace.iter(), false);
+    assert_eq!(
+        side_forward,
+        model_scan(side, &all, false),
+        "{context}: side"
+    );
+    let side_reverse = collect(keyspace.iter(), true);
+    assert_eq!(
+        side_reverse,
+        model_scan(side, &all, true),
+        "{context}: side, reverse"
+    );
+    format!("{} keys, {} in side", forward.len(), side_forward.len())
 }
 
 /// Writes the external table of an `Op::Ingest` at `path` on `fs`, and
@@ -346,8 +416,11 @@ fn write_external(
 /// against the model; returns the transcript of answers.
 fn run_log(log: &[Op], config: &Config, name: &str) -> Vec<String> {
     let mut fs = MemFs::new();
-    let mut db = Some(Db::open(DIR, config.on(&fs)).unwrap());
+    let first = Db::open(DIR, config.on(&fs)).unwrap();
+    first.create_keyspace(SIDE, config.side.clone()).unwrap();
+    let mut db = Some(first);
     let mut model = Model::new();
+    let mut side = Model::new();
     let mut snapshots: BTreeMap<u64, (Snapshot, Model)> = BTreeMap::new();
     let mut transcript = Vec::new();
     for (i, op) in log.iter().enumerate() {
@@ -417,7 +490,12 @@ fn run_log(log: &[Op], config: &Config, name: &str) -> Vec<String> {
                     assert_eq!(got.as_ref(), model.get(k), "{context}: read-only get");
                     answer.push(format!("{got:?}"));
                 }
-                answer.push(check_all(&reader, &model, &format!("{context}: read-only")));
+                answer.push(check_all(
+                    &reader,
+                    &model,
+                    &side,
+                    &format!("{context}: read-only"),
+                ));
                 assert!(
                     matches!(reader.merge(&key(0), b"no"), Err(Error::ReadOnly { .. })),
                     "{context}: a read-only handle took a write"
@@ -451,7 +529,7 @@ fn run_log(log: &[Op], config: &Config, name: &str) -> Vec<String> {
                     .unwrap_or_else(|e| panic!("{context}: {e}"));
                 let copy = Db::open(&dir, config.on(&fs))
                     .unwrap_or_else(|e| panic!("{context}: open the checkpoint: {e}"));
-                let answer = check_all(&copy, &model, &format!("{context}: checkpoint"));
+                let answer = check_all(&copy, &model, &side, &format!("{context}: checkpoint"));
                 copy.close()
                     .unwrap_or_else(|e| panic!("{context}: close the checkpoint: {e}"));
                 answer
@@ -480,7 +558,49 @@ fn run_log(log: &[Op], config: &Config, name: &str) -> Vec<String> {
                     Db::open(DIR, config.on(&fs))
                         .unwrap_or_else(|e| panic!("{context}: reopen: {e}")),
                 );
-                check_all(db.as_ref().unwrap(), &model, &context)
+                check_all(db.as_ref().unwrap(), &model, &side, &context)
+            }
+            Op::SideWrite { writes, durable } => {
+                let keyspace = d.keyspace(SIDE).unwrap();
+                let mut batch = lsmkit_engine::WriteBatch::new();
+                for (in_side, w) in writes {
+                    let target = if *in_side {
+                        keyspace.clone()
+                    } else {
+                        d.default_keyspace()
+                    };
+                    match w {
+                        Write::Put(k, v) => batch.put_in(&target, k, v),
+                        Write::Merge(k, v) => batch.merge_in(&target, k, v),
+                        Write::Delete(k) => batch.delete_in(&target, k),
+                        Write::DeleteRange(a, b) => {
+                            batch.delete_range_in(&target, a.clone()..b.clone())
+                        }
+                    };
+                    apply(if *in_side { &mut side } else { &mut model }, w);
+                }
+                let how = if *durable {
+                    WriteOptions::durable()
+                } else {
+                    WriteOptions::default()
+                };
+                d.write_with(batch, how)
+                    .unwrap_or_else(|e| panic!("{context}: {e}"));
+                "ok".to_string()
+            }
+            Op::SideGet(k) => {
+                let got = d
+                    .keyspace(SIDE)
+                    .and_then(|ks| ks.get(k))
+                    .unwrap_or_else(|e| panic!("{context}: {e}"));
+                assert_eq!(got.as_ref(), side.get(k), "{context}");
+                format!("{got:?}")
+            }
+            Op::SideScan { range, reverse } => {
+                let keyspace = d.keyspace(SIDE).unwrap();
+                let got = collect(keyspace.range(range.clone()), *reverse);
+                assert_eq!(got, model_scan(&side, range, *reverse), "{context}");
+                format!("{got:?}")
             }
         };
         transcript.push(answer);
