@@ -632,5 +632,16 @@ fn every_configuration_gives_the_models_answers() {
             }
         }
     }
-    eprintln!("{configs} configurations x {ops} ops, seed {seed:#x}: all agree");
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for op in &log {
+        let debug = format!("{op:?}");
+        let kind = debug
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or_default();
+        *kinds.entry(kind.to_string()).or_default() += 1;
+    }
+    eprintln!(
+        "{configs} configurations x {ops} ops, seed {seed:#x}: all agree; the log: {kinds:?}"
+    );
 }
