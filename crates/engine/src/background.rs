@@ -138,13 +138,13 @@ impl Background {
             }
             // The keyspace furthest behind sets the pace.
             let (mut frozen, mut runs, mut almost_full) = (0, 0, false);
-            for tree in inner.trees.all() {
-                let version = tree.current();
+            inner.trees.each(|tree| {
+                let version = lock(&tree.version);
                 frozen = frozen.max(version.frozen.len());
                 runs = runs.max(version.runs.len());
                 almost_full |=
                     version.mem.approximate_memory() >= tree.options.write_buffer_size / 10 * 9;
-            }
+            });
             if state.gates > 0
                 || frozen >= options.max_immutable_memtables
                 || (runs_count && runs >= options.runs_stop_trigger)

@@ -67,6 +67,23 @@ pub(crate) struct WriteState {
     pub segment_max: BTreeMap<u64, SeqNo>,
 }
 
+/// The trees a batch writes to, each with its mutable memtable: the
+/// first inline, so that a batch of one keyspace allocates nothing.
+struct Targets {
+    first: Option<(Arc<Tree>, Arc<Memtable>)>,
+    rest: Vec<(Arc<Tree>, Arc<Memtable>)>,
+}
+
+impl Targets {
+    fn iter(&self) -> impl Iterator<Item = &(Arc<Tree>, Arc<Memtable>)> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn find(&self, keyspace: u64) -> Option<&(Arc<Tree>, Arc<Memtable>)> {
+        self.iter().find(|(tree, _)| tree.id == keyspace)
+    }
+}
+
 /// What the handle, the snapshots, the iterators and the background
 /// threads share.
 pub(crate) struct Inner {
@@ -115,32 +132,44 @@ impl Inner {
     /// mutable memtable, checked: the keyspace exists and, for a merge,
     /// has a merge operator. REQUIRES: the write lock is held, so that no
     /// keyspace is dropped meanwhile.
-    fn trees_of(
-        &self,
-        batch: &DecodedBatch<'_>,
-        has_merge: bool,
-    ) -> Result<Vec<(Arc<Tree>, Arc<Memtable>)>> {
-        let mut trees: Vec<(Arc<Tree>, Arc<Memtable>)> = Vec::with_capacity(1);
+    fn trees_of(&self, batch: &DecodedBatch<'_>, has_merge: bool) -> Result<Targets> {
+        let default = &self.trees.default;
+        let mut targets = Targets {
+            first: None,
+            rest: Vec::new(),
+        };
+        let mut last: Option<u64> = None;
         for op in &batch.ops {
-            let tree = match trees.iter().find(|(t, _)| t.id == op.keyspace) {
-                Some((tree, _)) => Arc::clone(tree),
-                None => {
-                    let tree =
-                        self.trees
-                            .by_id(op.keyspace)
+            // Ops of one keyspace come in runs: look up only at a switch.
+            if last != Some(op.keyspace) {
+                last = Some(op.keyspace);
+                if targets.find(op.keyspace).is_none() {
+                    let tree = match op.keyspace {
+                        format::DEFAULT_KEYSPACE => Arc::clone(default),
+                        id => self
+                            .trees
+                            .by_id(id)
                             .ok_or_else(|| Error::KeyspaceNotFound {
-                                name: format!("#{}", op.keyspace),
-                            })?;
-                    let mem = Arc::clone(&tree.current().mem);
-                    trees.push((Arc::clone(&tree), mem));
-                    tree
+                                name: format!("#{id}"),
+                            })?,
+                    };
+                    let mem = Arc::clone(&lock(&tree.version).mem);
+                    match targets.first {
+                        None => targets.first = Some((tree, mem)),
+                        Some(_) => targets.rest.push((tree, mem)),
+                    }
                 }
-            };
-            if has_merge && op.kind == ValueKind::Merge && tree.options.merge_operator.is_none() {
-                return Err(Error::NoMergeOperator { key: None });
+            }
+            if has_merge && op.kind == ValueKind::Merge {
+                let operator = targets
+                    .find(op.keyspace)
+                    .and_then(|(tree, _)| tree.options.merge_operator.as_ref());
+                if operator.is_none() {
+                    return Err(Error::NoMergeOperator { key: None });
+                }
             }
         }
-        Ok(trees)
+        Ok(targets)
     }
 
     /// Applies `batch` under the write lock, then syncs the WAL if asked.
@@ -174,14 +203,9 @@ impl Inner {
                 .map_err(|e| self.bg.set_error(e.into()))?;
             let max = w.segment_max.entry(appended.position.segment).or_default();
             *max = (*max).max(last);
-            let mem_of = |keyspace: u64, _| {
-                trees
-                    .iter()
-                    .find(|(t, _)| t.id == keyspace)
-                    .map(|(_, mem)| &**mem)
-            };
+            let mem_of = |keyspace: u64, _| trees.find(keyspace).map(|(_, mem)| &**mem);
             apply_batch(&decoded, mem_of).map_err(|e| self.bg.set_error(e))?;
-            for (tree, _) in &trees {
+            for (tree, _) in trees.iter() {
                 w.mem_first.entry(tree.id).or_insert(first);
             }
             w.last_seqno = last;
@@ -197,7 +221,7 @@ impl Inner {
                 self.bg.notify();
             }
             Counters::add(&self.counters.user_bytes, user_bytes);
-            for (tree, mem) in &trees {
+            for (tree, mem) in trees.iter() {
                 if mem.approximate_memory() >= tree.options.write_buffer_size {
                     self.switch_memtable(tree, &mut w);
                 }

@@ -106,6 +106,9 @@ impl Tree {
 pub(crate) struct Trees {
     pub default: Arc<Tree>,
     all: RwLock<BTreeMap<u64, Arc<Tree>>>,
+    /// Whether a keyspace besides the default one exists: while none does,
+    /// the write path reads no lock of the map.
+    others: AtomicBool,
 }
 
 impl Trees {
@@ -115,6 +118,7 @@ impl Trees {
         all.insert(default.id, Arc::clone(&default));
         Trees {
             default,
+            others: AtomicBool::new(all.len() > 1),
             all: RwLock::new(all),
         }
     }
@@ -129,6 +133,18 @@ impl Trees {
         self.all
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Calls `f` with every tree, by id, under the map's read lock (no
+    /// allocation: the write path's backpressure check runs it per write).
+    /// `f` may take a tree's version lock, never create or drop one.
+    pub fn each(&self, mut f: impl FnMut(&Tree)) {
+        if !self.others.load(Ordering::Acquire) {
+            return f(&self.default);
+        }
+        for tree in self.read().values() {
+            f(tree);
+        }
     }
 
     /// Every tree, by id.
@@ -148,11 +164,15 @@ impl Trees {
     }
 
     pub fn insert(&self, tree: Arc<Tree>) {
-        self.write().insert(tree.id, tree);
+        let mut all = self.write();
+        all.insert(tree.id, tree);
+        self.others.store(all.len() > 1, Ordering::Release);
     }
 
     pub fn remove(&self, id: u64) {
-        self.write().remove(&id);
+        let mut all = self.write();
+        all.remove(&id);
+        self.others.store(all.len() > 1, Ordering::Release);
     }
 }
 
