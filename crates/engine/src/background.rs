@@ -266,9 +266,7 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
             .spawn(move || flush_loop(&flusher))
             .map_err(|e| Error::io(&inner.dir, e))?,
     );
-    if let Some(thread) = crate::compact::start(inner)? {
-        threads.push(thread);
-    }
+    threads.extend(crate::compact::start(inner)?);
     if inner.options.wal_bytes_per_sync > 0 {
         let syncer = Arc::clone(inner);
         threads.push(

@@ -4,7 +4,10 @@
 //! them: tiered, as one run in place of its inputs; leveled, in the level
 //! it compacts into.
 //!
-//! One compaction runs at a time (the pickers assume it). Flushes go on
+//! One compaction per keyspace runs at a time (the pickers assume it);
+//! compactions of different keyspaces run concurrently, one per
+//! compaction thread (`Options::max_background_jobs` minus the flush
+//! thread). Flushes go on
 //! meanwhile: they only add runs in front, so the input runs stay a
 //! contiguous stretch of the version and the output takes their place.
 //! The live snapshots are read when the job starts; a snapshot taken later
@@ -120,17 +123,46 @@ fn has_work(tree: &Tree) -> bool {
     !matches!(pick_task(tree, &tree.current()), Ok(None))
 }
 
-/// Starts the compaction thread when automatic compaction is on.
-pub(crate) fn start(inner: &Arc<Inner>) -> Result<Option<JoinHandle<()>>> {
+/// Starts the compaction threads when automatic compaction is on: one
+/// per background job beyond the flush thread's (at least one).
+pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
     if !inner.options.auto_compaction {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let compactor = Arc::clone(inner);
-    std::thread::Builder::new()
-        .name("lsmkit-compact".into())
-        .spawn(move || compaction_loop(&compactor))
-        .map(Some)
-        .map_err(|e| Error::io(&inner.dir, e))
+    let threads = inner.options.max_background_jobs.saturating_sub(1).max(1);
+    (0..threads)
+        .map(|i| {
+            let compactor = Arc::clone(inner);
+            std::thread::Builder::new()
+                .name(format!("lsmkit-compact-{i}"))
+                .spawn(move || compaction_loop(&compactor))
+                .map_err(|e| Error::io(&inner.dir, e))
+        })
+        .collect()
+}
+
+/// Claims a keyspace with compaction work that no other compaction thread
+/// is working on, if there is one.
+fn claim(inner: &Inner) -> Option<Claimed> {
+    inner.trees.all().into_iter().find_map(|tree| {
+        if !has_work(&tree) {
+            return None;
+        }
+        tree.compacting
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        Some(Claimed(tree))
+    })
+}
+
+/// A keyspace a compaction thread works on; dropping it lets the others
+/// at it again.
+struct Claimed(Arc<Tree>);
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        self.0.compacting.store(false, Ordering::Release);
+    }
 }
 
 fn compaction_loop(inner: &Inner) {
@@ -138,10 +170,19 @@ fn compaction_loop(inner: &Inner) {
         bg: &inner.bg,
         thread: "compaction",
     };
-    while let Some(tree) = inner
-        .bg
-        .wait_for(|| inner.trees.all().into_iter().find(|t| has_work(t)))
-    {
+    // Each thread works on one keyspace at a time, and no two threads on
+    // the same one: compactions of different keyspaces run concurrently.
+    while let Some(claimed) = inner.bg.wait_for(|| claim(inner)) {
+        let tree = &claimed.0;
+        let running = inner
+            .counters
+            .compactions_running
+            .fetch_add(1, Ordering::AcqRel)
+            + 1;
+        inner
+            .counters
+            .peak_concurrent_compactions
+            .fetch_max(running, Ordering::AcqRel);
         // Picked again under the compaction lock: a manual compaction may
         // have run since, or the keyspace been dropped.
         let result = {
@@ -149,11 +190,16 @@ fn compaction_loop(inner: &Inner) {
             if tree.is_dropped() {
                 Ok(())
             } else {
-                pick_task(&tree, &tree.current()).and_then(|task| {
-                    task.map_or(Ok(()), |task| run_with_retries(inner, &tree, &task))
+                pick_task(tree, &tree.current()).and_then(|task| {
+                    task.map_or(Ok(()), |task| run_with_retries(inner, tree, &task))
                 })
             }
         };
+        inner
+            .counters
+            .compactions_running
+            .fetch_sub(1, Ordering::AcqRel);
+        drop(claimed);
         if let Err(error) = result {
             inner.bg.set_error(error);
         }

@@ -60,6 +60,8 @@ pub(crate) struct Tree {
     pub compaction: Mutex<()>,
     /// Set once the keyspace is dropped: writes to it fail.
     pub dropped: AtomicBool,
+    /// Set while a background compaction thread works on this tree.
+    pub compacting: AtomicBool,
 }
 
 impl Tree {
@@ -84,6 +86,7 @@ impl Tree {
             version: Mutex::new(Arc::new(version)),
             compaction: Mutex::new(()),
             dropped: AtomicBool::new(false),
+            compacting: AtomicBool::new(false),
         }
     }
 

@@ -150,6 +150,13 @@ pub struct Options {
     /// keyspace is opened (see [`KeyspaceOptions`]); a keyspace not named
     /// here takes these. Default: none.
     pub keyspaces: BTreeMap<String, KeyspaceOptions>,
+    /// Background threads for flushes and compactions (RocksDB's
+    /// `max_background_jobs`): one flushes, the others compact, at least
+    /// one. Compactions of different keyspaces run concurrently, one per
+    /// thread; one keyspace compacts one job at a time. A flush never
+    /// waits for a compaction. Default 2 (one flush thread, one
+    /// compaction thread); at least 1.
+    pub max_background_jobs: usize,
 }
 
 /// How a database compacts its sorted runs.
@@ -201,6 +208,7 @@ impl Default for Options {
             ttl: None,
             merge_operator: None,
             keyspaces: BTreeMap::new(),
+            max_background_jobs: 2,
         }
     }
 }
@@ -345,6 +353,12 @@ impl Options {
         self
     }
 
+    /// Sets [`max_background_jobs`](Self::max_background_jobs).
+    pub fn max_background_jobs(mut self, jobs: usize) -> Self {
+        self.max_background_jobs = jobs;
+        self
+    }
+
     /// Opens keyspace `name` with `options` over these (see
     /// [`keyspaces`](Self::keyspaces)).
     pub fn keyspace(mut self, name: &str, options: KeyspaceOptions) -> Self {
@@ -363,6 +377,9 @@ impl Options {
         let invalid = |option, what| Err(Error::InvalidOption { option, what });
         if self.write_buffer_size == 0 {
             return invalid("write_buffer_size", "must be at least 1");
+        }
+        if self.max_background_jobs == 0 {
+            return invalid("max_background_jobs", "must be at least 1");
         }
         if self.max_immutable_memtables == 0 {
             return invalid("max_immutable_memtables", "must be at least 1");

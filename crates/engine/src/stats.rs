@@ -23,6 +23,9 @@ pub(crate) struct Counters {
     pub filter_retries: AtomicU64,
     pub ingest_links: AtomicU64,
     pub ingest_copies: AtomicU64,
+    /// Background compactions running now.
+    pub compactions_running: AtomicU64,
+    pub peak_concurrent_compactions: AtomicU64,
 }
 
 impl Counters {
@@ -76,6 +79,9 @@ pub struct Stats {
     pub ingest_links: u64,
     /// Tables ingested by a copy, where the filesystem made no link.
     pub ingest_copies: u64,
+    /// The most background compactions that ran at once (of different
+    /// keyspaces; see [`Options::max_background_jobs`](crate::Options::max_background_jobs)).
+    pub peak_concurrent_compactions: u64,
     /// Bytes in the mutable memtable.
     pub memtable_bytes: u64,
     /// Bytes in each frozen memtable waiting for its flush, newest first.
@@ -136,5 +142,6 @@ impl Counters {
         stats.filter_retries = get(&self.filter_retries);
         stats.ingest_links = get(&self.ingest_links);
         stats.ingest_copies = get(&self.ingest_copies);
+        stats.peak_concurrent_compactions = get(&self.peak_concurrent_compactions);
     }
 }
