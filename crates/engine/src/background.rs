@@ -138,14 +138,24 @@ impl Background {
             }
             // The keyspace furthest behind sets the pace.
             let (mut frozen, mut runs, mut almost_full) = (0, 0, false);
+            let mut memtable_bytes = 0;
             inner.trees.each(|tree| {
                 let version = lock(&tree.version);
                 frozen = frozen.max(version.frozen.len());
                 runs = runs.max(version.runs.len());
                 almost_full |=
                     version.mem.approximate_memory() >= tree.options.write_buffer_size / 10 * 9;
+                if options.db_write_buffer_size > 0 {
+                    memtable_bytes += version.memory();
+                }
             });
+            // Over the database's memtable budget with a flush on its way
+            // (the write that crossed it switched a memtable): wait for it.
+            let over_budget = options.db_write_buffer_size > 0
+                && frozen > 0
+                && memtable_bytes >= options.db_write_buffer_size;
             if state.gates > 0
+                || over_budget
                 || frozen >= options.max_immutable_memtables
                 || (runs_count && runs >= options.runs_stop_trigger)
             {

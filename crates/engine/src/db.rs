@@ -226,11 +226,39 @@ impl Inner {
                     self.switch_memtable(tree, &mut w);
                 }
             }
+            if self.options.db_write_buffer_size > 0 {
+                self.keep_to_budget(&mut w);
+            }
         }
         if durable {
             self.sync_wal()?;
         }
         Ok(())
+    }
+
+    /// Switches the largest mutable memtable when the memtables of every
+    /// keyspace, mutable and frozen, hold `db_write_buffer_size` bytes or
+    /// more (RocksDB's write buffer manager); writers then wait in
+    /// `throttle` until flushes bring the total under it. REQUIRES: the
+    /// write lock is held (`w`).
+    fn keep_to_budget(&self, w: &mut WriteState) {
+        let mut total = 0;
+        let mut largest: Option<(usize, u64)> = None;
+        self.trees.each(|tree| {
+            let version = lock(&tree.version);
+            total += version.memory();
+            let mutable = version.mem.approximate_memory();
+            if !version.mem.is_empty() && largest.is_none_or(|(bytes, _)| mutable > bytes) {
+                largest = Some((mutable, tree.id));
+            }
+        });
+        if total < self.options.db_write_buffer_size {
+            return;
+        }
+        if let Some(tree) = largest.and_then(|(_, id)| self.trees.by_id(id)) {
+            Counters::add(&self.counters.budget_switches, 1);
+            self.switch_memtable(&tree, w);
+        }
     }
 
     pub fn sync_wal(&self) -> Result<()> {

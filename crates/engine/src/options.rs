@@ -157,6 +157,13 @@ pub struct Options {
     /// waits for a compaction. Default 2 (one flush thread, one
     /// compaction thread); at least 1.
     pub max_background_jobs: usize,
+    /// A budget for the memtables of every keyspace together, mutable and
+    /// frozen (RocksDB's `db_write_buffer_size`). When a write brings them
+    /// to it, the largest mutable memtable is switched and flushed, and
+    /// writers wait while they stay at or above it with a flush on its
+    /// way; so the memtables hold about this much, whatever each
+    /// keyspace's `write_buffer_size`. Default 0: no budget.
+    pub db_write_buffer_size: usize,
 }
 
 /// How a database compacts its sorted runs.
@@ -209,6 +216,7 @@ impl Default for Options {
             merge_operator: None,
             keyspaces: BTreeMap::new(),
             max_background_jobs: 2,
+            db_write_buffer_size: 0,
         }
     }
 }
@@ -350,6 +358,12 @@ impl Options {
     /// Sets [`merge_operator`](Self::merge_operator).
     pub fn merge_operator(mut self, operator: Arc<dyn MergeOperator>) -> Self {
         self.merge_operator = Some(operator);
+        self
+    }
+
+    /// Sets [`db_write_buffer_size`](Self::db_write_buffer_size).
+    pub fn db_write_buffer_size(mut self, bytes: usize) -> Self {
+        self.db_write_buffer_size = bytes;
         self
     }
 

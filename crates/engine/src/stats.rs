@@ -23,6 +23,7 @@ pub(crate) struct Counters {
     pub filter_retries: AtomicU64,
     pub ingest_links: AtomicU64,
     pub ingest_copies: AtomicU64,
+    pub budget_switches: AtomicU64,
     /// Background compactions running now.
     pub compactions_running: AtomicU64,
     pub peak_concurrent_compactions: AtomicU64,
@@ -82,6 +83,9 @@ pub struct Stats {
     /// The most background compactions that ran at once (of different
     /// keyspaces; see [`Options::max_background_jobs`](crate::Options::max_background_jobs)).
     pub peak_concurrent_compactions: u64,
+    /// Memtables switched because every keyspace's memtables together
+    /// reached [`Options::db_write_buffer_size`](crate::Options::db_write_buffer_size).
+    pub budget_switches: u64,
     /// Bytes in the mutable memtable.
     pub memtable_bytes: u64,
     /// Bytes in each frozen memtable waiting for its flush, newest first.
@@ -143,5 +147,6 @@ impl Counters {
         stats.ingest_links = get(&self.ingest_links);
         stats.ingest_copies = get(&self.ingest_copies);
         stats.peak_concurrent_compactions = get(&self.peak_concurrent_compactions);
+        stats.budget_switches = get(&self.budget_switches);
     }
 }

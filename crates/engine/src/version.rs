@@ -144,6 +144,16 @@ pub(crate) struct Version {
 }
 
 impl Version {
+    /// Bytes of its memtables, the mutable one and the frozen ones.
+    pub fn memory(&self) -> usize {
+        self.mem.approximate_memory()
+            + self
+                .frozen
+                .iter()
+                .map(|f| f.mem.approximate_memory())
+                .sum::<usize>()
+    }
+
     /// A version with nothing in it: one empty memtable.
     pub fn empty() -> Version {
         Version {
