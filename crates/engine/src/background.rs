@@ -187,13 +187,7 @@ impl Background {
     /// Waits until no frozen memtable is left, or fails with the
     /// background error.
     pub fn wait_flushed(&self, inner: &Inner) -> Result<()> {
-        self.wait_until(|| {
-            inner
-                .trees
-                .all()
-                .iter()
-                .all(|t| t.current().frozen.is_empty())
-        })
+        self.wait_until(|| no_frozen(inner))
     }
 
     /// Waits until every write up to `seqno` is in a table: no frozen
@@ -215,14 +209,7 @@ impl Background {
     /// compaction leaves the picker's answer as it was until it installs
     /// its output, so "nothing to pick" means none is running either.
     pub fn wait_settled(&self, inner: &Inner) -> Result<()> {
-        self.wait_until(|| {
-            inner
-                .trees
-                .all()
-                .iter()
-                .all(|t| t.current().frozen.is_empty())
-                && !crate::compact::pending(inner)
-        })
+        self.wait_until(|| no_frozen(inner) && !crate::compact::pending(inner))
     }
 
     /// Waits until `done` holds (checked each time the background
@@ -264,6 +251,15 @@ impl Background {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
+}
+
+/// Whether no keyspace has a frozen memtable waiting for its flush.
+fn no_frozen(inner: &Inner) -> bool {
+    let mut none = true;
+    inner
+        .trees
+        .each(|tree| none &= lock(&tree.version).frozen.is_empty());
+    none
 }
 
 /// Starts the background threads.

@@ -3,8 +3,6 @@
 //! thread, and four writer threads across three keyspaces lose nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -69,6 +67,19 @@ fn expected(rounds: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
     model
 }
 
+/// Every keyspace of `db` holds exactly `model`.
+fn check_every_keyspace(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
+    for name in NAMES {
+        let got: BTreeMap<_, _> = db
+            .keyspace(name)
+            .unwrap()
+            .iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(&got, model, "keyspace {name}");
+    }
+}
+
 #[test]
 fn compactions_of_different_keyspaces_run_at_once_and_lose_nothing() {
     let fs = MemFs::new();
@@ -92,15 +103,7 @@ fn compactions_of_different_keyspaces_run_at_once_and_lose_nothing() {
     );
     assert!(stats.peak_concurrent_compactions >= 2, "{stats:?}");
     let model = expected(rounds);
-    for name in NAMES {
-        let got: BTreeMap<_, _> = db
-            .keyspace(name)
-            .unwrap()
-            .iter()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(got, model, "keyspace {name}");
-    }
+    check_every_keyspace(&db, &model);
     let db = Arc::into_inner(db).unwrap();
     db.close().unwrap();
     let db = Db::open("/db", options(&fs, 4)).unwrap();
@@ -120,16 +123,7 @@ fn one_background_job_still_compacts_and_zero_is_refused() {
     let stats = db.stats();
     assert!(stats.compactions > 0, "{stats:?}");
     assert_eq!(stats.peak_concurrent_compactions, 1, "{stats:?}");
-    let model = expected(6);
-    for name in NAMES {
-        let got: BTreeMap<_, _> = db
-            .keyspace(name)
-            .unwrap()
-            .iter()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(got, model, "keyspace {name}");
-    }
+    check_every_keyspace(&db, &expected(6));
     assert!(matches!(
         Db::open("/other", options(&fs, 0)),
         Err(Error::InvalidOption {
