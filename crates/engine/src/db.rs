@@ -133,7 +133,6 @@ impl Inner {
     /// has a merge operator. REQUIRES: the write lock is held, so that no
     /// keyspace is dropped meanwhile.
     fn trees_of(&self, batch: &DecodedBatch<'_>, has_merge: bool) -> Result<Targets> {
-        let default = &self.trees.default;
         let mut targets = Targets {
             first: None,
             rest: Vec::new(),
@@ -144,15 +143,13 @@ impl Inner {
             if last != Some(op.keyspace) {
                 last = Some(op.keyspace);
                 if targets.find(op.keyspace).is_none() {
-                    let tree = match op.keyspace {
-                        format::DEFAULT_KEYSPACE => Arc::clone(default),
-                        id => self
-                            .trees
-                            .by_id(id)
+                    // The default keyspace's tree comes without a lock.
+                    let tree =
+                        self.trees
+                            .by_id(op.keyspace)
                             .ok_or_else(|| Error::KeyspaceNotFound {
-                                name: format!("#{id}"),
-                            })?,
-                    };
+                                name: format!("#{}", op.keyspace),
+                            })?;
                     let mem = Arc::clone(&lock(&tree.version).mem);
                     match targets.first {
                         None => targets.first = Some((tree, mem)),

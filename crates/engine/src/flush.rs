@@ -52,8 +52,8 @@ fn low_water(inner: &Inner, tree: &Tree, frozen: &Arc<Frozen>) -> SeqNo {
     // memtables' first sequence numbers stay put.
     let w = lock(&inner.write);
     let mut oldest: Option<SeqNo> = None;
-    for t in inner.trees.all() {
-        let version = t.current();
+    inner.trees.each(|t| {
+        let version = lock(&t.version);
         let unflushed = version
             .frozen
             .iter()
@@ -62,7 +62,7 @@ fn low_water(inner: &Inner, tree: &Tree, frozen: &Arc<Frozen>) -> SeqNo {
             .map(|f| f.first_seqno)
             .chain(w.mem_first.get(&t.id).copied());
         oldest = oldest.into_iter().chain(unflushed).min();
-    }
+    });
     oldest.map_or(w.last_seqno, |first| first - 1)
 }
 

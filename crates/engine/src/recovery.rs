@@ -160,14 +160,13 @@ pub(crate) fn read(
     .chain(state.keyspaces.iter().map(|(id, name)| (*id, name.clone())));
     let mut trees = Vec::with_capacity(state.keyspaces.len() + 1);
     for (id, name) in keyspaces {
-        let tree_options = match options.keyspaces.get(&name) {
-            Some(own) => own.apply(options)?,
-            None => {
-                let mut o = options.clone();
-                o.keyspaces = BTreeMap::new();
-                o
-            }
-        };
+        // A keyspace without options of its own takes the database's.
+        let tree_options = options
+            .keyspaces
+            .get(&name)
+            .cloned()
+            .unwrap_or_default()
+            .apply(options)?;
         trees.push(RecoveredTree {
             runs: open_runs(&**fs, dir, &manifest_path, &state, id, &reader_options)?,
             id,
