@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use lsmkit_sstable::{InternalIterator, TableIter, key};
 
-use crate::version::{Run, Table};
+use crate::version::{Run, Table, answers_for};
 
 /// A cursor over the entries of a run's tables that overlap `[lower,
 /// upper)`, limited to those bounds, in internal-key order.
@@ -115,7 +115,7 @@ impl InternalIterator for RunIter {
         let user_key = key::user_key(target);
         let i = self
             .tables
-            .partition_point(|t| t.record.lower.as_slice() <= user_key)
+            .partition_point(|t| answers_for(&t.record.lower, user_key))
             .saturating_sub(1);
         let it = match &mut self.current {
             Some((open, it)) if *open == i => it,

@@ -47,13 +47,37 @@ pub(crate) struct Table {
 impl Table {
     /// Whether the keys the table answers for meet `[lower, upper)`.
     pub fn overlaps(&self, lower: Option<&[u8]>, upper: Option<&[u8]>) -> bool {
-        let below_upper = upper.is_none_or(|u| self.record.lower.as_slice() < u);
+        let below_upper = upper.is_none_or(|u| starts_before(&self.record.lower, u));
         let above_lower = match (&self.record.upper, lower) {
             (Some(end), Some(l)) => end.as_slice() > l,
             _ => true,
         };
         below_upper && above_lower
     }
+}
+
+/// Whether a table answering from `lower` on holds a key below `key`:
+/// `lower < key`.
+fn starts_before(lower: &[u8], key: &[u8]) -> bool {
+    if lower.is_empty() {
+        !key.is_empty()
+    } else {
+        lower < key
+    }
+}
+
+/// Whether a table answering from `lower` on answers for `key`:
+/// `lower <= key`.
+///
+/// The first table of every run answers from the empty key on, so every
+/// lookup meets an empty `lower`, and it is decided here, not by `memcmp`.
+/// The slice comparison calls `memcmp` even for length 0, with the empty
+/// `Vec`'s dangling pointer (address 1). glibc's AVX-512 `memcmp` then
+/// makes a fully masked 32-byte load from page 0, and suppressing that
+/// load's fault is a microcode assist: about 120 ns on this project's Xeon
+/// machine, more than the rest of a lookup that the filter answers.
+pub(crate) fn answers_for(lower: &[u8], key: &[u8]) -> bool {
+    lower.is_empty() || lower <= key
 }
 
 /// The numbers of two tables of one run, `records`, whose key ranges
@@ -113,7 +137,7 @@ impl Run {
     pub fn get(&self, key: &[u8], snapshot: SeqNo, operands: &mut Vec<Vec<u8>>) -> Result<Lookup> {
         let after = self
             .tables
-            .partition_point(|t| t.record.lower.as_slice() <= key);
+            .partition_point(|t| answers_for(&t.record.lower, key));
         match after.checked_sub(1).map(|i| &self.tables[i]) {
             Some(table) if table.overlaps(Some(key), None) => {
                 Ok(table.reader.get_operands(key, snapshot, operands)?)
@@ -237,6 +261,17 @@ impl Version {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_agree_with_slice_order() {
+        let keys: [&[u8]; 5] = [b"", b"\0", b"a", b"ab", b"b"];
+        for lower in keys {
+            for key in keys {
+                assert_eq!(answers_for(lower, key), lower <= key, "{lower:?} {key:?}");
+                assert_eq!(starts_before(lower, key), lower < key, "{lower:?} {key:?}");
+            }
+        }
+    }
 
     fn record(number: u64, lower: &str, upper: Option<&str>) -> TableRecord {
         TableRecord {
