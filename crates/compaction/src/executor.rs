@@ -36,7 +36,8 @@ use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter, TableMeta
 use lsmkit_vfs::Fs;
 
 use crate::filter::{CompactionFilter, FilterStats, Filtering};
-use crate::{CompactionStream, Error, MergeOperator, MergingIterator, StreamStats};
+use crate::stream::StreamStats;
+use crate::{CompactionStream, Error, MergeOperator, MergingIterator};
 
 /// What to compact and how.
 #[derive(Clone, Debug)]
@@ -97,6 +98,9 @@ pub struct CompactionOutcome {
     pub stats: StreamStats,
     /// What the job's [`filter`](CompactionJob::filter) did.
     pub filter: FilterStats,
+    /// The key-range parts it ran in: 1, or more from
+    /// [`execute_tables_split`].
+    pub parts: usize,
 }
 
 /// An output table being written, with the first user key it answers for.
@@ -106,22 +110,28 @@ struct Output {
 }
 
 /// The output tables of a job, cut as entries arrive.
-struct Outputs<'a, F> {
+struct Outputs<'a> {
     fs: &'a Arc<dyn Fs>,
     job: &'a CompactionJob,
-    next_path: &'a mut F,
+    /// The range the outputs answer for: the job's, or a part's.
+    lower: &'a [u8],
+    upper: Option<&'a [u8]>,
+    next_path: &'a mut dyn FnMut() -> PathBuf,
     tables: Vec<Output>,
     last_user_key: Vec<u8>,
 }
 
-impl<F: FnMut() -> PathBuf> Outputs<'_, F> {
+impl Outputs<'_> {
     /// Adds one entry, in a new table if the current one is full and the
     /// user key changes.
     fn add(&mut self, internal_key: &[u8], value: &[u8]) -> Result<(), Error> {
         let job = self.job;
         let user_key = key::user_key(internal_key);
-        let below = user_key < job.lower.as_slice();
-        if below || job.upper.as_ref().is_some_and(|u| user_key >= u.as_slice()) {
+        // No key is below an empty `lower`; and comparing with an empty
+        // slice costs a microcode assist on some machines (see the
+        // engine's `version::answers_for`), once per entry here.
+        let below = !self.lower.is_empty() && user_key < self.lower;
+        if below || self.upper.is_some_and(|u| user_key >= u) {
             return Err(Error::KeyOutOfBounds {
                 key: user_key.to_vec(),
                 lower: job.lower.clone(),
@@ -135,7 +145,7 @@ impl<F: FnMut() -> PathBuf> Outputs<'_, F> {
                 .is_none_or(|o| o.writer.file_size() >= job.target_file_size);
             if full {
                 let lower = if self.tables.is_empty() {
-                    job.lower.clone()
+                    self.lower.to_vec()
                 } else {
                     user_key.to_vec()
                 };
@@ -178,17 +188,215 @@ pub fn execute_tables(
     readers: &[Arc<SstReader>],
     mut next_path: impl FnMut() -> PathBuf,
 ) -> Result<CompactionOutcome, Error> {
+    check_readers(job, readers)?;
+    let part = execute_part(fs, job, readers, &Part::whole(job), &mut next_path)?;
+    Ok(CompactionOutcome {
+        removed: job.inputs.clone(),
+        added: part.added,
+        stats: part.stats,
+        filter: part.filter,
+        parts: 1,
+    })
+}
+
+/// Like [`execute_tables`], but split by key range into up to
+/// `subcompactions` parts of about equal size, each merged on a thread of
+/// its own (RocksDB's subcompactions): a large compaction then uses more
+/// than one core. The outcome is the one [`execute_tables`] would give but
+/// for where the output tables are cut (also at the parts' boundaries).
+/// `next_path` is called from those threads.
+///
+/// The boundaries are user keys from the inputs' block indexes
+/// ([`SstReader::split_keys`]), so every version of a key, and so every
+/// merge and shadowing decision, stays within one part. If any part fails,
+/// the outputs of the others are removed too and the first error is
+/// returned: as with [`execute_tables`], no output is left behind.
+pub fn execute_tables_split(
+    fs: &Arc<dyn Fs>,
+    job: &CompactionJob,
+    readers: &[Arc<SstReader>],
+    subcompactions: usize,
+    next_path: impl Fn() -> PathBuf + Sync,
+) -> Result<CompactionOutcome, Error> {
+    check_readers(job, readers)?;
+    let parts = Part::split(job, readers, subcompactions);
+    if parts.len() <= 1 {
+        return execute_tables(fs, job, readers, next_path);
+    }
+    let results: Vec<Result<PartOutcome, Error>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| {
+                let next_path = &next_path;
+                scope.spawn(move || execute_part(fs, job, readers, part, &mut || next_path()))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| match handle.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    let mut outcome = CompactionOutcome {
+        removed: job.inputs.clone(),
+        added: Vec::new(),
+        stats: StreamStats::default(),
+        filter: FilterStats::default(),
+        parts: parts.len(),
+    };
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok(part) => {
+                outcome.added.extend(part.added);
+                outcome.stats.absorb(&part.stats);
+                outcome.filter.absorb(&part.filter);
+            }
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        for table in &outcome.added {
+            let _ = fs.remove(&table.meta.path);
+        }
+        return Err(error);
+    }
+    // A part that kept nothing has no table: its range goes to the table
+    // before it (holding no key or tombstone there, a wider range answers
+    // the same), so that the outputs still tile the job's range.
+    let lowers: Vec<Vec<u8>> = outcome
+        .added
+        .iter()
+        .skip(1)
+        .map(|t| t.lower.clone())
+        .collect();
+    for (table, next_lower) in outcome.added.iter_mut().zip(lowers) {
+        table.upper = Some(next_lower);
+    }
+    if let Some(first) = outcome.added.first_mut() {
+        first.lower = job.lower.clone();
+    }
+    if let Some(last) = outcome.added.last_mut() {
+        last.upper = job.upper.clone();
+    }
+    Ok(outcome)
+}
+
+fn check_readers(job: &CompactionJob, readers: &[Arc<SstReader>]) -> Result<(), Error> {
     if readers.len() != job.inputs.len() {
         return Err(Error::InvalidOption {
             option: "readers",
             what: "one reader per input table, in the order of the inputs",
         });
     }
+    Ok(())
+}
+
+/// One key range of a job: the outputs answer for `[lower, upper)`, and
+/// the inputs are read from `from` up to `to` (`None`: from their start,
+/// to their end). The first part reads from the inputs' start and the last
+/// to their end, so that an input key outside the job's range still meets
+/// the bounds check of [`Outputs::add`].
+#[derive(Debug)]
+struct Part {
+    lower: Vec<u8>,
+    upper: Option<Vec<u8>>,
+    from: Option<Vec<u8>>,
+    to: Option<Vec<u8>>,
+}
+
+impl Part {
+    fn whole(job: &CompactionJob) -> Part {
+        Part {
+            lower: job.lower.clone(),
+            upper: job.upper.clone(),
+            from: None,
+            to: None,
+        }
+    }
+
+    /// Up to `parts` parts of about equal size: the inputs' split keys,
+    /// each input giving a number proportional to its size, sorted, and
+    /// taken at even steps.
+    fn split(job: &CompactionJob, readers: &[Arc<SstReader>], parts: usize) -> Vec<Part> {
+        if parts <= 1 {
+            return vec![Part::whole(job)];
+        }
+        // Candidates per part, so that the even steps even out the sizes.
+        const CANDIDATES: u64 = 8;
+        let total = readers.iter().map(|r| r.file_size()).sum::<u64>().max(1);
+        let budget = parts as u64 * CANDIDATES;
+        let mut candidates: Vec<Vec<u8>> = readers
+            .iter()
+            .flat_map(|r| r.split_keys((r.file_size() * budget / total + 1) as usize))
+            .filter(|k| k.as_slice() > job.lower.as_slice())
+            .filter(|k| job.upper.as_ref().is_none_or(|u| k < u))
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut cuts: Vec<Vec<u8>> = (1..parts)
+            .filter_map(|i| candidates.get(i * candidates.len() / parts).cloned())
+            .collect();
+        cuts.dedup();
+        let mut out = Vec::with_capacity(cuts.len() + 1);
+        let mut lower = job.lower.clone();
+        let mut from = None;
+        for cut in cuts {
+            out.push(Part {
+                lower: std::mem::replace(&mut lower, cut.clone()),
+                upper: Some(cut.clone()),
+                from: from.replace(cut.clone()),
+                to: Some(cut),
+            });
+        }
+        out.push(Part {
+            lower,
+            upper: job.upper.clone(),
+            from,
+            to: None,
+        });
+        out
+    }
+}
+
+/// What one part wrote.
+struct PartOutcome {
+    added: Vec<OutputTable>,
+    stats: StreamStats,
+    filter: FilterStats,
+}
+
+/// Merges the inputs' entries in `part` into output tables answering for
+/// the part's range.
+fn execute_part(
+    fs: &Arc<dyn Fs>,
+    job: &CompactionJob,
+    readers: &[Arc<SstReader>],
+    part: &Part,
+    next_path: &mut dyn FnMut() -> PathBuf,
+) -> Result<PartOutcome, Error> {
+    // The tombstones that may cover the part's keys (one over several
+    // parts counts in the stats of each).
     let tombstones: Vec<RangeTombstone> = readers
         .iter()
-        .flat_map(|r| r.range_tombstones().iter().cloned())
+        .flat_map(|r| r.range_tombstones().iter())
+        .filter(|t| part.from.as_ref().is_none_or(|from| t.end > *from))
+        .filter(|t| part.to.as_ref().is_none_or(|to| t.start < *to))
+        .cloned()
         .collect();
-    let merge = MergingIterator::new(readers.iter().map(|r| r.iter().fill_cache(false)).collect());
+    let merge = MergingIterator::new(
+        readers
+            .iter()
+            .map(|r| {
+                r.range(part.from.as_deref(), part.to.as_deref())
+                    .fill_cache(false)
+            })
+            .collect(),
+    );
     let mut stream = CompactionStream::new(merge, &tombstones, &job.snapshots, job.bottommost)
         .with_merge_operator(job.merge_operator.clone());
 
@@ -197,7 +405,9 @@ pub fn execute_tables(
     let mut outputs = Outputs {
         fs,
         job,
-        next_path: &mut next_path,
+        lower: &part.lower,
+        upper: part.upper.as_deref(),
+        next_path,
         tables: Vec::new(),
         last_user_key: Vec::new(),
     };
@@ -205,21 +415,26 @@ pub fn execute_tables(
     while let Some((internal_key, value)) = stream.next() {
         filtering.entry(internal_key, value, &mut sink)?;
     }
+    let next_path = outputs.next_path;
     let mut outputs = outputs.tables;
-    let (kept, stats) = stream.finish()?;
+    let (mut kept, stats) = stream.finish()?;
+    // Only the pieces in this part's range are its to write.
+    kept.retain(|t| {
+        t.end.as_slice() > part.lower.as_slice() && part.upper.as_ref().is_none_or(|u| t.start < *u)
+    });
     if outputs.is_empty() && !kept.is_empty() {
         outputs.push(Output {
             writer: SstWriter::create(fs.clone(), next_path(), job.table_options.clone())?,
-            lower: job.lower.clone(),
+            lower: part.lower.clone(),
         });
     }
-    add_tombstones(&mut outputs, &kept, job.upper.as_deref())?;
+    add_tombstones(&mut outputs, &kept, part.upper.as_deref())?;
 
     let uppers: Vec<Option<Vec<u8>>> = outputs
         .iter()
         .skip(1)
         .map(|o| Some(o.lower.clone()))
-        .chain([job.upper.clone()])
+        .chain([part.upper.clone()])
         .collect();
     let mut added: Vec<OutputTable> = Vec::with_capacity(outputs.len());
     for (out, upper) in outputs.into_iter().zip(uppers) {
@@ -239,8 +454,7 @@ pub fn execute_tables(
             }
         }
     }
-    Ok(CompactionOutcome {
-        removed: job.inputs.clone(),
+    Ok(PartOutcome {
         added,
         stats,
         filter: filtering.stats(),

@@ -140,6 +140,20 @@ pub struct FilterStats {
     pub min_seqno: Option<SeqNo>,
 }
 
+impl FilterStats {
+    /// Adds `other`'s counts to these: the stats of a compaction run in
+    /// parts.
+    pub fn absorb(&mut self, other: &FilterStats) {
+        self.consulted += other.consulted;
+        self.removed += other.removed;
+        self.changed += other.changed;
+        self.min_seqno = match (self.min_seqno, other.min_seqno) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 /// Applies a filter to the entries a compaction stream keeps, in their
 /// order, handing each entry of the output to a sink.
 pub(crate) struct Filtering<'f> {

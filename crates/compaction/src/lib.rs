@@ -21,7 +21,9 @@
 //!   sizes) as a pure function from L0 runs and levels of non-overlapping
 //!   tables to a [`LeveledTask`]; [the rules](leveled) are in its docs.
 //! - [`execute`]: runs a task, from input tables to output tables written
-//!   through `lsmkit-sstable` and `lsmkit-vfs`, cleaning up on failure.
+//!   through `lsmkit-sstable` and `lsmkit-vfs`, cleaning up on failure;
+//!   [`execute_tables_split`] runs it in key-range parts on threads of
+//!   their own (subcompactions).
 //! - [`CompactionFilter`]: a user rule that keeps, removes or rewrites
 //!   values as a compaction passes them, snapshot-safe
 //!   ([the rules](filter)); [`TtlFilter`] removes values past their age.
@@ -84,7 +86,9 @@ pub mod simulator;
 pub mod stream;
 
 pub use error::Error;
-pub use executor::{CompactionJob, CompactionOutcome, OutputTable, execute, execute_tables};
+pub use executor::{
+    CompactionJob, CompactionOutcome, OutputTable, execute, execute_tables, execute_tables_split,
+};
 pub use filter::{
     Clock, CompactionFilter, Decision, FilterContext, FilterStats, SystemClock, TtlFilter,
     split_ttl_value, ttl_value,

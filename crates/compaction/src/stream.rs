@@ -114,6 +114,23 @@ pub struct StreamStats {
     pub merged: u64,
 }
 
+impl StreamStats {
+    /// Adds `other`'s counts to these: the stats of a compaction run in
+    /// parts.
+    pub fn absorb(&mut self, other: &StreamStats) {
+        self.entries_in += other.entries_in;
+        self.entries_out += other.entries_out;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.shadowed += other.shadowed;
+        self.covered += other.covered;
+        self.point_tombstones_dropped += other.point_tombstones_dropped;
+        self.range_tombstones_in += other.range_tombstones_in;
+        self.range_tombstones_out += other.range_tombstones_out;
+        self.merged += other.merged;
+    }
+}
+
 /// The sorted live snapshots, which cut sequence numbers into stripes.
 #[derive(Clone, Debug)]
 struct Stripes(Vec<SeqNo>);

@@ -7,9 +7,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::{Case, History, Version, arb_case, build, readers, small_tables, visible};
-use lsmkit_compaction::{CompactionJob, CompactionOutcome, OutputTable, execute};
+use lsmkit_compaction::{
+    CompactionJob, CompactionOutcome, OutputTable, execute, execute_tables_split,
+};
 use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter};
 use lsmkit_vfs::{FaultFs, Fs, MemFs, Op, Rule};
 use proptest::prelude::*;
@@ -75,6 +78,59 @@ fn check_partition(fs: &Arc<dyn Fs>, outcome: &CompactionOutcome) -> Result<(), 
     Ok(())
 }
 
+/// Every reader of the case sees after the compaction what it saw before;
+/// the outputs partition the key space; the inputs are left in place.
+fn check_outcome(
+    fs: &Arc<dyn Fs>,
+    case: &Case,
+    h: &History,
+    inputs: &[PathBuf],
+    outcome: &CompactionOutcome,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&outcome.removed, inputs);
+    check_partition(fs, outcome)?;
+
+    let mut after_points = h.older_points.clone();
+    let mut after_tombstones = h.older_tombstones.clone();
+    for table in &outcome.added {
+        let (versions, tombstones) = read_table(fs, table);
+        after_points.extend(versions);
+        after_tombstones.extend(tombstones);
+    }
+    for s in readers(case) {
+        prop_assert_eq!(
+            visible(&h.all_points, &h.all_tombstones, s),
+            visible(&after_points, &after_tombstones, s),
+            "reader at {}",
+            s
+        );
+    }
+    // The inputs are left for the engine to remove.
+    for path in inputs {
+        prop_assert!(fs.exists(path).unwrap());
+    }
+    Ok(())
+}
+
+/// Names outputs from several threads at once.
+fn shared_namer() -> impl Fn() -> PathBuf + Sync {
+    let n = AtomicU64::new(0);
+    move || {
+        PathBuf::from(format!(
+            "{DIR}/part-{}.sst",
+            n.fetch_add(1, Ordering::Relaxed) + 1
+        ))
+    }
+}
+
+/// Opens the inputs, as an engine holds them.
+fn open_all(fs: &Arc<dyn Fs>, inputs: &[PathBuf]) -> Vec<Arc<SstReader>> {
+    inputs
+        .iter()
+        .map(|p| SstReader::open(&**fs, p.clone()).unwrap())
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: common::scaled_cases(64), ..ProptestConfig::default() })]
 
@@ -86,27 +142,29 @@ proptest! {
         let h = build(&case);
         let inputs = write_inputs(&fs, &h);
         let outcome = execute(&fs, &job(&case, inputs.clone(), target), output_namer()).unwrap();
-        prop_assert_eq!(&outcome.removed, &inputs);
-        check_partition(&fs, &outcome)?;
+        check_outcome(&fs, &case, &h, &inputs, &outcome)?;
+    }
 
-        let mut after_points = h.older_points.clone();
-        let mut after_tombstones = h.older_tombstones.clone();
-        for table in &outcome.added {
-            let (versions, tombstones) = read_table(&fs, table);
-            after_points.extend(versions);
-            after_tombstones.extend(tombstones);
-        }
-        for s in readers(&case) {
-            prop_assert_eq!(
-                visible(&h.all_points, &h.all_tombstones, s),
-                visible(&after_points, &after_tombstones, s),
-                "reader at {}", s
-            );
-        }
-        // The inputs are left for the engine to remove.
-        for path in &inputs {
-            prop_assert!(fs.exists(path).unwrap());
-        }
+    #[test]
+    fn every_reader_sees_the_same_after_a_compaction_in_parts(
+        case in arb_case(),
+        target in prop_oneof![Just(1u64), Just(100), Just(1 << 20)],
+        parts in 2usize..6,
+    ) {
+        let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+        let h = build(&case);
+        let inputs = write_inputs(&fs, &h);
+        let job = job(&case, inputs.clone(), target);
+        let outcome =
+            execute_tables_split(&fs, &job, &open_all(&fs, &inputs), parts, shared_namer()).unwrap();
+        check_outcome(&fs, &case, &h, &inputs, &outcome)?;
+        // The same entries as in one part, cut at other places.
+        let whole = execute(&fs, &job, output_namer()).unwrap();
+        let entries = |o: &CompactionOutcome| -> Vec<Version> {
+            o.added.iter().flat_map(|t| read_table(&fs, t).0).collect()
+        };
+        prop_assert_eq!(entries(&whole), entries(&outcome));
+        prop_assert_eq!(whole.stats.entries_out, outcome.stats.entries_out);
     }
 }
 
@@ -242,14 +300,21 @@ fn a_corrupt_input_fails_the_compaction_and_leaves_nothing() {
 
 /// Fails the `n`-th call of `op` in a compaction and checks that the inputs
 /// are intact and no output (or temporary file) is left.
-fn fail_at(op: Op, n: u64) -> bool {
+/// With `parts` above 1, the compaction runs in that many parts.
+fn fail_at(op: Op, n: u64, parts: usize) -> bool {
     let case = busy_case();
     let faults = FaultFs::new(MemFs::new());
     let fs: Arc<dyn Fs> = Arc::new(faults.clone());
     let inputs = write_inputs(&fs, &build(&case));
+    let readers = open_all(&fs, &inputs);
     let before = listing(&*fs);
     let rule = faults.add(Rule::on(op).nth(n));
-    let result = execute(&fs, &job(&case, inputs.clone(), 512), output_namer());
+    let job = job(&case, inputs.clone(), 512);
+    let result = if parts > 1 {
+        execute_tables_split(&fs, &job, &readers, parts, shared_namer())
+    } else {
+        execute(&fs, &job, output_namer())
+    };
     let fired = faults.fired(rule) > 0;
     faults.clear_rules();
     if fired {
@@ -275,23 +340,50 @@ fn fail_at(op: Op, n: u64) -> bool {
 
 #[test]
 fn a_failure_at_any_write_sync_or_rename_leaves_inputs_and_no_output() {
-    for op in [Op::Create, Op::Append, Op::Sync, Op::Rename, Op::SyncDir] {
-        let mut n = 1;
-        while fail_at(op, n) {
-            n += 1;
+    for parts in [1, 3] {
+        for op in [Op::Create, Op::Append, Op::Sync, Op::Rename, Op::SyncDir] {
+            let mut n = 1;
+            while fail_at(op, n, parts) {
+                n += 1;
+            }
+            assert!(n > 1, "the compaction never calls {op:?}");
         }
-        assert!(n > 1, "the compaction never calls {op:?}");
     }
 }
 
 #[test]
 fn a_failure_at_a_read_of_an_input_leaves_no_output() {
-    for n in (1..).step_by(5) {
-        if !fail_at(Op::Read, n) {
-            assert!(n > 1);
-            break;
+    for parts in [1, 3] {
+        for n in (1..).step_by(5) {
+            if !fail_at(Op::Read, n, parts) {
+                assert!(n > 1);
+                break;
+            }
         }
     }
+}
+
+#[test]
+fn a_compaction_in_parts_cuts_its_outputs_at_the_parts_boundaries() {
+    let case = busy_case();
+    let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+    let inputs = write_inputs(&fs, &build(&case));
+    // A target size no table reaches: one table per part.
+    let job = job(&case, inputs.clone(), 1 << 30);
+    let whole = execute(&fs, &job, output_namer()).unwrap();
+    assert_eq!(whole.added.len(), 1);
+    let split =
+        execute_tables_split(&fs, &job, &open_all(&fs, &inputs), 3, shared_namer()).unwrap();
+    assert_eq!(split.added.len(), 3, "{:?}", split.added);
+    assert_eq!(split.stats.entries_out, whole.stats.entries_out);
+    let sizes: Vec<u64> = split
+        .added
+        .iter()
+        .map(|t| t.meta.properties.num_entries)
+        .collect();
+    let most = *sizes.iter().max().unwrap();
+    let least = *sizes.iter().min().unwrap();
+    assert!(most <= 3 * least, "parts of uneven size: {sizes:?}");
 }
 
 #[test]

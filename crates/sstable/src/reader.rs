@@ -382,6 +382,26 @@ impl SstReader {
         self.block_cache.as_ref()
     }
 
+    /// Up to `parts - 1` user keys, ascending and distinct, that cut the
+    /// table's data blocks into `parts` stretches of about as many blocks
+    /// each: the user keys of the block index's separators at those
+    /// points. For splitting work on the table by key range (a compaction
+    /// into subcompactions); read from the index in memory, no I/O.
+    pub fn split_keys(&self, parts: usize) -> Vec<Vec<u8>> {
+        let blocks = self.index.len();
+        // At most one stretch per block: then `k * blocks / parts >= 1`.
+        let parts = parts.min(blocks);
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for k in 1..parts {
+            let separator = self.index.separator(k * blocks / parts - 1);
+            let user_key = key::user_key(separator);
+            if keys.last().is_none_or(|last| last.as_slice() < user_key) {
+                keys.push(user_key.to_vec());
+            }
+        }
+        keys
+    }
+
     /// The sequence number of the newest tombstone visible at `snapshot`
     /// that covers `user_key`.
     fn covering_tombstone(&self, user_key: &[u8], snapshot: SeqNo) -> Option<SeqNo> {
