@@ -122,10 +122,7 @@ enum Command {
     Scan(ScanArgs),
     /// Flush and merge every sorted run into one.
     #[command(after_help = commands::db::RECOVERY_WRITES)]
-    Compact {
-        #[command(flatten)]
-        db: DbArgs,
-    },
+    Compact(commands::db::CompactArgs),
     /// Print the engine's statistics: runs, tables, memtable.
     #[command(after_help = commands::db::READ_ONLY)]
     Stats {
@@ -181,7 +178,7 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Load(args) => commands::load::load(args, out),
         Command::Dump(args) => commands::dump::dump(args, out),
         Command::Scan(args) => commands::db::scan(args, out),
-        Command::Compact { db } => commands::db::compact(db, out),
+        Command::Compact(args) => commands::db::compact(args, out),
         Command::Stats { db } => commands::db::stats(db, out),
         Command::Checkpoint(args) => commands::checkpoint::run(args, out),
         Command::Ingest(args) => commands::ingest::run(args, out),

@@ -21,7 +21,8 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use lsmkit_compaction::{
-    CompactionFilter, CompactionJob, CompactionOutcome, RunInfo, execute_tables, pick,
+    CompactionFilter, CompactionJob, CompactionOutcome, RunInfo, execute_tables,
+    execute_tables_split, pick,
 };
 use lsmkit_sstable::SstReader;
 
@@ -369,10 +370,26 @@ fn execute_task(
     // The tables as the version holds them: through the block cache, and
     // an ingested one at its global sequence number.
     let readers: Vec<Arc<SstReader>> = task.tables().map(|t| Arc::clone(&t.reader)).collect();
-    execute_tables(&inner.fs, &job, &readers, || {
-        inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst))
-    })
-    .map_err(|e| Retry::Yes(e.into()))
+    let next_path = || inner.table_path(inner.next_file.fetch_add(1, Ordering::SeqCst));
+    let input_bytes: u64 = task.tables().map(|t| t.record.size).sum();
+    // A part gets at least a quarter of a target file of input: a part's
+    // last table is cut short, and a thread started for a few blocks costs
+    // more than it saves.
+    let min_part_bytes = (target_file_size / 4).max(1);
+    let parts = inner
+        .options
+        .max_subcompactions
+        .min(usize::try_from(input_bytes / min_part_bytes).unwrap_or(usize::MAX));
+    let outcome = if parts > 1 {
+        execute_tables_split(&inner.fs, &job, &readers, parts, next_path)
+    } else {
+        execute_tables(&inner.fs, &job, &readers, next_path)
+    }
+    .map_err(|e| Retry::Yes(e.into()))?;
+    if outcome.parts > 1 {
+        Counters::add(&inner.counters.subcompactions, outcome.parts as u64);
+    }
+    Ok(outcome)
 }
 
 /// The output tables of `outcome`, each opened and checked, as the

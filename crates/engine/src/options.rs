@@ -157,6 +157,13 @@ pub struct Options {
     /// waits for a compaction. Default 2 (one flush thread, one
     /// compaction thread); at least 1.
     pub max_background_jobs: usize,
+    /// The most parts a compaction is split into by key range, each merged
+    /// on a thread of its own (RocksDB's `max_subcompactions`), so that one
+    /// large compaction uses more than one core. A part gets at least a
+    /// quarter of the style's `target_file_size` of input (16 MiB by
+    /// default): smaller compactions run whole. Default 1 (no split); at
+    /// least 1.
+    pub max_subcompactions: usize,
     /// A budget for the memtables of every keyspace together, mutable and
     /// frozen (RocksDB's `db_write_buffer_size`). When a write brings them
     /// to it, the largest mutable memtable is switched and flushed, and
@@ -216,6 +223,7 @@ impl Default for Options {
             merge_operator: None,
             keyspaces: BTreeMap::new(),
             max_background_jobs: 2,
+            max_subcompactions: 1,
             db_write_buffer_size: 0,
         }
     }
@@ -373,6 +381,12 @@ impl Options {
         self
     }
 
+    /// Sets [`max_subcompactions`](Self::max_subcompactions).
+    pub fn max_subcompactions(mut self, parts: usize) -> Self {
+        self.max_subcompactions = parts;
+        self
+    }
+
     /// Opens keyspace `name` with `options` over these (see
     /// [`keyspaces`](Self::keyspaces)).
     pub fn keyspace(mut self, name: &str, options: KeyspaceOptions) -> Self {
@@ -394,6 +408,9 @@ impl Options {
         }
         if self.max_background_jobs == 0 {
             return invalid("max_background_jobs", "must be at least 1");
+        }
+        if self.max_subcompactions == 0 {
+            return invalid("max_subcompactions", "must be at least 1");
         }
         if self.max_immutable_memtables == 0 {
             return invalid("max_immutable_memtables", "must be at least 1");

@@ -27,6 +27,7 @@ pub(crate) struct Counters {
     /// Background compactions running now.
     pub compactions_running: AtomicU64,
     pub peak_concurrent_compactions: AtomicU64,
+    pub subcompactions: AtomicU64,
 }
 
 impl Counters {
@@ -83,6 +84,9 @@ pub struct Stats {
     /// The most background compactions that ran at once (of different
     /// keyspaces; see [`Options::max_background_jobs`](crate::Options::max_background_jobs)).
     pub peak_concurrent_compactions: u64,
+    /// The parts of the compactions that ran split into more than one
+    /// (see [`Options::max_subcompactions`](crate::Options::max_subcompactions)).
+    pub subcompactions: u64,
     /// Memtables switched because every keyspace's memtables together
     /// reached [`Options::db_write_buffer_size`](crate::Options::db_write_buffer_size).
     pub budget_switches: u64,
@@ -147,6 +151,7 @@ impl Counters {
         stats.ingest_links = get(&self.ingest_links);
         stats.ingest_copies = get(&self.ingest_copies);
         stats.peak_concurrent_compactions = get(&self.peak_concurrent_compactions);
+        stats.subcompactions = get(&self.subcompactions);
         stats.budget_switches = get(&self.budget_switches);
     }
 }

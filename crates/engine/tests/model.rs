@@ -138,12 +138,18 @@ fn scan(db: &Db, lower: &Option<Vec<u8>>, upper: &Option<Vec<u8>>) -> lsmkit_eng
 
 /// Runs `ops` against the model on a database whose block cache holds
 /// `cache_size` bytes (0: none; a few hundred: blocks evicted all along).
-fn run(ops: Vec<Op>, cache_size: u64, mut style: CompactionStyle) -> Result<(), TestCaseError> {
+fn run(
+    ops: Vec<Op>,
+    cache_size: u64,
+    mut style: CompactionStyle,
+    subcompactions: usize,
+) -> Result<(), TestCaseError> {
     let fs = MemFs::new();
     let options = |fs: &MemFs, style| {
         options(fs)
             .block_cache_size(cache_size)
             .compaction_style(style)
+            .max_subcompactions(subcompactions)
     };
     let mut db = Db::open("/db", options(&fs, style)).unwrap();
     let mut model = Model::new();
@@ -259,8 +265,9 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..150),
         cache_size in prop_oneof![Just(0u64), Just(600), Just(64 << 20)],
         style in style(),
+        subcompactions in prop_oneof![Just(1usize), Just(3)],
     ) {
-        run(ops, cache_size, style)?;
+        run(ops, cache_size, style, subcompactions)?;
     }
 }
 

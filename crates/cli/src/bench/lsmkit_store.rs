@@ -59,6 +59,13 @@ impl LsmkitEngine {
         self
     }
 
+    /// The same, splitting a compaction into up to `parts` key ranges on
+    /// threads of their own (`Options::max_subcompactions`).
+    pub fn max_subcompactions(mut self, parts: usize) -> LsmkitEngine {
+        self.options.max_subcompactions = parts;
+        self
+    }
+
     fn leveled(&self) -> bool {
         self.options.compaction_style == CompactionStyle::Leveled
     }
@@ -101,6 +108,10 @@ impl Engine for LsmkitEngine {
             ", WAL records buffered (manual_wal_flush)"
         } else {
             ""
+        } + &if o.max_subcompactions > 1 {
+            format!(", up to {} subcompactions", o.max_subcompactions)
+        } else {
+            String::new()
         }
     }
 

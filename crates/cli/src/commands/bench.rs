@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// The codec of lsmkit's data blocks (lz4 is the engine's default).
     #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
     compression: CompressionArg,
+    /// The most key-range parts, each on a thread of its own, that one
+    /// lsmkit compaction is split into (`Options::max_subcompactions`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    subcompactions: u32,
 }
 
 /// `--compaction-style`.
@@ -151,7 +155,8 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
             let engine = LsmkitEngine::new()
                 .compaction_style(style)
                 .manual_wal_flush(args.manual_wal_flush)
-                .compression(args.compression.codec());
+                .compression(args.compression.codec())
+                .max_subcompactions(args.subcompactions as usize);
             run_on(&engine, args, &config, progress, out)
         }
         EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),

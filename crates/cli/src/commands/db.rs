@@ -37,6 +37,17 @@ pub struct DbArgs {
     keyspace: KeyspaceArg,
 }
 
+/// `lsmkit compact`'s flags.
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Split the compaction into up to this many key ranges, each merged
+    /// on a thread of its own (`Options::max_subcompactions`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    subcompactions: u32,
+}
+
 /// `lsmkit scan`'s bounds.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -56,6 +67,11 @@ pub struct ScanArgs {
 /// Opens the database in `dir` for writing (`read_only` false) or
 /// read-only; it must exist: the commands never create one.
 pub fn open_existing(dir: &Path, read_only: bool) -> Result<Db, Failure> {
+    open_existing_with(dir, read_only, Options::default())
+}
+
+/// [`open_existing`] with `options`.
+fn open_existing_with(dir: &Path, read_only: bool, options: Options) -> Result<Db, Failure> {
     if !dir.join(CURRENT).is_file() {
         return Err(Failure::new(format!(
             "{}: not an lsmkit database (no {CURRENT} file)",
@@ -63,9 +79,9 @@ pub fn open_existing(dir: &Path, read_only: bool) -> Result<Db, Failure> {
         )));
     }
     let opened = if read_only {
-        Db::open_read_only(dir, Options::default())
+        Db::open_read_only(dir, options)
     } else {
-        Db::open(dir, Options::default())
+        Db::open(dir, options)
     };
     opened.map_err(|e| db_failure(dir, e))
 }
@@ -82,9 +98,9 @@ pub fn db_failure(dir: &Path, error: lsmkit_engine::Error) -> Failure {
 }
 
 impl DbArgs {
-    /// Opens the database for writing.
-    fn open(&self) -> Result<Db, Failure> {
-        open_existing(&self.db, false)
+    /// Opens the database for writing, with `options`.
+    fn open_with(&self, options: Options) -> Result<Db, Failure> {
+        open_existing_with(&self.db, false, options)
     }
 
     /// Opens the database read-only.
@@ -185,8 +201,10 @@ pub fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<(), Failure> {
 }
 
 /// `lsmkit compact`: flush, merge every run into one, print the shape.
-pub fn compact(args: &DbArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let db = args.open()?;
+pub fn compact(compact: &CompactArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let args = &compact.db;
+    let options = Options::default().max_subcompactions(compact.subcompactions as usize);
+    let db = args.open_with(options)?;
     let keyspace = args.keyspace(&db)?;
     let before = keyspace.stats();
     keyspace.compact().map_err(|e| args.failure(e))?;
