@@ -39,6 +39,18 @@ struct Args {
     /// engine's configuration line says what it could do).
     #[arg(long, default_value = "none", value_parser = parse_codec)]
     compression: Compression,
+    /// Every engine's block (or page) cache, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = (engines::CACHE_BYTES >> 20) as u64)]
+    cache_mib: u64,
+    /// Operations of each read workload (as `lsmkit bench --reads`); by
+    /// default --num.
+    #[arg(long, value_name = "N")]
+    reads: Option<u64>,
+    /// Start each read workload cold (as `lsmkit bench --cold`): the
+    /// engine is closed, its files' page cache dropped, and it is opened
+    /// again.
+    #[arg(long)]
+    cold: bool,
     /// Where the results go.
     #[arg(long, default_value = "benches/results")]
     out: PathBuf,
@@ -81,6 +93,8 @@ fn config(args: &Args) -> BenchConfig {
     BenchConfig {
         num: args.num,
         workloads: args.workloads.clone(),
+        reads: args.reads,
+        cold: args.cold,
         ..BenchConfig::default()
     }
 }
@@ -96,6 +110,7 @@ fn child(args: &Args, engine: &str) -> Result<(), String> {
         &config(args),
         Progress::auto(),
         args.compression,
+        (args.cache_mib << 20) as usize,
     )
     .ok_or_else(|| format!("this build has no engine {engine:?}"))?
     .map_err(|e| format!("{engine}: {e}"))?;
@@ -121,6 +136,9 @@ fn parent(args: &Args) -> Result<(), String> {
             .args(["--child", name, "--num", &args.num.to_string()])
             .args(["--workloads", &workloads.join(",")])
             .args(["--compression", args.compression.name()])
+            .args(["--cache-mib", &args.cache_mib.to_string()])
+            .args(args.reads.map(|n| format!("--reads={n}")))
+            .args(args.cold.then_some("--cold"))
             .arg("--json-out")
             .arg(&json)
             .status()
@@ -157,14 +175,41 @@ fn write_results(args: &Args, reports: &[Report]) -> Result<(), String> {
         format!(" --features {}", features.join(","))
     };
     let engines: Vec<&str> = reports.iter().map(|r| r.engine.as_str()).collect();
+    // The flags that change what runs, where they are not the defaults.
+    let mut extra = String::new();
+    if args.workloads != WorkloadSpec::defaults() {
+        let names: Vec<String> = args.workloads.iter().map(|w| w.to_string()).collect();
+        extra.push_str(&format!(" --workloads {}", names.join(",")));
+    }
+    if args.cache_mib != (engines::CACHE_BYTES >> 20) as u64 {
+        extra.push_str(&format!(" --cache-mib {}", args.cache_mib));
+    }
+    if let Some(reads) = args.reads {
+        extra.push_str(&format!(" --reads {reads}"));
+    }
+    if args.cold {
+        extra.push_str(" --cold");
+    }
     let command = format!(
-        "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches{features} --bin compare -- --num {} --compression {} --engines {}",
+        "CARGO_TARGET_DIR=/work/target-compare cargo run --release -p lsmkit-benches{features} --bin compare -- --num {} --compression {} --engines {}{extra}",
         num,
         args.compression.name(),
         engines.join(",")
     );
+    let reads = match (args.reads, args.cold) {
+        (None, false) => String::new(),
+        (reads, cold) => format!(
+            " Read workloads run {} operations{}.",
+            reads.unwrap_or(num),
+            if cold {
+                ", each starting cold: the engine closed, its files' page cache dropped (posix_fadvise DONTNEED), and opened again"
+            } else {
+                ""
+            }
+        ),
+    };
     let mut md = format!(
-        "# Engine comparison\n\n{date}, {machine}.\n\n{num} keys of 16 bytes, values of 100 bytes (half compressible), one thread unless the workload says `:N`.\n\n```sh\n{command}\n```\n\n"
+        "# Engine comparison\n\n{date}, {machine}.\n\n{num} keys of 16 bytes, values of 100 bytes (half compressible), one thread unless the workload says `:N`.{reads}\n\n```sh\n{command}\n```\n\n"
     );
     md.push_str(&chart::markdown(reports));
     md.push_str("\nConfigurations:\n\n");

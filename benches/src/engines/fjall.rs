@@ -6,7 +6,7 @@ use fjall::config::CompressionPolicy;
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use lsmkit_cli::bench::{Engine, Store, StoreError, Write, copy_found};
 
-use super::{CACHE_BYTES, Compression, WRITE_BUFFER_BYTES};
+use super::{Compression, WRITE_BUFFER_BYTES};
 
 /// Opens fjall with the comparison's configuration: every level's data
 /// blocks compressed with LZ4 under `Compression::Lz4`, none otherwise
@@ -15,6 +15,8 @@ use super::{CACHE_BYTES, Compression, WRITE_BUFFER_BYTES};
 pub struct FjallEngine {
     /// The codec asked for.
     pub codec: Compression,
+    /// The cache's size.
+    pub cache_bytes: usize,
 }
 
 impl FjallEngine {
@@ -37,7 +39,7 @@ impl Engine for FjallEngine {
         format!(
             "fjall 3.1: memtable {} MiB, default bloom filter (10 bits/key), cache {} MiB, compression {}, leveled compaction, journal unsynced except fillsync",
             WRITE_BUFFER_BYTES >> 20,
-            CACHE_BYTES >> 20,
+            self.cache_bytes >> 20,
             match (self.codec, self.compression()) {
                 (Compression::Zstd, _) => "none (fjall has no zstd)",
                 (_, CompressionType::Lz4) => "lz4",
@@ -48,7 +50,7 @@ impl Engine for FjallEngine {
 
     fn open(&self, dir: &Path) -> Result<FjallStore, StoreError> {
         let db = Database::builder(dir)
-            .cache_size(CACHE_BYTES as u64)
+            .cache_size(self.cache_bytes as u64)
             .open()
             .map_err(StoreError::new)?;
         let keyspace = db

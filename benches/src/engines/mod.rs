@@ -37,6 +37,8 @@ mod rocksdb;
 mod sled;
 
 /// The cache every engine with a block cache gets.
+/// Every engine's block (or page) cache unless `compare --cache-mib` says
+/// otherwise.
 pub const CACHE_BYTES: usize = 64 << 20;
 /// The write buffer (memtable) size of every engine.
 pub const WRITE_BUFFER_BYTES: usize = 64 << 20;
@@ -67,36 +69,40 @@ pub fn run(
     config: &BenchConfig,
     progress: Progress,
     codec: Compression,
+    cache_bytes: usize,
 ) -> Option<Result<Report, BenchError>> {
+    let lsmkit = || {
+        LsmkitEngine::new()
+            .compression(codec)
+            .block_cache_size(cache_bytes as u64)
+    };
     match name {
-        "lsmkit" => Some(bench::run(
-            &LsmkitEngine::new().compression(codec),
-            dir,
-            config,
-            progress,
-        )),
+        "lsmkit" => Some(bench::run(&lsmkit(), dir, config, progress)),
         "lsmkit-leveled" => {
-            let engine = LsmkitEngine::new()
-                .compaction_style(CompactionStyle::Leveled)
-                .compression(codec);
+            let engine = lsmkit().compaction_style(CompactionStyle::Leveled);
             Some(bench::run(&engine, dir, config, progress))
         }
         #[cfg(feature = "rocksdb")]
         "rocksdb" => Some(bench::run(
-            &rocksdb::RocksEngine { codec },
+            &rocksdb::RocksEngine { codec, cache_bytes },
             dir,
             config,
             progress,
         )),
         #[cfg(feature = "fjall")]
         "fjall" => Some(bench::run(
-            &fjall::FjallEngine { codec },
+            &fjall::FjallEngine { codec, cache_bytes },
             dir,
             config,
             progress,
         )),
         #[cfg(feature = "sled")]
-        "sled" => Some(bench::run(&sled::SledEngine, dir, config, progress)),
+        "sled" => Some(bench::run(
+            &sled::SledEngine { cache_bytes },
+            dir,
+            config,
+            progress,
+        )),
         _ => None,
     }
 }

@@ -8,7 +8,7 @@ use rocksdb::{
     WriteBatch, WriteOptions,
 };
 
-use super::{BLOOM_BITS_PER_KEY, CACHE_BYTES, Compression, WRITE_BUFFER_BYTES};
+use super::{BLOOM_BITS_PER_KEY, Compression, WRITE_BUFFER_BYTES};
 
 /// Opens RocksDB with the comparison's configuration (and RocksDB's
 /// defaults otherwise: leveled compaction, 2 background jobs, 4 KiB
@@ -16,6 +16,8 @@ use super::{BLOOM_BITS_PER_KEY, CACHE_BYTES, Compression, WRITE_BUFFER_BYTES};
 pub struct RocksEngine {
     /// The codec of every level's data blocks.
     pub codec: Compression,
+    /// The LRU block cache's size.
+    pub cache_bytes: usize,
 }
 
 impl Engine for RocksEngine {
@@ -30,7 +32,7 @@ impl Engine for RocksEngine {
             "RocksDB {} (rust-rocksdb 0.25): write buffer {} MiB, bloom {BLOOM_BITS_PER_KEY} bits/key, LRU block cache {} MiB, compression {}, leveled compaction, WAL unsynced except fillsync",
             "11.8.1",
             WRITE_BUFFER_BYTES >> 20,
-            CACHE_BYTES >> 20,
+            self.cache_bytes >> 20,
             self.codec.name()
         )
     }
@@ -38,7 +40,7 @@ impl Engine for RocksEngine {
     fn open(&self, dir: &Path) -> Result<RocksStore, StoreError> {
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(f64::from(BLOOM_BITS_PER_KEY), false);
-        table.set_block_cache(&Cache::new_lru_cache(CACHE_BYTES));
+        table.set_block_cache(&Cache::new_lru_cache(self.cache_bytes));
         let mut options = Options::default();
         options.create_if_missing(true);
         options.set_compression_type(match self.codec {

@@ -4,8 +4,6 @@ use std::path::Path;
 
 use lsmkit_cli::bench::{Engine, Store, StoreError, Write, copy_found};
 
-use super::CACHE_BYTES;
-
 /// Opens sled 0.34 (its latest stable release) with a page cache the size
 /// of the others' block caches. sled is not an LSM tree: it has no
 /// memtable size or bloom filter to set; it compresses nothing unless
@@ -14,7 +12,10 @@ use super::CACHE_BYTES;
 /// `--compression` says); its log is flushed
 /// every 500 ms by default and synced by `flush`, which `fillsync` calls
 /// after every write.
-pub struct SledEngine;
+pub struct SledEngine {
+    /// The page cache's size.
+    pub cache_bytes: usize,
+}
 
 impl Engine for SledEngine {
     type Store = SledStore;
@@ -26,14 +27,14 @@ impl Engine for SledEngine {
     fn config(&self) -> String {
         format!(
             "sled 0.34.7: page cache {} MiB, no compression, log flushed every 500 ms, synced per write in fillsync",
-            CACHE_BYTES >> 20
+            self.cache_bytes >> 20
         )
     }
 
     fn open(&self, dir: &Path) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(CACHE_BYTES as u64)
+            .cache_capacity(self.cache_bytes as u64)
             .open()
             .map_err(StoreError::new)?;
         Ok(SledStore { db })

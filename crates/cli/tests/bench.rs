@@ -43,6 +43,54 @@ fn a_tiny_run_through_the_engine_prints_a_table_and_json() {
     assert!(db.join("CURRENT").is_file());
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn cold_reads_reopen_the_database_and_run_the_reads_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let output = lsmkit([
+        "bench",
+        "--num",
+        "3000",
+        "--workloads",
+        "fillrandom,readrandom,readseq,overwrite",
+        "--reads",
+        "500",
+        "--cold",
+        "--cache-mib",
+        "1",
+        "--json",
+        "--progress",
+        "lines",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let m = &json["measurements"];
+    assert_eq!(m[0]["ops"], 3000, "a write workload runs --num");
+    assert_eq!(m[1]["ops"], 500);
+    assert_eq!(m[1]["found"], 500);
+    assert_eq!(m[2]["ops"], 500);
+    assert_eq!(m[3]["ops"], 3000);
+    // The page cache is dropped before each read workload only.
+    assert_eq!(
+        stderr.matches("dropped the page cache").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(
+        json["engine_config"]
+            .as_str()
+            .unwrap()
+            .contains("block cache 1 MiB")
+    );
+
+    let output = lsmkit(["bench", "--num", "100", "--reads", "0"]);
+    assert_ne!(output.status.code(), Some(0));
+}
+
 #[test]
 fn compression_is_chosen_and_named_in_the_configuration() {
     for codec in ["none", "lz4", "zstd"] {

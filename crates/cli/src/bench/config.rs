@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::runner::MARKER;
 use super::store::StoreError;
-use super::workload::WorkloadSpec;
+use super::workload::{Workload, WorkloadSpec};
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,23 @@ pub struct BenchConfig {
     pub seed: u64,
     /// The workloads, in order.
     pub workloads: Vec<WorkloadSpec>,
+    /// Operations of each read workload (db_bench's `--reads`); `None`:
+    /// `num`. The keys read are still drawn from all `num`.
+    pub reads: Option<u64>,
+    /// Before each read workload, close the store, drop the page cache of
+    /// its files and open it again, so that the reads start cold: from the
+    /// disk, not from memory (Linux only).
+    pub cold: bool,
+}
+
+impl BenchConfig {
+    /// The operations `workload` runs.
+    pub fn ops(&self, workload: Workload) -> u64 {
+        match self.reads {
+            Some(reads) if !workload.writes() => reads,
+            _ => workload.ops(self.num),
+        }
+    }
 }
 
 impl Default for BenchConfig {
@@ -36,6 +53,8 @@ impl Default for BenchConfig {
             threads: 1,
             seed: 301,
             workloads: WorkloadSpec::defaults(),
+            reads: None,
+            cold: false,
         }
     }
 }
@@ -106,6 +125,9 @@ pub(crate) fn check(config: &BenchConfig) -> Result<(), BenchError> {
             digits + 1
         )));
     }
+    if config.reads == Some(0) {
+        return Err(BenchError::Config("--reads must be at least 1".to_string()));
+    }
     if config.threads == 0 || config.workloads.iter().any(|s| s.threads == Some(0)) {
         return Err(BenchError::Config("threads must be at least 1".to_string()));
     }
@@ -135,6 +157,10 @@ mod tests {
             },
             BenchConfig {
                 threads: 0,
+                ..ok.clone()
+            },
+            BenchConfig {
+                reads: Some(0),
                 ..ok.clone()
             },
         ] {

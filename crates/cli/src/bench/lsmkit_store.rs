@@ -59,6 +59,12 @@ impl LsmkitEngine {
         self
     }
 
+    /// The same, with a block cache of `bytes`.
+    pub fn block_cache_size(mut self, bytes: u64) -> LsmkitEngine {
+        self.options.block_cache_size = bytes;
+        self
+    }
+
     /// The same, splitting a compaction into up to `parts` key ranges on
     /// threads of their own (`Options::max_subcompactions`).
     pub fn max_subcompactions(mut self, parts: usize) -> LsmkitEngine {

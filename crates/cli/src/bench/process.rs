@@ -121,6 +121,46 @@ pub fn disk_usage(dir: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
+/// Asks the kernel to drop the cached pages of every file under `dir`
+/// (`posix_fadvise(POSIX_FADV_DONTNEED)`, after syncing each file, since
+/// dirty pages stay), so that the next reads come from the disk. Returns
+/// the number of files; an error where the OS has no such call (only
+/// Linux is supported).
+pub fn drop_page_cache(dir: &Path) -> io::Result<u64> {
+    let mut files = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            files += drop_page_cache(&entry.path())?;
+        } else if kind.is_file() {
+            match fs::File::open(entry.path()) {
+                Ok(file) => {
+                    file.sync_data()?;
+                    drop_cached_pages(&file)?;
+                    files += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(target_os = "linux")]
+fn drop_cached_pages(file: &fs::File) -> io::Result<()> {
+    rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed).map_err(io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drop_cached_pages(_file: &fs::File) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "dropping a file's cached pages is supported on Linux only",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,13 @@ impl Progress {
         }
     }
 
+    /// A line between phases, unless quiet.
+    pub(crate) fn note(self, text: &str) {
+        if self != Progress::Quiet {
+            line(format_args!("{text}"));
+        }
+    }
+
     /// Starts reporting a phase of `total` operations.
     pub(crate) fn start(self, label: &str, total: u64) -> Ticker {
         let bar = match self {

@@ -54,6 +54,21 @@ pub fn run<E: Engine>(
         if workload.needs_keys() && !loaded {
             load(db, config, &values, progress)?;
         }
+        if config.cold && !workload.writes() {
+            drop(store.take());
+            let files = process::drop_page_cache(dir).map_err(|source| BenchError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            progress.note(&format!("{spec}: dropped the page cache of {files} files"));
+            store = Some(engine.open(dir).map_err(|source| BenchError::Store {
+                workload: format!("{spec}: reopen"),
+                source,
+            })?);
+        }
+        let Some(db) = store.as_ref() else {
+            unreachable!("a store is open between workloads")
+        };
         let run = Run {
             spec: *spec,
             threads: spec.threads.unwrap_or(config.threads),
@@ -192,7 +207,7 @@ impl Run<'_> {
             workload: label.clone(),
             source,
         };
-        let ops = workload.ops(self.config.num);
+        let ops = self.config.ops(workload);
         let ticker = progress.start(&label, ops);
         let state_before = store.state();
         process::reset_peak_memory();

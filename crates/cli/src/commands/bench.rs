@@ -71,6 +71,20 @@ pub struct BenchArgs {
     /// The codec of lsmkit's data blocks (lz4 is the engine's default).
     #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
     compression: CompressionArg,
+    /// Operations of each read workload (db_bench's --reads); by default
+    /// NUM. The keys read are drawn from all NUM.
+    #[arg(long, value_name = "N")]
+    reads: Option<u64>,
+    /// Start each read workload cold: close the database, drop the page
+    /// cache of its files (posix_fadvise DONTNEED; Linux only) and reopen
+    /// it, so that the reads come from the disk. With a small
+    /// --cache-mib and more data than memory this measures a database
+    /// larger than memory.
+    #[arg(long)]
+    cold: bool,
+    /// lsmkit's block cache, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    cache_mib: u64,
     /// The most key-range parts, each on a thread of its own, that one
     /// lsmkit compaction is split into (`Options::max_subcompactions`).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -139,6 +153,8 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
         threads: args.threads,
         seed: args.seed,
         workloads: args.workloads.clone(),
+        reads: args.reads,
+        cold: args.cold,
     };
     let progress = match args.progress {
         ProgressArg::Auto => Progress::auto(),
@@ -156,7 +172,8 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
                 .compaction_style(style)
                 .manual_wal_flush(args.manual_wal_flush)
                 .compression(args.compression.codec())
-                .max_subcompactions(args.subcompactions as usize);
+                .max_subcompactions(args.subcompactions as usize)
+                .block_cache_size(args.cache_mib << 20);
             run_on(&engine, args, &config, progress, out)
         }
         EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),
