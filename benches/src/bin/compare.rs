@@ -14,6 +14,13 @@
 
 use std::fs;
 use std::path::PathBuf;
+
+/// Every engine's child process allocates through jemalloc, as the
+/// `lsmkit` binary does (see its `main.rs`); RocksDB's C++ allocates
+/// through the system's malloc whatever Rust's global allocator is.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
