@@ -99,25 +99,34 @@ fn field(text: &str, label: &str) -> Option<u64> {
     line[label.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// The total size of the files under `dir`, recursively (symbolic links
-/// are not followed).
-pub fn disk_usage(dir: &Path) -> io::Result<u64> {
-    let mut total = 0;
+/// Calls `visit` with every regular file under `dir`, recursively
+/// (symbolic links are not followed). An error of kind `NotFound` from
+/// `visit` skips the file: a background thread removed it since the
+/// listing.
+fn each_file(dir: &Path, visit: &mut dyn FnMut(&fs::DirEntry) -> io::Result<()>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         if kind.is_dir() {
-            total += disk_usage(&entry.path())?;
+            each_file(&entry.path(), visit)?;
         } else if kind.is_file() {
-            // A file removed by a background thread since the listing no
-            // longer uses space.
-            match entry.metadata() {
-                Ok(meta) => total += meta.len(),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            match visit(&entry) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
             }
         }
     }
+    Ok(())
+}
+
+/// The total size of the files under `dir`, recursively (symbolic links
+/// are not followed).
+pub fn disk_usage(dir: &Path) -> io::Result<u64> {
+    let mut total = 0;
+    each_file(dir, &mut |entry| {
+        total += entry.metadata()?.len();
+        Ok(())
+    })?;
     Ok(total)
 }
 
@@ -128,23 +137,13 @@ pub fn disk_usage(dir: &Path) -> io::Result<u64> {
 /// Linux is supported).
 pub fn drop_page_cache(dir: &Path) -> io::Result<u64> {
     let mut files = 0;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            files += drop_page_cache(&entry.path())?;
-        } else if kind.is_file() {
-            match fs::File::open(entry.path()) {
-                Ok(file) => {
-                    file.sync_data()?;
-                    drop_cached_pages(&file)?;
-                    files += 1;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
+    each_file(dir, &mut |entry| {
+        let file = fs::File::open(entry.path())?;
+        file.sync_data()?;
+        drop_cached_pages(&file)?;
+        files += 1;
+        Ok(())
+    })?;
     Ok(files)
 }
 
