@@ -46,7 +46,14 @@
 //! L0 runs and every level above the last within its target: the picker
 //! returns `None` exactly when every score is below 1.
 //!
-//! The picker assumes one compaction at a time, as the tiered one does.
+//! # More than one at a time
+//!
+//! [`leveled_candidates`] lists every compaction worth running that takes
+//! none of the tables running compactions hold ([`Busy`]), best first;
+//! [`pick_leveled`] is its first with nothing busy. The caller checks that
+//! the outputs of two compactions into one level do not overlap: that
+//! depends on the key ranges its tables answer for, which the picker does
+//! not see.
 
 use std::ops::Range;
 
@@ -196,6 +203,24 @@ impl LeveledTask {
     pub fn is_trivial_move(&self) -> bool {
         self.start_inputs.len() == 1 && self.output_inputs.is_empty()
     }
+
+    /// The smallest and largest user key of its inputs in `levels` (the
+    /// tree it was picked from): what its output holds at most. `None` if
+    /// it names no table there.
+    pub fn key_range(&self, levels: &LevelsInfo) -> Option<(Vec<u8>, Vec<u8>)> {
+        let tables = |level: usize| -> &[TableInfo] {
+            match level {
+                0 => &levels.l0,
+                n => levels.levels.get(n - 1).map_or(&[], Vec::as_slice),
+            }
+        };
+        let start = tables(self.start_level).get(self.start_inputs.clone())?;
+        let output = tables(self.output_level).get(self.output_inputs.clone())?;
+        let inputs = || start.iter().chain(output);
+        let smallest = inputs().map(|t| &t.smallest).min()?;
+        let largest = inputs().map(|t| &t.largest).max()?;
+        Some((smallest.clone(), largest.clone()))
+    }
 }
 
 /// The target size of each level, `targets[k]` for level `k + 1`, from the
@@ -234,86 +259,164 @@ pub fn pick_leveled(
     options: &LeveledOptions,
     levels: &LevelsInfo,
 ) -> Result<Option<LeveledTask>, Error> {
+    Ok(leveled_candidates(options, levels, &Busy::default())?
+        .into_iter()
+        .next())
+}
+
+/// What compactions already running hold, which another must keep off:
+/// their input tables (RocksDB's `being_compacted`) and the keys they
+/// write into each level. `l0[i]` stands for L0 run `i`, `levels[k][i]`
+/// for table `i` of level `k + 1`; an index past the end is free.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Busy {
+    /// The L0 runs being compacted.
+    pub l0: Vec<bool>,
+    /// The tables being compacted, level by level from level 1.
+    pub levels: Vec<Vec<bool>>,
+    /// `(level, smallest, largest)`: the user keys a running compaction
+    /// writes into `level` (see [`LeveledTask::key_range`]). Two outputs
+    /// into one level must not overlap, or the level would.
+    pub outputs: Vec<(usize, Vec<u8>, Vec<u8>)>,
+}
+
+impl Busy {
+    /// Whether table (or L0 run) `index` of `level` is being compacted.
+    pub fn is_busy(&self, level: usize, index: usize) -> bool {
+        let flags = match level {
+            0 => Some(&self.l0),
+            n => self.levels.get(n - 1),
+        };
+        flags.and_then(|f| f.get(index)).copied().unwrap_or(false)
+    }
+
+    fn any_in(&self, level: usize, range: Range<usize>) -> bool {
+        range.into_iter().any(|i| self.is_busy(level, i))
+    }
+
+    /// Whether a running compaction writes keys of `smallest..=largest`
+    /// into `level`.
+    pub fn writes_into(&self, level: usize, smallest: &[u8], largest: &[u8]) -> bool {
+        self.outputs
+            .iter()
+            .any(|(l, s, e)| *l == level && s.as_slice() <= largest && smallest <= e.as_slice())
+    }
+}
+
+/// Every compaction worth running on `levels` that takes no table of
+/// `busy`, best first: by the score of its start level, highest first,
+/// then (within a level) by its overlap ratio. [`pick_leveled`] is the
+/// first of them with nothing busy.
+///
+/// With compactions running, each level is scored by its bytes that are
+/// not being compacted (RocksDB does the same), so that a second
+/// compaction is picked only where the first does not already bring the
+/// level back within its target. L0 is a candidate only while none of its
+/// runs is busy: its compaction takes every run.
+///
+/// Fails as [`pick_leveled`] does.
+pub fn leveled_candidates(
+    options: &LeveledOptions,
+    levels: &LevelsInfo,
+    busy: &Busy,
+) -> Result<Vec<LeveledTask>, Error> {
     options.validate()?;
     check_levels(options, levels)?;
     let n = options.num_levels;
     let targets = level_targets(options, levels);
     let base = base_level(options, levels);
-
-    let mut best: Option<(usize, f64)> = None;
-    let mut consider = |level: usize, score: f64| {
-        if score >= 1.0 && best.is_none_or(|(_, s)| score > s) {
-            best = Some((level, score));
-        }
-    };
-    consider(0, levels.l0.len() as f64 / options.l0_trigger as f64);
-    for level in 1..n {
-        let size = levels.level_size(level);
-        let target = targets[level - 1];
-        let score = if level < base {
-            if size > 0 { f64::INFINITY } else { 0.0 }
-        } else {
-            size as f64 / target.max(1) as f64
-        };
-        consider(level, score);
-    }
-    let Some((start_level, score)) = best else {
-        return Ok(None);
-    };
-
     let level_tables =
         |level: usize| -> &[TableInfo] { levels.levels.get(level - 1).map_or(&[], Vec::as_slice) };
-    let task = if start_level == 0 {
-        let smallest = levels.l0.iter().map(|t| &t.smallest).min();
-        let largest = levels.l0.iter().map(|t| &t.largest).max();
-        let (Some(smallest), Some(largest)) = (smallest, largest) else {
-            return Ok(None);
+
+    let mut scored: Vec<(usize, f64)> = Vec::new();
+    let l0_busy = busy.any_in(0, 0..levels.l0.len());
+    if !l0_busy {
+        scored.push((0, levels.l0.len() as f64 / options.l0_trigger as f64));
+    }
+    for level in 1..n {
+        let free: u64 = level_tables(level)
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !busy.is_busy(level, i))
+            .map(|(_, t)| t.size)
+            .sum();
+        let any_free = (0..level_tables(level).len()).any(|i| !busy.is_busy(level, i));
+        let score = if level < base {
+            if any_free { f64::INFINITY } else { 0.0 }
+        } else {
+            free as f64 / targets[level - 1].max(1) as f64
         };
-        LeveledTask {
-            start_level: 0,
-            start_inputs: 0..levels.l0.len(),
-            output_level: base,
-            output_inputs: overlapping(level_tables(base), smallest, largest),
-            bottommost: false,
-            reason: LeveledReason::L0Runs,
+        scored.push((level, score));
+    }
+    scored.retain(|&(_, score)| score >= 1.0);
+    // Stable: of equal scores the upper level goes first.
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+
+    let bottommost = |output_level: usize| (output_level + 1..=n).all(|l| level_tables(l).is_empty());
+    // Takes no busy table of the output level, and writes no key there that
+    // a running compaction writes.
+    let free_of = |task: &LeveledTask| {
+        !busy.any_in(task.output_level, task.output_inputs.clone())
+            && task
+                .key_range(levels)
+                .is_some_and(|(s, l)| !busy.writes_into(task.output_level, &s, &l))
+    };
+    let mut candidates = Vec::new();
+    for (start_level, score) in scored {
+        if start_level == 0 {
+            let smallest = levels.l0.iter().map(|t| &t.smallest).min();
+            let largest = levels.l0.iter().map(|t| &t.largest).max();
+            let (Some(smallest), Some(largest)) = (smallest, largest) else {
+                continue;
+            };
+            let output_inputs = overlapping(level_tables(base), smallest, largest);
+            let task = LeveledTask {
+                start_level: 0,
+                start_inputs: 0..levels.l0.len(),
+                output_level: base,
+                output_inputs,
+                bottommost: bottommost(base),
+                reason: LeveledReason::L0Runs,
+            };
+            if free_of(&task) {
+                candidates.push(task);
+            }
+            continue;
         }
-    } else {
         let tables = level_tables(start_level);
         let below = level_tables(start_level + 1);
-        let mut chosen: Option<(usize, u64)> = None;
-        for (index, table) in tables.iter().enumerate() {
-            let overlap: u64 = below[overlapping(below, &table.smallest, &table.largest)]
-                .iter()
-                .map(|t| t.size)
-                .sum();
-            // overlap / size < best_overlap / best_size, without division.
-            let better = chosen.is_none_or(|(best, best_overlap)| {
-                let best_size = u128::from(tables[best].size.max(1));
-                let size = u128::from(table.size.max(1));
-                u128::from(overlap) * best_size < u128::from(best_overlap) * size
-            });
-            if better {
-                chosen = Some((index, overlap));
-            }
-        }
-        let Some((index, _)) = chosen else {
-            return Ok(None);
-        };
-        let table = &tables[index];
-        LeveledTask {
-            start_level,
-            start_inputs: index..index + 1,
-            output_level: start_level + 1,
-            output_inputs: overlapping(below, &table.smallest, &table.largest),
-            bottommost: false,
-            reason: LeveledReason::LevelSize(score),
-        }
-    };
-    let deeper_empty = (task.output_level + 1..=n).all(|l| level_tables(l).is_empty());
-    Ok(Some(LeveledTask {
-        bottommost: deeper_empty,
-        ..task
-    }))
+        // (index, its stretch below, the bytes of that stretch)
+        let mut free: Vec<(usize, Range<usize>, u64)> = tables
+            .iter()
+            .enumerate()
+            .filter(|&(index, _)| !busy.is_busy(start_level, index))
+            .map(|(index, table)| {
+                let stretch = overlapping(below, &table.smallest, &table.largest);
+                let overlap = below[stretch.clone()].iter().map(|t| t.size).sum();
+                (index, stretch, overlap)
+            })
+            .collect();
+        // By overlap / size, without division; stable, so ties keep key
+        // order.
+        free.sort_by(|(a, _, a_overlap), (b, _, b_overlap)| {
+            let a_size = u128::from(tables[*a].size.max(1));
+            let b_size = u128::from(tables[*b].size.max(1));
+            (u128::from(*a_overlap) * b_size).cmp(&(u128::from(*b_overlap) * a_size))
+        });
+        candidates.extend(
+            free.into_iter()
+                .map(|(index, stretch, _)| LeveledTask {
+                    start_level,
+                    start_inputs: index..index + 1,
+                    output_level: start_level + 1,
+                    output_inputs: stretch,
+                    bottommost: bottommost(start_level + 1),
+                    reason: LeveledReason::LevelSize(score),
+                })
+                .filter(&free_of),
+        );
+    }
+    Ok(candidates)
 }
 
 /// The stretch of `tables` (sorted, not overlapping) whose keys meet

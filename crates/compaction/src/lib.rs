@@ -20,6 +20,8 @@
 //! - [`pick_leveled`]: the leveled strategy (RocksDB's, with dynamic level
 //!   sizes) as a pure function from L0 runs and levels of non-overlapping
 //!   tables to a [`LeveledTask`]; [the rules](leveled) are in its docs.
+//!   [`leveled_candidates`] lists what may run beside compactions already
+//!   running ([`Busy`]).
 //! - [`execute`]: runs a task, from input tables to output tables written
 //!   through `lsmkit-sstable` and `lsmkit-vfs`, cleaning up on failure;
 //!   [`execute_tables_split`] runs it in key-range parts on threads of
@@ -94,8 +96,8 @@ pub use filter::{
     split_ttl_value, ttl_value,
 };
 pub use leveled::{
-    LeveledOptions, LeveledReason, LeveledTask, LevelsInfo, TableInfo, base_level, level_targets,
-    pick_leveled,
+    Busy, LeveledOptions, LeveledReason, LeveledTask, LevelsInfo, TableInfo, base_level,
+    level_targets, leveled_candidates, pick_leveled,
 };
 pub use lsmkit_sstable::InternalIterator;
 pub use merge::MergingIterator;

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 
 use lsmkit_compaction::{
-    Error, LeveledOptions, LeveledReason, LevelsInfo, Policy, Simulation, Simulator, TableInfo,
-    Workload, base_level, level_targets, pick_leveled,
+    Busy, Error, LeveledOptions, LeveledReason, LeveledTask, LevelsInfo, Policy, Simulation,
+    Simulator, TableInfo, Workload, base_level, level_targets, leveled_candidates, pick_leveled,
 };
 use proptest::prelude::*;
 
@@ -88,7 +88,144 @@ fn assert_levels_sorted(levels: &LevelsInfo) {
     }
 }
 
+/// Busy flags for `levels` from the bits of `seed`.
+fn busy_from(levels: &LevelsInfo, seed: u64) -> Busy {
+    let mut bit = 0u32;
+    let mut next = || {
+        bit += 1;
+        seed.rotate_left(bit) & 1 == 1
+    };
+    Busy {
+        l0: levels.l0.iter().map(|_| next()).collect(),
+        levels: levels
+            .levels
+            .iter()
+            .map(|l| l.iter().map(|_| next()).collect())
+            .collect(),
+        outputs: Vec::new(),
+    }
+}
+
+/// The tables `task` takes, as busy flags.
+fn with_task(levels: &LevelsInfo, task: &LeveledTask) -> Busy {
+    let flags = |level: usize, len: usize| -> Vec<bool> {
+        (0..len)
+            .map(|i| {
+                (task.start_level == level && task.start_inputs.contains(&i))
+                    || (task.output_level == level && task.output_inputs.contains(&i))
+            })
+            .collect()
+    };
+    let (smallest, largest) = task.key_range(levels).unwrap();
+    Busy {
+        l0: flags(0, levels.l0.len()),
+        levels: levels
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(k, l)| flags(k + 1, l.len()))
+            .collect(),
+        outputs: vec![(task.output_level, smallest, largest)],
+    }
+}
+
+/// `levels` after every task of `tasks` ran, each leaving one table that
+/// spans what it merged (as an executor's outputs would, taken together).
+fn apply(levels: &LevelsInfo, tasks: &[&LeveledTask]) -> LevelsInfo {
+    let taken = |level: usize, index: usize| {
+        tasks.iter().any(|t| {
+            (t.start_level == level && t.start_inputs.contains(&index))
+                || (t.output_level == level && t.output_inputs.contains(&index))
+        })
+    };
+    let mut after = LevelsInfo {
+        l0: (0..levels.l0.len())
+            .filter(|&i| !taken(0, i))
+            .map(|i| levels.l0[i].clone())
+            .collect(),
+        levels: levels
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                (0..l.len())
+                    .filter(|&i| !taken(k + 1, i))
+                    .map(|i| l[i].clone())
+                    .collect()
+            })
+            .collect(),
+    };
+    for task in tasks {
+        let inputs: Vec<&TableInfo> = tables(levels, task.start_level)[task.start_inputs.clone()]
+            .iter()
+            .chain(&tables(levels, task.output_level)[task.output_inputs.clone()])
+            .collect();
+        let output = TableInfo {
+            size: inputs.iter().map(|t| t.size).sum(),
+            smallest: inputs.iter().map(|t| t.smallest.clone()).min().unwrap(),
+            largest: inputs.iter().map(|t| t.largest.clone()).max().unwrap(),
+        };
+        let level = &mut after.levels[task.output_level - 1];
+        level.push(output);
+        level.sort_by(|a, b| a.smallest.cmp(&b.smallest));
+    }
+    after
+}
+
 proptest! {
+    /// With some tables busy, every candidate takes only free ones and
+    /// the output level's tables it overlaps, in order of score; and any
+    /// candidate run beside the best one leaves every level sorted and
+    /// non-overlapping.
+    #[test]
+    fn candidates_avoid_busy_tables_and_run_side_by_side(
+        (options, levels) in tree(),
+        seed in any::<u64>(),
+    ) {
+        let n = options.num_levels;
+        let busy = busy_from(&levels, seed);
+        let candidates = leveled_candidates(&options, &levels, &busy).unwrap();
+        let mut last_score = f64::INFINITY;
+        for task in &candidates {
+            for i in task.start_inputs.clone() {
+                prop_assert!(!busy.is_busy(task.start_level, i), "{task:?}");
+            }
+            for i in task.output_inputs.clone() {
+                prop_assert!(!busy.is_busy(task.output_level, i), "{task:?}");
+            }
+            let start = &tables(&levels, task.start_level)[task.start_inputs.clone()];
+            let smallest = start.iter().map(|t| t.smallest.clone()).min().unwrap();
+            let largest = start.iter().map(|t| t.largest.clone()).max().unwrap();
+            let below = tables(&levels, task.output_level);
+            for (i, t) in below.iter().enumerate() {
+                prop_assert_eq!(
+                    task.output_inputs.contains(&i),
+                    t.overlaps(&smallest, &largest),
+                    "{:?}", task
+                );
+            }
+            let score = match task.reason {
+                LeveledReason::L0Runs => levels.l0.len() as f64 / options.l0_trigger as f64,
+                LeveledReason::LevelSize(score) => score,
+            };
+            prop_assert!(score >= 1.0 && score <= last_score, "{candidates:?}");
+            last_score = score;
+            prop_assert_eq!(
+                task.bottommost,
+                (task.output_level + 1..=n).all(|l| tables(&levels, l).is_empty())
+            );
+        }
+        // Beside the task picked with nothing busy.
+        if let Some(first) = pick_leveled(&options, &levels).unwrap() {
+            let first = &first;
+            let running = with_task(&levels, first);
+            for second in leveled_candidates(&options, &levels, &running).unwrap() {
+                let after = apply(&levels, &[first, &second]);
+                assert_levels_sorted(&after);
+            }
+        }
+    }
+
     /// A task names exactly what the rules say; no task means every level
     /// within its target.
     #[test]
