@@ -352,7 +352,8 @@ pub fn leveled_candidates(
     // Stable: of equal scores the upper level goes first.
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
 
-    let bottommost = |output_level: usize| (output_level + 1..=n).all(|l| level_tables(l).is_empty());
+    let bottommost =
+        |output_level: usize| (output_level + 1..=n).all(|l| level_tables(l).is_empty());
     // Takes no busy table of the output level, and writes no key there that
     // a running compaction writes.
     let free_of = |task: &LeveledTask| {
