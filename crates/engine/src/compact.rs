@@ -1,18 +1,24 @@
-//! Compaction: the background thread that asks the picker of the
-//! configured style (tiered, or leveled: see `leveled`) what to merge, runs
-//! the executor of `lsmkit-compaction`, checks its outputs, and installs
+//! Compaction: the background threads that ask the picker of the
+//! configured style (tiered, or leveled: see `leveled`) what to merge, run
+//! the executor of `lsmkit-compaction`, check its outputs, and install
 //! them: tiered, as one run in place of its inputs; leveled, in the level
 //! it compacts into.
 //!
-//! One compaction per keyspace runs at a time (the pickers assume it);
-//! compactions of different keyspaces run concurrently, one per
-//! compaction thread (`Options::max_background_jobs` minus the flush
-//! thread). Flushes go on
-//! meanwhile: they only add runs in front, so the input runs stay a
-//! contiguous stretch of the version and the output takes their place.
-//! The live snapshots are read when the job starts; a snapshot taken later
-//! reads at or above every input's sequence numbers, where nothing changes
-//! for it.
+//! There is a compaction thread per background job beyond the flush
+//! thread (`Options::max_background_jobs`), and they may work on one
+//! keyspace at once: each picks a compaction that keeps off the tables and
+//! key ranges of the ones running (see `running`). Under the tiered style
+//! a second compaction merges runs newer than the newest one being
+//! compacted (the runs flushed while a long merge runs); under the leveled
+//! style it is the best of the leveled picker's candidates that conflicts
+//! with none. [`Db::compact`](crate::Db::compact) waits for the running
+//! ones and keeps others out while it runs.
+//!
+//! Flushes go on meanwhile: they only add runs in front, so the input runs
+//! stay a contiguous stretch of the version and the output takes their
+//! place. The live snapshots are read when the job starts; a snapshot
+//! taken later reads at or above every input's sequence numbers, where
+//! nothing changes for it.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -33,6 +39,7 @@ use crate::flush::check_output;
 use crate::format::{self, FileKind, TableRecord, VersionEdit};
 use crate::keyspace::Tree;
 use crate::options::CompactionStyle;
+use crate::running::{self, Running};
 use crate::stats::Counters;
 use crate::version::{Run, Table, Version};
 
@@ -76,31 +83,39 @@ impl Task {
         }
     }
 
-    fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
+    pub fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
         self.inputs.iter().flat_map(|(_, tables)| tables)
     }
 }
 
-/// What the picker of the configured style says about `version`; an
-/// error if the runs break the ordering invariant.
-fn pick_task(tree: &Tree, version: &Version) -> Result<Option<Task>> {
+/// What the picker of the configured style says about `version`, beside
+/// the compactions `running`; an error if the runs break the ordering
+/// invariant.
+fn pick_task(tree: &Tree, version: &Version, running: &Running) -> Result<Option<Task>> {
     match tree.options.compaction_style {
         CompactionStyle::Leveled => {
-            crate::leveled::pick_task(&tree.options.leveled_compaction, version)
+            crate::leveled::pick_task(&tree.options.leveled_compaction, version, running)
         }
-        _ => pick_tiered(tree, version),
+        _ => pick_tiered(tree, version, running),
     }
 }
 
-fn pick_tiered(tree: &Tree, version: &Version) -> Result<Option<Task>> {
+fn pick_tiered(tree: &Tree, version: &Version, running: &Running) -> Result<Option<Task>> {
     // Levels left by leveled compaction (the database was reopened under
     // the tiered style) have no disjoint sequence numbers to order them as
     // tiered runs: merge everything into one run once.
     if version.runs.iter().any(|r| r.level > 0) {
-        return Ok(Some(Task::whole_runs(&version.runs, true, 0)));
+        let task = Task::whole_runs(&version.runs, true, 0);
+        return Ok((!running.conflicts(&task)).then_some(task));
     }
-    let runs: Vec<RunInfo> = version
+    // Beside a running compaction, only the runs newer than every run it
+    // takes: the runs flushed since, in front of it.
+    let free = version
         .runs
+        .iter()
+        .position(|r| r.tables.iter().any(|t| running.is_busy(t.record.number)))
+        .unwrap_or(version.runs.len());
+    let runs: Vec<RunInfo> = version.runs[..free]
         .iter()
         .map(|r| RunInfo {
             size: r.size(),
@@ -108,20 +123,21 @@ fn pick_tiered(tree: &Tree, version: &Version) -> Result<Option<Task>> {
             max_seqno: r.max_seqno,
         })
         .collect();
-    Ok(pick(&tree.options.compaction, &runs)?
-        .map(|task| Task::whole_runs(&version.runs[task.runs.clone()], task.bottommost, 0)))
+    Ok(pick(&tree.options.compaction, &runs)?.map(|task| {
+        let bottommost = task.bottommost && free == version.runs.len();
+        Task::whole_runs(&version.runs[task.runs.clone()], bottommost, 0)
+    }))
 }
 
-/// Whether the compaction thread has work: automatic compaction is on and
-/// the picker chooses something (or fails, which the thread turns into the
-/// background error).
+/// Whether the compaction threads have work: automatic compaction is on
+/// and a compaction runs, or the picker chooses something (or fails,
+/// which a thread turns into the background error).
 pub(crate) fn pending(inner: &Inner) -> bool {
-    inner.options.auto_compaction && inner.trees.all().iter().any(|t| has_work(t))
-}
-
-/// Whether the picker chooses something for `tree` (or fails).
-fn has_work(tree: &Tree) -> bool {
-    !matches!(pick_task(tree, &tree.current()), Ok(None))
+    inner.options.auto_compaction
+        && inner.trees.all().iter().any(|tree| {
+            let running = lock(&tree.running);
+            !running.is_idle() || !matches!(pick_task(tree, &tree.current(), &running), Ok(None))
+        })
 }
 
 /// Starts the compaction threads when automatic compaction is on: one
@@ -142,27 +158,44 @@ pub(crate) fn start(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
         .collect()
 }
 
-/// Claims a keyspace with compaction work that no other compaction thread
-/// is working on, if there is one.
-fn claim(inner: &Inner) -> Option<Claimed> {
+/// What a compaction thread found to do.
+enum Work {
+    Compact(Claimed),
+    /// The picker failed: the runs break an invariant.
+    Failed(Error),
+}
+
+/// Picks a compaction of some keyspace that can run beside the running
+/// ones, and records it as running, if there is one.
+fn claim(inner: &Inner) -> Option<Work> {
     inner.trees.all().into_iter().find_map(|tree| {
-        if !has_work(&tree) {
+        let mut running = lock(&tree.running);
+        if !running.may_start() || tree.is_dropped() {
             return None;
         }
-        tree.compacting
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()?;
-        Some(Claimed(tree))
+        match pick_task(&tree, &tree.current(), &running) {
+            Ok(None) => None,
+            Err(error) => Some(Work::Failed(error)),
+            Ok(Some(task)) => {
+                let id = running.start(&task);
+                drop(running);
+                Some(Work::Compact(Claimed { tree, task, id }))
+            }
+        }
     })
 }
 
-/// A keyspace a compaction thread works on; dropping it lets the others
-/// at it again.
-struct Claimed(Arc<Tree>);
+/// A compaction a thread runs; dropping it records that it no longer
+/// does.
+struct Claimed {
+    tree: Arc<Tree>,
+    task: Task,
+    id: u64,
+}
 
 impl Drop for Claimed {
     fn drop(&mut self) {
-        self.0.compacting.store(false, Ordering::Release);
+        lock(&self.tree.running).finish(self.id);
     }
 }
 
@@ -171,10 +204,14 @@ fn compaction_loop(inner: &Inner) {
         bg: &inner.bg,
         thread: "compaction",
     };
-    // Each thread works on one keyspace at a time, and no two threads on
-    // the same one: compactions of different keyspaces run concurrently.
-    while let Some(claimed) = inner.bg.wait_for(|| claim(inner)) {
-        let tree = &claimed.0;
+    while let Some(work) = inner.bg.wait_for(|| claim(inner)) {
+        let claimed = match work {
+            Work::Compact(claimed) => claimed,
+            Work::Failed(error) => {
+                inner.bg.set_error(error);
+                continue;
+            }
+        };
         let running = inner
             .counters
             .compactions_running
@@ -184,22 +221,13 @@ fn compaction_loop(inner: &Inner) {
             .counters
             .peak_concurrent_compactions
             .fetch_max(running, Ordering::AcqRel);
-        // Picked again under the compaction lock: a manual compaction may
-        // have run since, or the keyspace been dropped.
-        let result = {
-            let _one_at_a_time = lock(&tree.compaction);
-            if tree.is_dropped() {
-                Ok(())
-            } else {
-                pick_task(tree, &tree.current()).and_then(|task| {
-                    task.map_or(Ok(()), |task| run_with_retries(inner, tree, &task))
-                })
-            }
-        };
+        let result = run_with_retries(inner, &claimed.tree, &claimed.task);
         inner
             .counters
             .compactions_running
             .fetch_sub(1, Ordering::AcqRel);
+        // Before the notification: a caller of `Db::compact` waits for no
+        // compaction to be running.
         drop(claimed);
         if let Err(error) = result {
             inner.bg.set_error(error);
@@ -208,8 +236,9 @@ fn compaction_loop(inner: &Inner) {
     }
 }
 
-/// Runs `task`, retrying while that is safe. REQUIRES: the compaction lock
-/// is held from picking the task until this returns.
+/// Runs `task`, retrying while that is safe. REQUIRES: `task` is recorded
+/// as running (or the tree held exclusively) from its pick until this
+/// returns.
 fn run_with_retries(inner: &Inner, tree: &Tree, task: &Task) -> Result<()> {
     with_retries(inner, || run(inner, tree, task))
 }
@@ -217,7 +246,7 @@ fn run_with_retries(inner: &Inner, tree: &Tree, task: &Task) -> Result<()> {
 /// Merges every run into one, for [`Db::compact`](crate::Db::compact). A
 /// single run is rewritten only if it may hold something to drop.
 pub(crate) fn compact_all(inner: &Inner, tree: &Tree) -> Result<()> {
-    let _one_at_a_time = lock(&tree.compaction);
+    let _alone = running::exclusive(inner, tree)?;
     if tree.is_dropped() {
         return Ok(());
     }
@@ -250,13 +279,14 @@ fn may_shrink(run: &Run) -> bool {
         })
 }
 
-/// The run id the output of `task` gets: its level's run where there is
-/// one (one compaction at a time, and flushes only add L0 runs: it is
-/// still there at the install), else a new one.
-fn output_run_id(inner: &Inner, tree: &Tree, task: &Task) -> u64 {
+/// The run id the output of `task` gets in `version`: its level's run
+/// where there is one, else a new one. Under the manifest lock, as the
+/// install that records it: two compactions into one level may install in
+/// either order, and the first one creates the level's run.
+fn output_run_id(inner: &Inner, version: &Version, task: &Task) -> u64 {
     let level_run = (task.output_level > 0)
         .then(|| {
-            tree.current()
+            version
                 .runs
                 .iter()
                 .find(|r| r.level == task.output_level)
@@ -272,16 +302,15 @@ fn move_table(inner: &Inner, tree: &Tree, task: &Task) -> Result<(), Retry> {
     let Some(table) = task.tables().next() else {
         return Ok(());
     };
-    let moved = Arc::new(Table {
+    let moved = Table {
         record: TableRecord {
-            run: output_run_id(inner, tree, task),
             level: task.output_level,
             lower: task.lower.clone(),
             upper: task.upper.clone(),
             ..table.record.clone()
         },
         reader: Arc::clone(&table.reader),
-    });
+    };
     install(inner, tree, task, vec![moved]).map_err(Retry::No)?;
     Counters::add(&inner.counters.compactions, 1);
     Counters::add(&inner.counters.trivial_moves, 1);
@@ -393,14 +422,14 @@ fn execute_task(
 }
 
 /// The output tables of `outcome`, each opened and checked, as the
-/// version will hold them; on failure the outputs are removed.
+/// version will hold them (but for their run, which `install` sets); on
+/// failure the outputs are removed.
 fn checked_tables(
     inner: &Inner,
     tree: &Tree,
     task: &Task,
     outcome: &CompactionOutcome,
-) -> Result<Vec<Arc<Table>>, Retry> {
-    let run_id = output_run_id(inner, tree, task);
+) -> Result<Vec<Table>, Retry> {
     let min_seqno = task.tables().map(|t| t.record.min_seqno).min().unwrap_or(0);
     let max_seqno = task.tables().map(|t| t.record.max_seqno).max().unwrap_or(0);
     let mut tables = Vec::with_capacity(outcome.added.len());
@@ -414,9 +443,9 @@ fn checked_tables(
             })
             .and_then(|n| check_output(inner, n, out.meta.properties.num_entries).map(|r| (n, r)));
         match reader {
-            Ok((number, reader)) => tables.push(Arc::new(Table {
+            Ok((number, reader)) => tables.push(Table {
                 record: TableRecord {
-                    run: run_id,
+                    run: 0,
                     number,
                     size: out.meta.file_size,
                     min_seqno,
@@ -428,7 +457,7 @@ fn checked_tables(
                     keyspace: tree.id,
                 },
                 reader,
-            })),
+            }),
             Err(error) => {
                 checked = Err(error);
                 break;
@@ -457,9 +486,20 @@ fn table_number(path: &Path) -> Option<u64> {
 /// Records the compaction and publishes the version without the task's
 /// input tables (a run left with none goes) and with `tables`: as a new
 /// run in place of the input runs, or in their level's run.
-fn install(inner: &Inner, tree: &Tree, task: &Task, tables: Vec<Arc<Table>>) -> Result<()> {
+fn install(inner: &Inner, tree: &Tree, task: &Task, tables: Vec<Table>) -> Result<()> {
     let removed: HashSet<u64> = task.tables().map(|t| t.record.number).collect();
     let mut manifest = lock(&inner.manifest);
+    // The runs of a version change under the manifest lock only (flushes,
+    // ingestions and compactions install holding it): the run read here is
+    // there when the version below is built.
+    let run = output_run_id(inner, &tree.current(), task);
+    let tables: Vec<Arc<Table>> = tables
+        .into_iter()
+        .map(|mut t| {
+            t.record.run = run;
+            Arc::new(t)
+        })
+        .collect();
     manifest.append(VersionEdit {
         added: tables.iter().map(|t| t.record.clone()).collect(),
         removed: removed.iter().copied().collect(),

@@ -38,6 +38,7 @@ use crate::db_iter::DbIter;
 use crate::error::{Error, Result};
 use crate::format::{self, DEFAULT_KEYSPACE, VersionEdit};
 use crate::options::{CompactionStyle, Options};
+use crate::running::{self, Running};
 use crate::snapshot::Snapshot;
 use crate::stats::Stats;
 use crate::version::Version;
@@ -56,12 +57,12 @@ pub(crate) struct Tree {
     /// How compactions into the oldest run write their tables.
     pub bottommost_sst_options: SstOptions,
     pub version: Mutex<Arc<Version>>,
-    /// Held while a compaction of this tree is picked and run.
-    pub compaction: Mutex<()>,
+    /// The compactions of this tree running now (see `running`).
+    pub running: Mutex<Running>,
+    /// Held by the one holder of [`running::exclusive`] at a time.
+    pub exclusive: Mutex<()>,
     /// Set once the keyspace is dropped: writes to it fail.
     pub dropped: AtomicBool,
-    /// Set while a background compaction thread works on this tree.
-    pub compacting: AtomicBool,
 }
 
 impl Tree {
@@ -84,9 +85,9 @@ impl Tree {
             sst_options,
             bottommost_sst_options,
             version: Mutex::new(Arc::new(version)),
-            compaction: Mutex::new(()),
+            running: Mutex::new(Running::default()),
+            exclusive: Mutex::new(()),
             dropped: AtomicBool::new(false),
-            compacting: AtomicBool::new(false),
         }
     }
 
@@ -550,7 +551,7 @@ pub(crate) fn drop_keyspace(inner: &Inner, name: &str) -> Result<()> {
     // No compaction of it runs, no write into it is half done, and a flush
     // of it installs before (its table is then dropped too) or finds it
     // dropped (see `flush::install`).
-    let _no_compaction = lock(&tree.compaction);
+    let _no_compaction = running::exclusive(inner, &tree)?;
     let mut w = lock(&inner.write);
     let mut manifest = lock(&inner.manifest);
     if tree.is_dropped() {

@@ -13,22 +13,35 @@
 //! stretch to the start of the table after it. One table that meets nothing
 //! there is moved rather than rewritten (a trivial move): recorded in the
 //! level with that range.
+//!
+//! Beside running compactions, the picker is told which tables they take
+//! and lists its candidates best first; the first whose widened task
+//! conflicts with no running one (see `running`) is the answer.
 
 use std::sync::Arc;
 
-use lsmkit_compaction::{LeveledOptions, LevelsInfo, TableInfo, pick_leveled};
+use lsmkit_compaction::{
+    Busy, LeveledOptions, LeveledTask, LevelsInfo, TableInfo, leveled_candidates,
+};
 
 use crate::compact::{Inputs, Task};
 use crate::error::Result;
+use crate::running::Running;
 use crate::version::{Run, Table, Version};
 
-/// The leveled picker's next compaction for `version`, if any.
-pub(crate) fn pick_task(options: &LeveledOptions, version: &Version) -> Result<Option<Task>> {
+/// The leveled picker's next compaction for `version` beside the
+/// compactions `running`, if any.
+pub(crate) fn pick_task(
+    options: &LeveledOptions,
+    version: &Version,
+    running: &Running,
+) -> Result<Option<Task>> {
     let n = options.num_levels;
     // Levels deeper than the options allow (reopened with fewer levels):
     // merge everything into the last level once.
     if version.runs.iter().any(|r| r.level as usize > n) {
-        return Ok(Some(Task::whole_runs(&version.runs, true, n as u32)));
+        let task = Task::whole_runs(&version.runs, true, n as u32);
+        return Ok((!running.conflicts(&task)).then_some(task));
     }
     let l0: Vec<&Arc<Run>> = version.runs.iter().filter(|r| r.level == 0).collect();
     let levels: Vec<Option<&Arc<Run>>> = (1..=n)
@@ -63,63 +76,99 @@ pub(crate) fn pick_task(options: &LeveledOptions, version: &Version) -> Result<O
             })
             .collect(),
     };
-    let Some(task) = pick_leveled(options, &info)? else {
-        return Ok(None);
+    let busy_table = |t: &Arc<Table>| running.is_busy(t.record.number);
+    let busy = Busy {
+        l0: l0.iter().map(|r| r.tables.iter().any(busy_table)).collect(),
+        levels: levels
+            .iter()
+            .map(|run| run.map_or_else(Vec::new, |r| r.tables.iter().map(busy_table).collect()))
+            .collect(),
+        // `Running::conflicts` checks the ranges the outputs answer for,
+        // which hold these keys.
+        outputs: Vec::new(),
     };
+    let tree = Tree {
+        l0: &l0,
+        levels: &levels,
+        l0_spans: &l0_spans,
+        level_spans: &level_spans,
+    };
+    Ok(leveled_candidates(options, &info, &busy)?
+        .iter()
+        .filter_map(|task| tree.task(task))
+        .find(|task| !running.conflicts(task)))
+}
 
-    let (mut inputs, spans): (Inputs, &[Span]) = if task.start_level == 0 {
-        let runs = &l0[task.start_inputs.clone()];
-        (
-            runs.iter()
-                .map(|r| (Arc::clone(r), r.tables.clone()))
-                .collect(),
-            &l0_spans[task.start_inputs.clone()],
-        )
-    } else {
-        let Some(run) = levels[task.start_level - 1] else {
-            return Ok(None);
+/// The version as the picker saw it, to turn its answer into a [`Task`].
+struct Tree<'a> {
+    l0: &'a [&'a Arc<Run>],
+    levels: &'a [Option<&'a Arc<Run>>],
+    l0_spans: &'a [Span],
+    level_spans: &'a [Vec<Span>],
+}
+
+impl Tree<'_> {
+    /// `task` with the output level's stretch widened to every table whose
+    /// answer range meets the inputs' keys (see the module docs).
+    fn task(&self, task: &LeveledTask) -> Option<Task> {
+        let Tree {
+            l0,
+            levels,
+            l0_spans,
+            level_spans,
+        } = *self;
+        let (mut inputs, spans): (Inputs, &[Span]) = if task.start_level == 0 {
+            let runs = &l0[task.start_inputs.clone()];
+            (
+                runs.iter()
+                    .map(|r| (Arc::clone(r), r.tables.clone()))
+                    .collect(),
+                &l0_spans[task.start_inputs.clone()],
+            )
+        } else {
+            let run = levels[task.start_level - 1]?;
+            (
+                vec![(
+                    Arc::clone(run),
+                    run.tables[task.start_inputs.clone()].to_vec(),
+                )],
+                &level_spans[task.start_level - 1][task.start_inputs.clone()],
+            )
         };
-        (
-            vec![(
-                Arc::clone(run),
-                run.tables[task.start_inputs.clone()].to_vec(),
-            )],
-            &level_spans[task.start_level - 1][task.start_inputs.clone()],
-        )
-    };
-    let span = spans.iter().fold(Span::default(), |a, b| a.union(b));
+        let span = spans.iter().fold(Span::default(), |a, b| a.union(b));
 
-    let (mut lower, mut upper) = (Vec::new(), None);
-    if let Some(run) = levels[task.output_level - 1] {
-        let tables = &run.tables;
-        let meets = |t: &Table| span.meets(&t.record.lower, t.record.upper.as_deref());
-        let (mut from, mut to) = (task.output_inputs.start, task.output_inputs.end);
-        // The picker's stretch meets the inputs' keys; widen it to every
-        // table that meets what they hold or cover.
-        while from > 0 && meets(&tables[from - 1]) {
-            from -= 1;
+        let (mut lower, mut upper) = (Vec::new(), None);
+        if let Some(run) = levels.get(task.output_level - 1).copied().flatten() {
+            let tables = &run.tables;
+            let meets = |t: &Table| span.meets(&t.record.lower, t.record.upper.as_deref());
+            let (mut from, mut to) = (task.output_inputs.start, task.output_inputs.end);
+            // The picker's stretch meets the inputs' keys; widen it to every
+            // table that meets what they hold or cover.
+            while from > 0 && meets(&tables[from - 1]) {
+                from -= 1;
+            }
+            while to < tables.len() && meets(&tables[to]) {
+                to += 1;
+            }
+            if let Some(before) = from.checked_sub(1).map(|i| &tables[i]) {
+                lower = before.record.upper.clone().unwrap_or_default();
+            }
+            upper = tables.get(to).map(|after| after.record.lower.clone());
+            if from < to {
+                inputs.push((Arc::clone(run), tables[from..to].to_vec()));
+            }
         }
-        while to < tables.len() && meets(&tables[to]) {
-            to += 1;
-        }
-        if let Some(before) = from.checked_sub(1).map(|i| &tables[i]) {
-            lower = before.record.upper.clone().unwrap_or_default();
-        }
-        upper = tables.get(to).map(|after| after.record.lower.clone());
-        if from < to {
-            inputs.push((Arc::clone(run), tables[from..to].to_vec()));
-        }
+        // Nothing in the output level meets the one input table: move it.
+        let moved = matches!(&inputs[..], [(_, tables)] if tables.len() == 1);
+        Some(Task {
+            inputs,
+            bottommost: task.bottommost,
+            output_level: task.output_level as u32,
+            lower,
+            upper,
+            moved,
+        })
     }
-    // Nothing in the output level meets the one input table: move it.
-    let moved = matches!(&inputs[..], [(_, tables)] if tables.len() == 1);
-    Ok(Some(Task {
-        inputs,
-        bottommost: task.bottommost,
-        output_level: task.output_level as u32,
-        lower,
-        upper,
-        moved,
-    }))
 }
 
 /// The user keys a table or run holds: its point keys and what its range

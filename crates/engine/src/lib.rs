@@ -173,6 +173,7 @@ mod options;
 mod read_only;
 mod recovery;
 mod run_iter;
+mod running;
 mod snapshot;
 mod stats;
 mod table_deletions;

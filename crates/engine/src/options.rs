@@ -152,9 +152,10 @@ pub struct Options {
     pub keyspaces: BTreeMap<String, KeyspaceOptions>,
     /// Background threads for flushes and compactions (RocksDB's
     /// `max_background_jobs`): one flushes, the others compact, at least
-    /// one. Compactions of different keyspaces run concurrently, one per
-    /// thread; one keyspace compacts one job at a time. A flush never
-    /// waits for a compaction. Default 2 (one flush thread, one
+    /// one. Compactions run concurrently, one per thread: of different
+    /// keyspaces, and of one keyspace where they take no table in common
+    /// and their outputs into one level answer for key ranges that do not
+    /// meet. A flush never waits for a compaction. Default 2 (one flush thread, one
     /// compaction thread); at least 1.
     pub max_background_jobs: usize,
     /// The most parts a compaction is split into by key range, each merged

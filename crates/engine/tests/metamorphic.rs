@@ -280,6 +280,7 @@ fn config(seed: u64, n: u64) -> Config {
     let side_bloom = pick(&[0, 10]) as u32;
     let side_buffer = pick(&[512, 4096, 1 << 20]) as usize;
     let subcompactions = pick(&[1, 1, 3]) as usize;
+    let jobs = pick(&[2, 3]) as usize;
     let style = if leveled {
         CompactionStyle::Leveled
     } else {
@@ -302,6 +303,7 @@ fn config(seed: u64, n: u64) -> Config {
         })
         .max_manifest_size(manifest)
         .max_subcompactions(subcompactions)
+        .max_background_jobs(jobs)
         .auto_compaction(auto);
     let side = KeyspaceOptions::default()
         .compression(side_codec)
@@ -316,7 +318,7 @@ fn config(seed: u64, n: u64) -> Config {
         "block {block_size}, write buffer {write_buffer}, bloom {bloom}, cache {cache}, \
          sync {sync}, frozen {frozen}, trigger {trigger_runs}, table {target_file_size}, \
          manifest {manifest}, auto compaction {auto}, compression {} (bottommost {}), \
-         {style:?}, subcompactions {subcompactions}, links fail {links_fail}; \
+         {style:?}, subcompactions {subcompactions}, background jobs {jobs}, links fail {links_fail}; \
          keyspace side: {}, leveled {side_leveled}, \
          bloom {side_bloom}, write buffer {side_buffer}",
         codec.name(),

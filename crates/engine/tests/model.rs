@@ -143,6 +143,7 @@ fn run(
     cache_size: u64,
     mut style: CompactionStyle,
     subcompactions: usize,
+    jobs: usize,
 ) -> Result<(), TestCaseError> {
     let fs = MemFs::new();
     let options = |fs: &MemFs, style| {
@@ -150,6 +151,7 @@ fn run(
             .block_cache_size(cache_size)
             .compaction_style(style)
             .max_subcompactions(subcompactions)
+            .max_background_jobs(jobs)
     };
     let mut db = Db::open("/db", options(&fs, style)).unwrap();
     let mut model = Model::new();
@@ -266,8 +268,10 @@ proptest! {
         cache_size in prop_oneof![Just(0u64), Just(600), Just(64 << 20)],
         style in style(),
         subcompactions in prop_oneof![Just(1usize), Just(3)],
+        // 3: two compaction threads, which may compact the tree at once.
+        jobs in prop_oneof![Just(2usize), Just(3)],
     ) {
-        run(ops, cache_size, style, subcompactions)?;
+        run(ops, cache_size, style, subcompactions, jobs)?;
     }
 }
 
