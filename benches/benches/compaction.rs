@@ -123,10 +123,50 @@ fn write_tables(fs: &Arc<dyn Fs>, table_bytes: u64) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Four runs of `tables` tables of about `table_bytes` each: the runs'
+/// keys interleave, the tables of a run follow each other.
+fn write_runs(fs: &Arc<dyn Fs>, tables: u64, table_bytes: u64) -> Vec<PathBuf> {
+    fs.create_dir_all(Path::new("/db")).unwrap();
+    let per_table = table_bytes / (KEY_LEN + VALUE_LEN) as u64;
+    let mut rng = Rng::new(3);
+    let mut paths = Vec::new();
+    for run in 0..4u64 {
+        for t in 0..tables {
+            let path = PathBuf::from(format!("/db/run-{run}-{t}.sst"));
+            let mut w = SstWriter::create(fs.clone(), &path, SstOptions::default()).unwrap();
+            for i in t * per_table..(t + 1) * per_table {
+                let k = internal_key(i * 4 + run, run + 1);
+                w.add(&k, &value(&mut rng, VALUE_LEN)).unwrap();
+            }
+            w.finish().unwrap();
+            paths.push(path);
+        }
+    }
+    paths
+}
+
 fn full_compaction(c: &mut Criterion) {
-    const TABLE_BYTES: u64 = 64 << 20;
+    let mut group = c.benchmark_group("compaction/full");
+    group.sample_size(10);
+    // The same 256 MiB as four tables, and as four runs of 16 tables each
+    // (where the executor reads one table of each run at a time).
     let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
-    let inputs = write_tables(&fs, TABLE_BYTES);
+    let shapes = [
+        ("4x64MiB", write_tables(&fs, 64 << 20)),
+        ("4_runs_of_16x4MiB", write_runs(&fs, 16, 4 << 20)),
+    ];
+    for (name, inputs) in shapes {
+        bench_execute(&mut group, &fs, name, inputs);
+    }
+    group.finish();
+}
+
+fn bench_execute(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    fs: &Arc<dyn Fs>,
+    name: &str,
+    inputs: Vec<PathBuf>,
+) {
     let input_bytes: u64 = inputs.iter().map(|p| fs.size(p).unwrap()).sum();
     let job = CompactionJob {
         inputs,
@@ -139,16 +179,14 @@ fn full_compaction(c: &mut Criterion) {
         filter: None,
         merge_operator: None,
     };
-    let mut group = c.benchmark_group("compaction/full");
-    group.sample_size(10);
     group.throughput(Throughput::Bytes(input_bytes));
-    group.bench_function("4x64MiB", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let mut n = 0;
                 let start = Instant::now();
-                let outcome = execute(&fs, &job, || {
+                let outcome = execute(fs, &job, || {
                     n += 1;
                     PathBuf::from(format!("/db/out-{n}.sst"))
                 })
@@ -161,7 +199,6 @@ fn full_compaction(c: &mut Criterion) {
             total
         });
     });
-    group.finish();
 }
 
 criterion_group!(benches, merge, full_compaction);

@@ -10,6 +10,12 @@
 //! its key range, and is then finished (written under a temporary name,
 //! synced, renamed, directory synced: see [`SstWriter::finish`]).
 //!
+//! The inputs are read as few sequences of tables that follow each other
+//! as their key ranges allow (one per input run, where the inputs are
+//! whole runs of non-overlapping tables), each through a [`ConcatIter`]
+//! that reads one table at a time: a merge of eight runs of twenty tables
+//! holds eight table cursors, not 160, and compares among eight.
+//!
 //! The output tables partition the job's key range (`lower..upper`, by
 //! default the whole user-key space): table `i` answers for the keys in
 //! `[lower_i, lower_(i+1))`, the first from the job's `lower`, the last to
@@ -32,7 +38,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lsmkit_sstable::key::{self, SeqNo};
-use lsmkit_sstable::{RangeTombstone, SstOptions, SstReader, SstWriter, TableMeta};
+use lsmkit_sstable::{
+    ConcatIter, ConcatTable, RangeTombstone, SstOptions, SstReader, SstWriter, TableMeta,
+};
 use lsmkit_vfs::Fs;
 
 use crate::filter::{CompactionFilter, FilterStats, Filtering};
@@ -389,11 +397,10 @@ fn execute_part(
         .cloned()
         .collect();
     let merge = MergingIterator::new(
-        readers
-            .iter()
-            .map(|r| {
-                r.range(part.from.as_deref(), part.to.as_deref())
-                    .fill_cache(false)
+        sequences(readers)
+            .into_iter()
+            .map(|tables| {
+                ConcatIter::new(tables, part.from.as_deref(), part.to.as_deref()).fill_cache(false)
             })
             .collect(),
     );
@@ -461,6 +468,65 @@ fn execute_part(
     })
 }
 
+/// An input table in a sequence of tables that follow each other: its
+/// reader, and its smallest user key as the first it answers for.
+struct Sequenced<'a> {
+    reader: &'a Arc<SstReader>,
+    lower: &'a [u8],
+}
+
+impl ConcatTable for Sequenced<'_> {
+    fn reader(&self) -> &Arc<SstReader> {
+        self.reader
+    }
+
+    fn lower(&self) -> &[u8] {
+        self.lower
+    }
+}
+
+/// The tables of `readers` as few sequences as their user-key ranges
+/// allow, each of tables that follow each other: the merge then reads one table of each sequence at a time
+/// (one per input run, where the inputs are whole runs) instead of every
+/// input table at once.
+///
+/// Tables in order of their smallest key each join the first sequence
+/// whose last table ends below it: for intervals taken by their starts,
+/// that needs as many sequences as the most ranges that share a key. The
+/// ranges come from the tables' properties; a table without them (it holds
+/// no point entry, or is of a writer that did not record them) reads as a
+/// sequence of its own. Were the properties wrong, the merged keys would
+/// come out of order, and the output writer refuses that
+/// ([`lsmkit_sstable::Error::OutOfOrder`]) rather than write it.
+fn sequences(readers: &[Arc<SstReader>]) -> Vec<Vec<Sequenced<'_>>> {
+    let mut ranged: Vec<(&[u8], &[u8], &Arc<SstReader>)> = Vec::new();
+    let mut sequences: Vec<Vec<Sequenced<'_>>> = Vec::new();
+    for reader in readers {
+        let props = reader.properties();
+        match (&props.min_user_key, &props.max_user_key) {
+            (Some(min), Some(max)) => ranged.push((min, max, reader)),
+            _ => sequences.push(vec![Sequenced { reader, lower: &[] }]),
+        }
+    }
+    ranged.sort_by(|a, b| a.0.cmp(b.0));
+    let mut ends: Vec<&[u8]> = Vec::new();
+    let first = sequences.len();
+    for (min, max, reader) in ranged {
+        let table = Sequenced { reader, lower: min };
+        match ends.iter().position(|end| *end < min) {
+            Some(i) => {
+                ends[i] = max;
+                sequences[first + i].push(table);
+            }
+            None => {
+                ends.push(max);
+                sequences.push(vec![table]);
+            }
+        }
+    }
+    sequences
+}
+
 /// Gives each output the pieces of `tombstones` in its key range (the
 /// last one's ends at `last_upper`).
 fn add_tombstones(
@@ -487,4 +553,58 @@ fn add_tombstones(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use lsmkit_vfs::MemFs;
+
+    /// A table holding the user keys `keys`, each at seqno 1.
+    fn table(fs: &Arc<dyn Fs>, name: &str, keys: &[&str]) -> Arc<SstReader> {
+        let path = PathBuf::from(format!("/{name}.sst"));
+        let mut w = SstWriter::create(fs.clone(), &path, SstOptions::default()).unwrap();
+        for k in keys {
+            w.put(k.as_bytes(), 1, b"v").unwrap();
+        }
+        w.finish().unwrap();
+        SstReader::open(&**fs, path).unwrap()
+    }
+
+    #[test]
+    fn tables_form_as_few_sequences_as_their_ranges_allow() {
+        let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+        // Two runs of three tables and one of one, interleaved: at most
+        // three ranges share a key ("a0"), and a table without keys.
+        let readers = vec![
+            table(&fs, "a1", &["a", "b"]),
+            table(&fs, "b1", &["a0", "c"]),
+            table(&fs, "a2", &["d", "e"]),
+            table(&fs, "c1", &["a", "z"]),
+            table(&fs, "b2", &["d0", "f"]),
+            table(&fs, "a3", &["g"]),
+            table(&fs, "b3", &["g0"]),
+            table(&fs, "empty", &[]),
+        ];
+        let names: Vec<Vec<String>> = sequences(&readers)
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .map(|t| t.reader.path().display().to_string())
+                    .collect()
+            })
+            .collect();
+        // First fit by smallest key: "b3" follows "a3" in the first
+        // sequence, as "g0" follows "g".
+        assert_eq!(
+            names,
+            [
+                vec!["/empty.sst"],
+                vec!["/a1.sst", "/a2.sst", "/a3.sst", "/b3.sst"],
+                vec!["/c1.sst"],
+                vec!["/b1.sst", "/b2.sst"],
+            ]
+        );
+    }
 }

@@ -123,6 +123,51 @@ fn shared_namer() -> impl Fn() -> PathBuf + Sync {
     }
 }
 
+/// Writes each source of the history as a run of up to `cuts + 1` tables
+/// cut between user keys (a run of non-overlapping tables, as a
+/// compaction writes them), its tombstones in the first; returns every
+/// table's path, the runs' tables interleaved so that the executor must
+/// find the runs itself.
+fn write_runs(fs: &Arc<dyn Fs>, h: &History, cuts: usize) -> Vec<PathBuf> {
+    let mut runs: Vec<Vec<PathBuf>> = Vec::new();
+    for (i, (points, tombstones)) in h.inputs.iter().enumerate() {
+        let mut sorted = points.clone();
+        sorted.sort_by(|a, b| a.user_key.cmp(&b.user_key));
+        let mut keys: Vec<&[u8]> = sorted.iter().map(|v| v.user_key.as_slice()).collect();
+        keys.dedup();
+        // Table `t` takes the user keys from `keys[bounds[t]]` on.
+        let per_table = keys.len().div_ceil(cuts + 1).max(1);
+        let mut tables: Vec<(Vec<Version>, Vec<RangeTombstone>)> = Vec::new();
+        for chunk in keys.chunks(per_table) {
+            let in_chunk = |v: &&Version| chunk.contains(&v.user_key.as_slice());
+            tables.push((
+                sorted.iter().filter(in_chunk).cloned().collect(),
+                Vec::new(),
+            ));
+        }
+        if tables.is_empty() && !tombstones.is_empty() {
+            tables.push((Vec::new(), Vec::new()));
+        }
+        if let Some(first) = tables.first_mut() {
+            first.1 = tombstones.clone();
+        }
+        runs.push(
+            tables
+                .iter()
+                .enumerate()
+                .map(|(t, (points, tombstones))| {
+                    let path = PathBuf::from(format!("{DIR}/run-{i}-{t}.sst"));
+                    common::write_table(fs, &path, points, tombstones)
+                })
+                .collect(),
+        );
+    }
+    let longest = runs.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|t| runs.iter().filter_map(move |run| run.get(t).cloned()))
+        .collect()
+}
+
 /// Opens the inputs, as an engine holds them.
 fn open_all(fs: &Arc<dyn Fs>, inputs: &[PathBuf]) -> Vec<Arc<SstReader>> {
     inputs
@@ -142,6 +187,22 @@ proptest! {
         let h = build(&case);
         let inputs = write_inputs(&fs, &h);
         let outcome = execute(&fs, &job(&case, inputs.clone(), target), output_namer()).unwrap();
+        check_outcome(&fs, &case, &h, &inputs, &outcome)?;
+    }
+
+    #[test]
+    fn every_reader_sees_the_same_after_compacting_runs_of_several_tables(
+        case in arb_case(),
+        target in prop_oneof![Just(1u64), Just(100), Just(1 << 20)],
+        cuts in 1usize..4,
+        parts in 1usize..4,
+    ) {
+        let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+        let h = build(&case);
+        let inputs = write_runs(&fs, &h, cuts);
+        let job = job(&case, inputs.clone(), target);
+        let outcome =
+            execute_tables_split(&fs, &job, &open_all(&fs, &inputs), parts, shared_namer()).unwrap();
         check_outcome(&fs, &case, &h, &inputs, &outcome)?;
     }
 

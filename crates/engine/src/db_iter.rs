@@ -22,7 +22,7 @@ use lsmkit_sstable::key::{self, MAX_SEQNO};
 use lsmkit_sstable::{Fragments, InternalIterator, ParsedKey, SeqNo, ValueKind};
 
 use crate::error::{Error, Result};
-use crate::run_iter::RunIter;
+use crate::run_iter::run_iter;
 use crate::version::Version;
 
 type Merge = MergingIterator<Box<dyn InternalIterator>>;
@@ -91,7 +91,7 @@ impl DbIter {
             .version
             .runs
             .iter()
-            .map(|run| RunIter::new(run, lower, upper))
+            .map(|run| run_iter(run, lower, upper))
             .filter(|run| !run.is_empty())
             .map(|run| Box::new(run) as Box<dyn InternalIterator>);
         MergingIterator::new(memtables.chain(runs).collect())

@@ -103,6 +103,7 @@
 
 mod cache;
 mod compression;
+mod concat_iter;
 mod data_index;
 mod error;
 mod filter;
@@ -119,6 +120,7 @@ mod verify;
 mod writer;
 
 pub use cache::{BlockCache, CacheStats};
+pub use concat_iter::{ConcatIter, ConcatTable};
 pub use error::Error;
 pub use format::{BlockHandle, Compression, Footer, FormatVersion};
 pub use fragments::{Fragment, Fragments, defragment};
