@@ -37,7 +37,7 @@ impl Engine for FjallEngine {
 
     fn config(&self) -> String {
         format!(
-            "fjall 3.1: memtable {} MiB, default bloom filter (10 bits/key), cache {} MiB, compression {}, leveled compaction, journal unsynced except fillsync",
+            "fjall 3.1: memtable {} MiB, default bloom filter (10 bits/key), cache {} MiB, compression {}, leveled compaction, journal unsynced except fillsync and buffered in 8 KiB (fjall's default)",
             WRITE_BUFFER_BYTES >> 20,
             self.cache_bytes >> 20,
             match (self.codec, self.compression()) {

@@ -87,10 +87,11 @@ impl Engine for LsmkitEngine {
     type Store = LsmkitStore;
 
     fn name(&self) -> &str {
-        if self.leveled() {
-            "lsmkit-leveled"
-        } else {
-            "lsmkit"
+        match (self.leveled(), self.options.manual_wal_flush) {
+            (false, false) => "lsmkit",
+            (true, false) => "lsmkit-leveled",
+            (false, true) => "lsmkit-buffered",
+            (true, true) => "lsmkit-leveled-buffered",
         }
     }
 
