@@ -12,19 +12,33 @@ use common::{assert_fails_naming, lsmkit, stdout};
 use lsmkit_vfs::{Fs, StdFs};
 use lsmkit_wal::{RecoveryMode, WalOptions, WalReader};
 
-/// A WAL directory holding `count` records of 100 bytes in one segment;
-/// returns the segment's path.
+/// A WAL directory holding `count` records of 100 bytes in one segment,
+/// which ends where they do; returns the segment's path.
 fn write_log(dir: &Path, count: usize) -> PathBuf {
+    write_log_reserving(dir, count, 0)
+}
+
+/// The same, with `preallocate` bytes of space reserved ahead.
+fn write_log_reserving(dir: &Path, count: usize, preallocate: u64) -> PathBuf {
     let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
     let mut reader = WalReader::open(fs, dir, RecoveryMode::default()).unwrap();
     assert!(reader.next().is_none());
-    let (wal, _) = reader.into_wal(WalOptions::default()).unwrap();
+    let options = WalOptions {
+        preallocate,
+        ..WalOptions::default()
+    };
+    let (wal, _) = reader.into_wal(options).unwrap();
     for i in 0..count {
         wal.append(&[i as u8; 100]).unwrap();
     }
     let segment = wal.segment_path(wal.current_segment());
     drop(wal);
     segment
+}
+
+/// `lsmkit wal dump --mode MODE DIR`.
+fn dump_in_mode(mode: &str, dir: &Path) -> std::process::Output {
+    lsmkit(["wal", "dump", "--mode", mode, dir.to_str().unwrap()])
 }
 
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -53,6 +67,28 @@ fn a_good_log_lists_every_record() {
     assert_eq!(records[1], "record 1 at segment 1 offset 111 len 100");
     assert!(
         text.contains("segment 1: 5 records, 555 of 555 bytes good"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("returns 5 records and drops 0 bytes\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn preallocated_zeros_end_the_log_and_are_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = write_log_reserving(dir.path(), 5, 4096);
+    let len = fs::metadata(&segment).unwrap().len();
+    assert!(len > 555, "{len}");
+    let output = dump_in_mode("absolute-consistency", dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let zeros = len - 555;
+    assert!(
+        text.contains(&format!(
+            "segment 1: 5 records, 555 of {len} bytes good, ending in {zeros} bytes of preallocated zeros"
+        )),
         "{text}"
     );
     assert!(
@@ -100,13 +136,7 @@ fn a_torn_tail_is_reported_as_dropped_and_left_in_place() {
     assert!(stdout(&output).contains("drops 81 bytes"));
 
     // Where no damage may be dropped, the tear is a failure.
-    let output = lsmkit([
-        "wal",
-        "dump",
-        "--mode",
-        "absolute-consistency",
-        dir.path().to_str().unwrap(),
-    ]);
+    let output = dump_in_mode("absolute-consistency", dir.path());
     assert_fails_naming(&output, &segment);
     assert_eq!(snapshot(dir.path()), before, "the log changed");
 }
@@ -124,13 +154,7 @@ fn damage_before_good_records_fails_but_skip_mode_reads_on() {
     assert_fails_naming(&output, &segment);
     assert!(stdout(&output).contains("record 0 at segment 1 offset 0"));
 
-    let output = lsmkit([
-        "wal",
-        "dump",
-        "--mode",
-        "skip-corrupted",
-        dir.path().to_str().unwrap(),
-    ]);
+    let output = dump_in_mode("skip-corrupted", dir.path());
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     assert!(text.contains("skipped: checksum mismatch"), "{text}");

@@ -314,6 +314,7 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         } else {
             SyncPolicy::Never
         },
+        preallocate: options.wal_preallocate,
     };
     let (wal, _report) = reader.into_wal(wal_options)?;
 

@@ -180,6 +180,10 @@ impl WritableFile for ReportingFile {
         Ok(())
     }
 
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.inner.preallocate(len)
+    }
+
     fn len(&self) -> u64 {
         self.inner.len()
     }

@@ -224,7 +224,12 @@ fn a_torn_wal_tail_is_the_end_of_the_log_even_under_absolute_consistency() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
-    let options = || small(Arc::clone(&fs)).wal_recovery_mode(RecoveryMode::AbsoluteConsistency);
+    // No reserve, so that the file ends where the last record does.
+    let options = || {
+        small(Arc::clone(&fs))
+            .wal_recovery_mode(RecoveryMode::AbsoluteConsistency)
+            .wal_preallocate(0)
+    };
     let db = Db::open(&dir, options()).unwrap();
     db.put(b"kept", b"1").unwrap();
     db.put(b"torn", &[7; 300]).unwrap();

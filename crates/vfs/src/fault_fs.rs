@@ -300,6 +300,11 @@ impl WritableFile for FaultWritableFile {
         self.inner.sync()
     }
 
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.faults.check(Op::Preallocate, &[&self.path], 0)?;
+        self.inner.preallocate(len)
+    }
+
     fn len(&self) -> u64 {
         self.inner.len()
     }

@@ -152,6 +152,19 @@ pub trait WritableFile: Send + Sync + Debug {
     /// appended so far survive a power loss.
     fn sync(&mut self) -> io::Result<()>;
 
+    /// Reserves the file's space up to `len` bytes, so that appends up to
+    /// there write into space the file already has instead of growing it
+    /// (a WAL preallocates so that each `fdatasync` need not also commit a
+    /// new file size). Flushes first.
+    ///
+    /// The file's size on disk becomes `len` at once: readers and
+    /// [`Fs::size`] see zeros past the bytes appended, and after a crash the
+    /// reserved space reads as zeros wherever appends into it were not
+    /// synced. [`len`](WritableFile::len) is unchanged, and appends go on
+    /// from it, overwriting the zeros. A `len` at or below the file's size
+    /// on disk does nothing.
+    fn preallocate(&mut self, len: u64) -> io::Result<()>;
+
     /// The file's length including every byte appended so far (buffered or
     /// not).
     fn len(&self) -> u64;

@@ -66,9 +66,11 @@
 //!
 //! # Features
 //!
-//! - `mmap` (default): `StdFs` readers memory-map files (memmap2). Without
-//!   it readers use positional reads, and the crate compiles with
-//!   `forbid(unsafe_code)` and no dependency but thiserror.
+//! - `mmap` (default): `StdFs` readers memory-map files (memmap2), and on
+//!   Linux writers copy appends into preallocated space through a map
+//!   (allocated with rustix's `fallocate`). Without it readers use
+//!   positional reads, writers positional writes, and the crate compiles
+//!   with `forbid(unsafe_code)` and no dependency but thiserror.
 #![deny(missing_docs)]
 #![cfg_attr(not(feature = "mmap"), forbid(unsafe_code))]
 #![cfg_attr(feature = "mmap", deny(unsafe_code))]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::std_fs::read_from_slice;
+use crate::std_fs::{check_range, read_from_slice};
 use crate::{FileLock, RandomAccessFile, WritableFile};
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves
@@ -27,6 +27,12 @@ pub(crate) struct Inode {
     pub(crate) data: Arc<Vec<u8>>,
     /// `data[..synced_len]` survives a crash.
     pub(crate) synced_len: usize,
+    /// Space preallocated past `data`, up to this size, reads as zeros. It
+    /// is kept apart from `data`, as a filesystem keeps unwritten extents,
+    /// so that a crash turns unsynced appends into it back into zeros.
+    pub(crate) reserved: u64,
+    /// The reservation that survives a crash: `reserved` at the last sync.
+    pub(crate) synced_reserved: u64,
     /// Calls of `WritableFile::sync` on this file.
     pub(crate) syncs: u64,
     /// One clone per open reader, so that truncation under a reader (which
@@ -40,6 +46,8 @@ impl Inode {
         Arc::new(Mutex::new(Inode {
             synced_len: data.len(),
             data: Arc::new(data),
+            reserved: 0,
+            synced_reserved: 0,
             syncs: 0,
             readers: Arc::new(()),
         }))
@@ -48,6 +56,11 @@ impl Inode {
     pub(crate) fn has_readers(&self) -> bool {
         Arc::strong_count(&self.readers) > 1
     }
+
+    /// The file's size: its bytes, and the zeros reserved past them.
+    pub(crate) fn size(&self) -> u64 {
+        (self.data.len() as u64).max(self.reserved)
+    }
 }
 
 impl fmt::Debug for Inode {
@@ -55,6 +68,7 @@ impl fmt::Debug for Inode {
         f.debug_struct("Inode")
             .field("len", &self.data.len())
             .field("synced_len", &self.synced_len)
+            .field("reserved", &self.reserved)
             .field("syncs", &self.syncs)
             .finish()
     }
@@ -105,9 +119,18 @@ impl WritableFile for MemWritableFile {
         self.write_buffer(&mut inode);
         if !lies {
             inode.synced_len = inode.data.len();
+            inode.synced_reserved = inode.reserved;
         }
         inode.syncs += 1;
         self.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        let inode = Arc::clone(&self.inode);
+        let mut inode = lock(&inode);
+        self.write_buffer(&mut inode);
+        inode.reserved = inode.reserved.max(len);
         Ok(())
     }
 
@@ -123,10 +146,12 @@ impl Drop for MemWritableFile {
     }
 }
 
-/// A reader: a snapshot of the inode's bytes at open time.
+/// A reader: a snapshot of the inode's bytes at open time, and of its size
+/// (past the bytes, reserved space reads as zeros).
 pub(crate) struct MemRandomAccessFile {
     pub(crate) path: PathBuf,
     pub(crate) data: Arc<Vec<u8>>,
+    pub(crate) len: u64,
     pub(crate) _reader: Arc<()>,
 }
 
@@ -134,22 +159,36 @@ impl fmt::Debug for MemRandomAccessFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemRandomAccessFile")
             .field("path", &self.path)
-            .field("len", &self.data.len())
+            .field("len", &self.len)
             .finish()
     }
 }
 
 impl RandomAccessFile for MemRandomAccessFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        read_from_slice(&self.path, &self.data, offset, buf)
+        let written = self.data.len() as u64;
+        if offset.saturating_add(buf.len() as u64) <= written {
+            return read_from_slice(&self.path, &self.data, offset, buf);
+        }
+        check_range(&self.path, offset, buf.len(), self.len)?;
+        // Partly or wholly in the reserved zeros; `offset` is below `len`,
+        // so the split point fits the buffer.
+        let split = written.saturating_sub(offset) as usize;
+        if split > 0 {
+            read_from_slice(&self.path, &self.data, offset, &mut buf[..split])?;
+        }
+        buf[split..].fill(0);
+        Ok(())
     }
 
     fn len(&self) -> u64 {
-        self.data.len() as u64
+        self.len
     }
 
     fn as_bytes(&self) -> Option<&[u8]> {
-        Some(&self.data)
+        // Reserved zeros are not materialized, so only a file without them
+        // is one slice.
+        (self.len == self.data.len() as u64).then_some(&self.data[..])
     }
 }
 

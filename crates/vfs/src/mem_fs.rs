@@ -26,6 +26,9 @@ use crate::{FileLock, Fs, Op, RandomAccessFile, WritableFile};
 ///
 /// - A file's data is durable up to its length at the last
 ///   [`WritableFile::sync`]. [`Fs::truncate`] is durable when it returns.
+/// - Space reserved by [`WritableFile::preallocate`] is durable, as zeros,
+///   from the next sync; appends into it are durable only up to the synced
+///   length, as any others, so after a crash the rest reads as zeros again.
 /// - A directory entry made by [`Fs::create`], [`Fs::rename`],
 ///   [`Fs::hard_link`] or [`Fs::remove`] is durable once [`Fs::sync_dir`] of its parent runs
 ///   after it; until then the parent's last synced entries are what a crash
@@ -342,7 +345,13 @@ impl State {
                     _ => 0,
                 };
                 let data = inode.data[..inode.synced_len + kept].to_vec();
-                (name.clone(), Inode::durable(data))
+                let fresh = Inode::durable(data);
+                {
+                    let mut fresh = lock(&fresh);
+                    fresh.reserved = inode.synced_reserved;
+                    fresh.synced_reserved = inode.synced_reserved;
+                }
+                (name.clone(), fresh)
             })
             .collect();
         State {
@@ -381,7 +390,24 @@ impl Fs for MemFs {
         let key = key(path);
         let state = lock(&self.state);
         let inode = Arc::clone(state.file(Op::OpenAppend, path, &key)?);
-        let len = lock(&inode).data.len() as u64;
+        let len = {
+            let mut inode = lock(&inode);
+            // Appends go on at the end of the file, after any reserved
+            // zeros, which are then bytes like any other.
+            let size = inode.size();
+            if size > inode.data.len() as u64 {
+                let size = usize::try_from(size).map_err(|_| {
+                    failed_with(
+                        Op::OpenAppend,
+                        path,
+                        io::ErrorKind::StorageFull,
+                        "length exceeds memory",
+                    )
+                })?;
+                Arc::make_mut(&mut inode.data).resize(size, 0);
+            }
+            size
+        };
         Ok(Box::new(MemWritableFile {
             inode,
             buf: Vec::new(),
@@ -399,6 +425,7 @@ impl Fs for MemFs {
         Ok(Arc::new(MemRandomAccessFile {
             path: path.to_path_buf(),
             data: Arc::clone(&inode.data),
+            len: inode.size(),
             _reader: Arc::clone(&inode.readers),
         }))
     }
@@ -464,6 +491,8 @@ impl Fs for MemFs {
         })?;
         Arc::make_mut(&mut inode.data).resize(len, 0);
         inode.synced_len = len;
+        inode.reserved = 0;
+        inode.synced_reserved = 0;
         Ok(())
     }
 
@@ -544,7 +573,7 @@ impl Fs for MemFs {
         let key = key(path);
         let state = lock(&self.state);
         let inode = lock(state.file(Op::Size, path, &key)?);
-        Ok(inode.data.len() as u64)
+        Ok(inode.size())
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {

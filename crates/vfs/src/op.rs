@@ -42,11 +42,13 @@ pub enum Op {
     Size,
     /// [`Fs::lock`](crate::Fs::lock).
     Lock,
+    /// [`WritableFile::preallocate`](crate::WritableFile::preallocate).
+    Preallocate,
 }
 
 impl Op {
     /// Every operation, in declaration order.
-    pub const ALL: [Op; 17] = [
+    pub const ALL: [Op; 18] = [
         Op::Create,
         Op::OpenAppend,
         Op::Open,
@@ -64,6 +66,7 @@ impl Op {
         Op::Exists,
         Op::Size,
         Op::Lock,
+        Op::Preallocate,
     ];
 
     /// Whether the operation can change what is on disk, now or after a
@@ -85,6 +88,7 @@ impl Op {
                 | Op::Truncate
                 | Op::CreateDir
                 | Op::SyncDir
+                | Op::Preallocate
         )
     }
 
@@ -108,6 +112,7 @@ impl Op {
             Op::Exists => "exists",
             Op::Size => "size",
             Op::Lock => "lock",
+            Op::Preallocate => "preallocate",
         }
     }
 

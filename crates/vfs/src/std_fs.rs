@@ -1,7 +1,7 @@
 //! [`StdFs`]: the real filesystem, through `std::fs`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,7 +16,10 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// Writers buffer up to 64 KiB. Readers ([`Fs::open`]) serve reads from a
 /// memory map when the `mmap` feature is on (the default) and
 /// [`StdFs::without_mmap`] was not asked for, and from positional reads
-/// otherwise.
+/// otherwise. Under the same conditions, on Linux, space a writer reserves
+/// with [`WritableFile::preallocate`] is allocated with `fallocate` and
+/// appends into it are copied through a shared memory map instead of a
+/// `write(2)` each; elsewhere `preallocate` grows the file sparsely.
 ///
 /// # The memory-map caveat
 ///
@@ -26,7 +29,11 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// the process with `SIGBUS`. lsmkit maps only files that are never changed
 /// after they are written (tables; a WAL while it is recovered), and the
 /// [`Fs`] contract forbids truncating a file with open readers; a database
-/// directory shared with other writers is not supported. Use
+/// directory shared with other writers is not supported. The same holds
+/// for a writer's map of its reserve: the [`Fs`] contract forbids
+/// truncating a file with an open writer, and the reserve is allocated
+/// before it is mapped, so that a full disk is an error at `preallocate`
+/// rather than a `SIGBUS` at a page fault. Use
 /// [`StdFs::without_mmap`] where that cannot be promised.
 #[derive(Clone, Copy, Debug)]
 pub struct StdFs {
@@ -42,7 +49,8 @@ impl StdFs {
         }
     }
 
-    /// The real filesystem, reading with positional reads only.
+    /// The real filesystem, reading with positional reads and writing with
+    /// positional writes only.
     pub fn without_mmap() -> StdFs {
         StdFs { mmap: false }
     }
@@ -61,18 +69,28 @@ impl Default for StdFs {
 
 impl Fs for StdFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = File::create(path).map_err(|e| failed(Op::Create, path, e))?;
-        Ok(Box::new(StdWritableFile::new(path, file, 0)))
+        // Readable too: a shared writable map of the reserve needs it.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| failed(Op::Create, path, e))?;
+        Ok(Box::new(StdWritableFile::new(path, file, 0, self.mmap)))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let open = || -> io::Result<(File, u64)> {
-            let file = OpenOptions::new().append(true).open(path)?;
-            let len = file.metadata()?.len();
+            // Not `O_APPEND`, which would make every write land at the end
+            // of the file, past space `preallocate` reserved: the writer's
+            // own position says where the next append goes.
+            let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+            let len = file.seek(SeekFrom::End(0))?;
             Ok((file, len))
         };
         let (file, len) = open().map_err(|e| failed(Op::OpenAppend, path, e))?;
-        Ok(Box::new(StdWritableFile::new(path, file, len)))
+        Ok(Box::new(StdWritableFile::new(path, file, len, self.mmap)))
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
@@ -209,28 +227,48 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// A buffered appender on a real file.
+/// A buffered appender on a real file. Writes are positional: the
+/// buffered bytes go at `len - buf.len()`, wherever the file's cursor is.
+///
+/// With the `mmap` feature on Linux, space reserved by `preallocate` is
+/// allocated (`fallocate`) and mapped, and appends into it are copied into
+/// the map: no system call per append, and the bytes are in the page cache,
+/// so they survive a crash of the process, as after a `write(2)`.
 #[derive(Debug)]
 struct StdWritableFile {
     path: PathBuf,
     file: File,
     buf: Vec<u8>,
     len: u64,
+    /// The file's size on disk as far as this writer made it: at least
+    /// what was handed over, more after `preallocate`.
+    size: u64,
+    /// Whether preallocated space is written through a memory map.
+    #[cfg_attr(not(all(feature = "mmap", target_os = "linux")), allow(dead_code))]
+    map_writes: bool,
+    /// The mapped reserve appends are copied into, while it has room.
+    #[cfg(all(feature = "mmap", target_os = "linux"))]
+    window: Option<map::Window>,
 }
 
 impl StdWritableFile {
-    fn new(path: &Path, file: File, len: u64) -> StdWritableFile {
+    fn new(path: &Path, file: File, len: u64, map_writes: bool) -> StdWritableFile {
         StdWritableFile {
             path: path.to_path_buf(),
             file,
             buf: Vec::new(),
             len,
+            size: len,
+            map_writes,
+            #[cfg(all(feature = "mmap", target_os = "linux"))]
+            window: None,
         }
     }
 
     fn write_buffer(&mut self, op: Op) -> io::Result<()> {
         if !self.buf.is_empty() {
-            let written = self.file.write_all(&self.buf);
+            let at = self.len - self.buf.len() as u64;
+            let written = write_all_at(&self.file, at, &self.buf);
             // On a failed write the OS may hold part of the buffer; what it
             // holds is unknown either way, so drop it rather than write it
             // twice on a retry.
@@ -239,16 +277,70 @@ impl StdWritableFile {
         }
         Ok(())
     }
+
+    /// Copies what fits of `data` into the mapped reserve, returning the
+    /// rest. The window closes once an append does not fit it.
+    #[cfg(all(feature = "mmap", target_os = "linux"))]
+    fn append_mapped<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        let Some(window) = &mut self.window else {
+            return data;
+        };
+        let copied = window.copy_at(self.len, data);
+        self.len += copied as u64;
+        if copied < data.len() {
+            self.window = None;
+        }
+        &data[copied..]
+    }
+
+    #[cfg(not(all(feature = "mmap", target_os = "linux")))]
+    fn append_mapped<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        data
+    }
+
+    /// Allocates the file's space up to `len` and maps what lies past the
+    /// appended bytes; `false` where the filesystem cannot allocate ahead.
+    #[cfg(all(feature = "mmap", target_os = "linux"))]
+    fn reserve_mapped(&mut self, len: u64) -> io::Result<bool> {
+        if !self.map_writes {
+            return Ok(false);
+        }
+        // Allocated blocks, not a hole: a page fault in the map then never
+        // needs space the disk may not have, which would be a SIGBUS
+        // rather than an error. (Mapped writes into a hole also measured
+        // ten times slower here: every first touch of a page reserves a
+        // block.)
+        if !map::allocate(&self.file, self.len, len)
+            .map_err(|e| failed(Op::Preallocate, &self.path, e))?
+        {
+            self.map_writes = false;
+            return Ok(false);
+        }
+        self.size = len;
+        self.window = None;
+        let window = map::Window::new(&self.file, self.len, len)
+            .map_err(|e| failed(Op::Preallocate, &self.path, e))?;
+        self.window = Some(window);
+        Ok(true)
+    }
+
+    #[cfg(not(all(feature = "mmap", target_os = "linux")))]
+    fn reserve_mapped(&mut self, _len: u64) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 impl WritableFile for StdWritableFile {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        let data = self.append_mapped(data);
+        if data.is_empty() {
+            return Ok(());
+        }
         if self.buf.len() + data.len() > WRITE_BUFFER {
             self.write_buffer(Op::Append)?;
         }
         if data.len() >= WRITE_BUFFER {
-            self.file
-                .write_all(data)
+            write_all_at(&self.file, self.len, data)
                 .map_err(|e| failed(Op::Append, &self.path, e))?;
         } else {
             self.buf.extend_from_slice(data);
@@ -258,14 +350,37 @@ impl WritableFile for StdWritableFile {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        // Mapped bytes are in the page cache already.
         self.write_buffer(Op::Flush)
     }
 
     fn sync(&mut self) -> io::Result<()> {
         self.write_buffer(Op::Sync)?;
+        // On Linux `fdatasync` writes back the pages dirtied through a
+        // shared map too (they are the file's page cache), so mapped
+        // appends need no `msync` of their own.
         self.file
             .sync_data()
             .map_err(|e| failed(Op::Sync, &self.path, e))
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.write_buffer(Op::Preallocate)?;
+        self.size = self.size.max(self.len);
+        if len <= self.size {
+            return Ok(());
+        }
+        if self.reserve_mapped(len)? {
+            return Ok(());
+        }
+        // A sparse extension. For `fdatasync`s of small appends it measured
+        // as fast as `fallocate` on ext4 (about 12,000 a second against
+        // 8,500 for a file that grows with each).
+        self.file
+            .set_len(len)
+            .map_err(|e| failed(Op::Preallocate, &self.path, e))?;
+        self.size = len;
+        Ok(())
     }
 
     fn len(&self) -> u64 {
@@ -315,7 +430,7 @@ pub(crate) fn read_from_slice(
 }
 
 /// Fails with `UnexpectedEof` unless `offset..offset + n` lies within `len`.
-fn check_range(path: &Path, offset: u64, n: usize, len: u64) -> io::Result<()> {
+pub(crate) fn check_range(path: &Path, offset: u64, n: usize, len: u64) -> io::Result<()> {
     match offset.checked_add(n as u64) {
         Some(end) if end <= len => Ok(()),
         _ => Err(failed(
@@ -332,6 +447,28 @@ fn check_range(path: &Path, offset: u64, n: usize, len: u64) -> io::Result<()> {
 #[cfg(unix)]
 fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, offset: u64, buf: &[u8]) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut offset: u64, mut buf: &[u8]) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_write(buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = &buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(windows)]
@@ -398,6 +535,68 @@ mod map {
                 path: path.to_path_buf(),
                 map,
             })
+        }
+    }
+
+    /// A writable shared map of a file's reserved space, `start..end`.
+    #[cfg(target_os = "linux")]
+    #[derive(Debug)]
+    pub(super) struct Window {
+        start: u64,
+        map: memmap2::MmapMut,
+    }
+
+    #[cfg(target_os = "linux")]
+    impl Window {
+        /// Maps `start..end` of `file`, which `allocate` reserved.
+        pub(super) fn new(file: &File, start: u64, end: u64) -> io::Result<Window> {
+            let len = usize::try_from(end - start).map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidInput, "reserve too large to map")
+            })?;
+            // SAFETY: `map_mut` is unsafe because the mapped bytes are
+            // shared with the file: another writer of the range, or a
+            // truncation under the map (which turns accesses into SIGBUS),
+            // would break Rust's aliasing and validity rules. The range is
+            // past every byte this writer handed over and was allocated by
+            // `allocate`, so no fault needs new disk space; this writer is
+            // the file's only one, and the `Fs` contract forbids truncating
+            // or re-creating a file while a writer of it is open. Other
+            // processes changing the file are outside the contract, as the
+            // `StdFs` docs say.
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(start)
+                    .len(len)
+                    .map_mut(file)
+            }?;
+            Ok(Window { start, map })
+        }
+
+        /// Copies what fits of `data` to file offset `at` (at or past
+        /// `start`), returning how many bytes it copied.
+        pub(super) fn copy_at(&mut self, at: u64, data: &[u8]) -> usize {
+            let Some(from) = at
+                .checked_sub(self.start)
+                .and_then(|from| usize::try_from(from).ok())
+                .filter(|&from| from <= self.map.len())
+            else {
+                return 0;
+            };
+            let n = data.len().min(self.map.len() - from);
+            self.map[from..from + n].copy_from_slice(&data[..n]);
+            n
+        }
+    }
+
+    /// Allocates `file`'s blocks for `start..end`, growing it to `end`;
+    /// `false` if the filesystem cannot (then nothing changed).
+    #[cfg(target_os = "linux")]
+    pub(super) fn allocate(file: &File, start: u64, end: u64) -> io::Result<bool> {
+        use rustix::fs::{FallocateFlags, fallocate};
+        match fallocate(file, FallocateFlags::empty(), start, end - start) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::OPNOTSUPP) => Ok(false),
+            Err(errno) => Err(errno.into()),
         }
     }
 

@@ -145,6 +145,61 @@ fn open_append_continues_at_the_end(fs: &dyn Fs, root: &Path) {
     assert_eq!(read_all(fs, &path), b"onetwo");
 }
 
+fn preallocated_space_reads_as_zeros_until_appends_fill_it(fs: &dyn Fs, root: &Path) {
+    let path = root.join("reserved");
+    let mut file = fs.create(&path).unwrap();
+    file.append(b"head").unwrap();
+    file.preallocate(4096).unwrap();
+    assert_eq!(file.len(), 4, "preallocation is not appended bytes");
+    assert_eq!(fs.size(&path).unwrap(), 4096);
+    let mut expected = b"head".to_vec();
+    expected.resize(4096, 0);
+    assert_eq!(read_all(fs, &path), expected);
+    // Appends overwrite the zeros in place, then grow the file past them.
+    file.append(b"-middle").unwrap();
+    file.sync().unwrap();
+    expected[4..11].copy_from_slice(b"-middle");
+    assert_eq!(read_all(fs, &path), expected);
+    file.append(&pattern(5000, 3)).unwrap();
+    file.flush().unwrap();
+    assert_eq!(file.len(), 5011);
+    let mut grown = expected[..11].to_vec();
+    grown.extend_from_slice(&pattern(5000, 3));
+    assert_eq!(read_all(fs, &path), grown);
+    // Asking for less than the file has changes nothing.
+    file.preallocate(100).unwrap();
+    assert_eq!(fs.size(&path).unwrap(), 5011);
+    // A reader opened on a partly filled reservation reads across the
+    // boundary between bytes and zeros.
+    file.preallocate(8192).unwrap();
+    let reader = fs.open(&path).unwrap();
+    let mut straddle = [9u8; 20];
+    reader.read_at(5001, &mut straddle).unwrap();
+    assert_eq!(&straddle[..10], &pattern(5000, 3)[4990..]);
+    assert_eq!(straddle[10..], [0; 10]);
+    assert_eq!(
+        kind_of(reader.read_at(8190, &mut [0; 3])),
+        ErrorKind::UnexpectedEof
+    );
+}
+
+fn open_append_goes_on_after_preallocated_zeros(fs: &dyn Fs, root: &Path) {
+    let path = root.join("reopened");
+    let mut file = fs.create(&path).unwrap();
+    file.append(b"one").unwrap();
+    file.preallocate(16).unwrap();
+    file.sync().unwrap();
+    drop(file);
+    let mut file = fs.open_append(&path).unwrap();
+    assert_eq!(file.len(), 16);
+    file.append(b"two").unwrap();
+    file.sync().unwrap();
+    let mut expected = b"one".to_vec();
+    expected.resize(16, 0);
+    expected.extend_from_slice(b"two");
+    assert_eq!(read_all(fs, &path), expected);
+}
+
 fn create_replaces_an_existing_file(fs: &dyn Fs, root: &Path) {
     let path = root.join("again");
     write_file(fs, &path, b"old contents");
@@ -317,6 +372,8 @@ macro_rules! contract {
                 readers_see_the_file_as_it_was_when_opened,
                 dropping_a_writer_flushes_it,
                 open_append_continues_at_the_end,
+                preallocated_space_reads_as_zeros_until_appends_fill_it,
+                open_append_goes_on_after_preallocated_zeros,
                 create_replaces_an_existing_file,
                 rename_moves_and_replaces,
                 hard_link_names_the_same_file_twice,

@@ -311,6 +311,11 @@ fn call(
         Op::Exists => fs.exists(&fresh).map(drop),
         Op::Size => fs.size(&handles.read_paths[side]).map(drop),
         Op::Lock => fs.lock(&fresh).map(|lock: Box<dyn FileLock>| drop(lock)),
+        Op::Preallocate => {
+            let writer = &mut handles.writers[side];
+            let len = writer.len() + 4096;
+            writer.preallocate(len)
+        }
         _ => unreachable!("an operation this test does not know"),
     }
 }

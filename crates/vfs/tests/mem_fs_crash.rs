@@ -47,6 +47,54 @@ fn unsynced_appends_are_lost() {
     assert_eq!(contents(&fs, "/db/wal").unwrap(), b"synced");
 }
 
+/// What a reader sees of the whole file, reserved zeros included.
+fn read_whole(fs: &MemFs, path: &str) -> Vec<u8> {
+    let file = fs.open(Path::new(path)).unwrap();
+    let mut buf = vec![0; file.len() as usize];
+    file.read_at(0, &mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn unsynced_appends_into_preallocated_space_turn_back_into_zeros() {
+    let fs = fs_with_dir();
+    let mut file = fs.create(Path::new("/db/wal")).unwrap();
+    fs.sync_dir(Path::new("/db")).unwrap();
+    file.append(b"synced").unwrap();
+    file.preallocate(64).unwrap();
+    file.sync().unwrap();
+    file.append(b"+lost").unwrap();
+    file.flush().unwrap();
+    // A second reservation that was never synced is lost too.
+    file.preallocate(128).unwrap();
+    drop(file);
+    assert_eq!(read_whole(&fs, "/db/wal").len(), 128);
+    fs.crash();
+    let mut expected = b"synced".to_vec();
+    expected.resize(64, 0);
+    assert_eq!(read_whole(&fs, "/db/wal"), expected);
+    assert_eq!(fs.size(Path::new("/db/wal")).unwrap(), 64);
+}
+
+#[test]
+fn a_torn_crash_keeps_a_prefix_of_the_appends_into_preallocated_space() {
+    for seed in 0..32 {
+        let fs = fs_with_dir();
+        let mut file = fs.create(Path::new("/db/wal")).unwrap();
+        fs.sync_dir(Path::new("/db")).unwrap();
+        file.preallocate(32).unwrap();
+        file.sync().unwrap();
+        file.append(b"0123456789").unwrap();
+        drop(file);
+        fs.crash_torn(seed);
+        let after = read_whole(&fs, "/db/wal");
+        assert_eq!(after.len(), 32, "seed {seed}");
+        let kept = after.iter().take_while(|&&b| b != 0).count();
+        assert_eq!(&after[..kept], &b"0123456789"[..kept], "seed {seed}");
+        assert!(after[kept..].iter().all(|&b| b == 0), "seed {seed}");
+    }
+}
+
 #[test]
 fn synced_data_of_an_unsynced_creation_vanishes() {
     let fs = fs_with_dir();

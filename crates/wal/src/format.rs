@@ -129,6 +129,15 @@ pub fn encode_header(ty: FragmentType, log_number: u32, payload: &[u8]) -> [u8; 
     header
 }
 
+/// The most bytes a record of `len` bytes can take in a log, wherever its
+/// block starts: a header per block it touches, and the padding of the block
+/// it starts in.
+pub fn max_encoded_len(len: usize) -> u64 {
+    let len = len as u64;
+    let fragments = len / MAX_FRAGMENT_PAYLOAD as u64 + 2;
+    len + fragments * HEADER_SIZE as u64 + HEADER_SIZE as u64
+}
+
 fn checksum(header_tail: &[u8], payload: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(header_tail);

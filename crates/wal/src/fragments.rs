@@ -45,6 +45,8 @@ pub(crate) struct Fragments {
     buf: Vec<u8>,
     /// Offset of the next fragment within the current block.
     pos: usize,
+    /// Where the zeros that end the file begin, once the scan reached them.
+    zero_tail: Option<u64>,
 }
 
 impl Fragments {
@@ -60,11 +62,19 @@ impl Fragments {
             block_len: None,
             buf: Vec::new(),
             pos: 0,
+            zero_tail: None,
         }
     }
 
     pub(crate) fn file_len(&self) -> u64 {
         self.file_len
+    }
+
+    /// How many bytes of zeros end the file, past its last fragment: space
+    /// the writer preallocated and had not filled. Known once the scan
+    /// returned `None`.
+    pub(crate) fn zero_tail(&self) -> u64 {
+        self.zero_tail.map_or(0, |from| self.file_len - from)
     }
 
     /// The next fragment or damaged range, or `None` at the end of the
@@ -89,6 +99,9 @@ impl Fragments {
                 return Ok(Some(bad(offset, rest, Corruption::BadPadding)));
             }
             if rest < HEADER_SIZE {
+                if rest > 0 && self.zeros_from(offset)? {
+                    return Ok(self.end_at_zeros(offset));
+                }
                 self.next_block();
                 if rest == 0 {
                     continue;
@@ -113,6 +126,11 @@ impl Fragments {
                 })
             };
             if raw == [0; HEADER_SIZE] {
+                // Zeros from here to the end of the file are preallocated
+                // space, not damage: the log ends cleanly before them.
+                if self.zeros_from(offset)? {
+                    return Ok(self.end_at_zeros(offset));
+                }
                 self.next_block();
                 return Ok(rest_of_block(Corruption::Zeroed));
             }
@@ -160,6 +178,30 @@ impl Fragments {
         }
     }
 
+    /// Ends the scan at `offset`, where zeros run to the end of the file.
+    fn end_at_zeros(&mut self, offset: u64) -> Option<Event<'static>> {
+        self.zero_tail = Some(offset);
+        self.block_start = self.file_len;
+        self.block_len = None;
+        self.pos = 0;
+        None
+    }
+
+    /// Whether every byte from `from` to the end of the file is zero.
+    fn zeros_from(&self, from: u64) -> io::Result<bool> {
+        let mut buf = Vec::new();
+        let mut at = from;
+        while at < self.file_len {
+            let len = self.block_len_at(at);
+            let bytes = self.bytes_at(at, len, &mut buf)?;
+            if bytes.iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += len as u64;
+        }
+        Ok(true)
+    }
+
     /// Reads the block at `block_start` (unless the file offers its bytes)
     /// and returns its length.
     fn load_block(&mut self) -> io::Result<usize> {
@@ -187,6 +229,22 @@ impl Fragments {
             .unwrap_or_else(|| &self.buf[..len])
     }
 
+    /// `len` bytes at `start`: in place if the file offers its bytes,
+    /// else read into `buf`.
+    fn bytes_at<'a>(
+        &'a self,
+        start: u64,
+        len: usize,
+        buf: &'a mut Vec<u8>,
+    ) -> io::Result<&'a [u8]> {
+        if let Some(bytes) = self.direct_bytes(start, len) {
+            return Ok(bytes);
+        }
+        buf.resize(len, 0);
+        self.file.read_at(start, buf)?;
+        Ok(&buf[..])
+    }
+
     /// `len` bytes at `start`, if the file offers its bytes directly.
     fn direct_bytes(&self, start: u64, len: usize) -> Option<&[u8]> {
         match self.file.as_bytes() {
@@ -210,14 +268,7 @@ impl Fragments {
         let mut first = (from - block_start) as usize;
         while block_start < self.file_len {
             let len = self.block_len_at(block_start);
-            let block = match self.direct_bytes(block_start, len) {
-                Some(bytes) => bytes,
-                None => {
-                    buf.resize(len, 0);
-                    self.file.read_at(block_start, &mut buf)?;
-                    &buf[..]
-                }
-            };
+            let block = self.bytes_at(block_start, len, &mut buf)?;
             if (first..len.saturating_sub(HEADER_SIZE - 1)).any(|at| self.well_formed(block, at)) {
                 return Ok(true);
             }

@@ -128,7 +128,10 @@ impl LogReader {
                 Some(Event::Bad { offset, len, what }) => {
                     self.assembly.on_bad(offset, len, what)?
                 }
-                None => self.assembly.on_end()?,
+                None => {
+                    self.assembly.report.zero_tail = self.fragments.zero_tail();
+                    self.assembly.on_end()?
+                }
             };
             match step {
                 Step::Continue => {}
@@ -221,7 +224,8 @@ impl Assembly {
         let Some((start, _)) = self.partial.take() else {
             return Ok(Step::Stop);
         };
-        let len = self.report.file_len - start;
+        // The record was cut where the zeros (if any) begin.
+        let len = self.report.file_len - self.report.zero_tail - start;
         if self.mode == RecoveryMode::TolerateCorruptedTail {
             self.drop_range(start, len, DropReason::TornTail(Corruption::MissingLast));
             return Ok(Step::Stop);

@@ -93,6 +93,16 @@ impl LogWriter {
         self.stick(result)
     }
 
+    /// Reserves the file's space up to `len` bytes
+    /// ([`WritableFile::preallocate`]): appends up to there then fill space
+    /// the file has. A reader of a log that ends in reserved space takes
+    /// the zeros for its end.
+    pub fn preallocate(&mut self, len: u64) -> Result<(), Error> {
+        self.check()?;
+        let result = self.file.preallocate(len).map_err(Error::from);
+        self.stick(result)
+    }
+
     /// The file's length, counting bytes not yet flushed.
     pub fn len(&self) -> u64 {
         self.file.len()

@@ -77,6 +77,12 @@ pub struct LogReport {
     pub valid_len: u64,
     /// The length of the file.
     pub file_len: u64,
+    /// Bytes of zeros that end the file past its last record: space the
+    /// writer preallocated ([`WalOptions::preallocate`]) and had not filled
+    /// when it stopped. Not damage, and not counted as dropped.
+    ///
+    /// [`WalOptions::preallocate`]: crate::WalOptions::preallocate
+    pub zero_tail: u64,
     /// The ranges dropped, in file order.
     pub dropped: Vec<Dropped>,
 }

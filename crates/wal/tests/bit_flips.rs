@@ -46,6 +46,8 @@ fn fixture() -> Fixture {
     let options = WalOptions {
         segment_size: 48 * 1024,
         sync: SyncPolicy::Never,
+        // Flips land in written bytes only.
+        preallocate: 0,
     };
     let wal = common::open_wal(&fs, DIR, options);
     let mut written = Vec::new();

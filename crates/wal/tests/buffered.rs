@@ -20,6 +20,7 @@ fn buffered_records_reach_the_file_at_flush_and_sync() {
     let options = WalOptions {
         segment_size: 1 << 20,
         sync: SyncPolicy::Buffered,
+        preallocate: 0,
     };
     let wal = open_wal(&fs, dir, options);
     let records: Vec<Vec<u8>> = (0..10).map(|i| record(i, 100)).collect();

@@ -32,17 +32,28 @@ fn step() -> impl Strategy<Value = Step> {
 
 const DIR: &str = "/wal";
 
-fn options() -> WalOptions {
+/// Small segments; `preallocate` is 0, less than a segment, or more.
+fn options(preallocate: u64) -> WalOptions {
     WalOptions {
         segment_size: 8 * 1024,
         sync: SyncPolicy::Never,
+        preallocate,
     }
+}
+
+fn preallocation() -> impl Strategy<Value = u64> {
+    prop_oneof![Just(0), Just(700), Just(1 << 20)]
 }
 
 /// Recovers after a crash, checks the records against the model, and
 /// opens the writer again. `appended` is every record the writer took;
 /// the first `durable` of them were synced.
-fn recover_and_check(fs: &Arc<dyn Fs>, appended: &mut Vec<Vec<u8>>, durable: &mut usize) -> Wal {
+fn recover_and_check(
+    fs: &Arc<dyn Fs>,
+    preallocate: u64,
+    appended: &mut Vec<Vec<u8>>,
+    durable: &mut usize,
+) -> Wal {
     let (records, reader) = recover(fs, DIR, RecoveryMode::TolerateCorruptedTail);
     let records = records.unwrap();
     assert!(
@@ -63,15 +74,15 @@ fn recover_and_check(fs: &Arc<dyn Fs>, appended: &mut Vec<Vec<u8>>, durable: &mu
     *appended = recovered;
     // Everything that survived a crash is on disk, so durable.
     *durable = appended.len();
-    reader.into_wal(options()).unwrap().0
+    reader.into_wal(options(preallocate)).unwrap().0
 }
 
-fn run(steps: &[Step]) {
+fn run(steps: &[Step], preallocate: u64) {
     let mem = MemFs::new();
     let fs: Arc<dyn Fs> = Arc::new(mem.clone());
     let mut appended: Vec<Vec<u8>> = Vec::new();
     let mut durable = 0;
-    let mut wal = recover_and_check(&fs, &mut appended, &mut durable);
+    let mut wal = recover_and_check(&fs, preallocate, &mut appended, &mut durable);
     for (i, step) in steps.iter().enumerate() {
         match step {
             Step::Append(len) => {
@@ -86,28 +97,33 @@ fn run(steps: &[Step]) {
             Step::Crash(seed) => {
                 mem.crash_torn(*seed);
                 drop(wal);
-                wal = recover_and_check(&fs, &mut appended, &mut durable);
+                wal = recover_and_check(&fs, preallocate, &mut appended, &mut durable);
             }
         }
     }
     mem.crash_torn(steps.len() as u64);
     drop(wal);
-    recover_and_check(&fs, &mut appended, &mut durable);
+    recover_and_check(&fs, preallocate, &mut appended, &mut durable);
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: common::scaled_cases(64), ..ProptestConfig::default() })]
 
     #[test]
-    fn synced_records_survive_crashes(steps in prop::collection::vec(step(), 0..80)) {
-        run(&steps);
+    fn synced_records_survive_crashes(
+        steps in prop::collection::vec(step(), 0..80),
+        preallocate in preallocation(),
+    ) {
+        run(&steps, preallocate);
     }
 }
 
 #[test]
 fn crash_with_nothing_synced_keeps_a_prefix() {
     let steps: Vec<Step> = (0..50).map(|i| Step::Append(i * 100)).collect();
-    run(&steps);
+    for preallocate in [0, 700, 1 << 20] {
+        run(&steps, preallocate);
+    }
 }
 
 #[test]
@@ -119,5 +135,7 @@ fn many_crash_cycles_in_one_directory() {
         steps.extend((0..3).map(|i| Step::Append(i * 2000)));
         steps.push(Step::Crash(cycle));
     }
-    run(&steps);
+    for preallocate in [0, 700, 1 << 20] {
+        run(&steps, preallocate);
+    }
 }

@@ -16,8 +16,13 @@ use lsmkit_wal::{
 
 const DIR: &str = "/db/wal";
 
+/// No preallocation: these tests read segment sizes as the bytes written.
 fn options(segment_size: u64, sync: SyncPolicy) -> WalOptions {
-    WalOptions { segment_size, sync }
+    WalOptions {
+        segment_size,
+        sync,
+        preallocate: 0,
+    }
 }
 
 /// Appends records of the given sizes, returning them with what `append`
@@ -440,4 +445,88 @@ fn a_segment_numbered_u64_max_is_an_error_not_an_overflow() {
         matches!(error, Error::SegmentNumbersExhausted { last: u64::MAX, .. }),
         "{error}"
     );
+}
+
+/// Appends through a WAL that preallocates, on `fs`, and checks what the
+/// segments hold before and after a crash that leaves their reserved
+/// zeros.
+fn preallocated_segments_read_back_whole(fs: Arc<dyn Fs>, dir: &str, crash: impl FnOnce()) {
+    let options = WalOptions {
+        segment_size: 64 * 1024,
+        sync: SyncPolicy::Never,
+        preallocate: 16 * 1024,
+    };
+    let wal = open_wal(&fs, dir, options);
+    let written: Vec<Vec<u8>> = (0..600)
+        .map(|i| record(i, (i as usize * 53) % 900))
+        .collect();
+    for data in &written {
+        wal.append(data).unwrap();
+    }
+    wal.sync().unwrap();
+    let segments = wal.segments();
+    assert!(segments.len() > 2, "{segments:?}");
+    for &segment in &segments {
+        // Reserved space never runs past the segment size by more than the
+        // record that closes it.
+        let size = fs.size(&wal.segment_path(segment)).unwrap();
+        assert!(size <= 64 * 1024 + 1000, "segment {segment}: {size}");
+    }
+    let newest = wal.segment_path(wal.current_segment());
+    drop(wal);
+    crash();
+    assert!(fs.size(&newest).unwrap() > 0);
+
+    let (records, reader) = recover(&fs, dir, RecoveryMode::AbsoluteConsistency);
+    assert_eq!(wal_datas(&records.unwrap()), written);
+    let report = reader.report().clone();
+    assert!(report.is_clean(), "{report:?}");
+    let zeros: u64 = report.segments.iter().map(|s| s.log.zero_tail).sum();
+    assert!(zeros > 0, "no segment ended in reserved space: {report:?}");
+    // Recovery cuts the newest segment's reserve off before writing on.
+    let (wal, _) = reader.into_wal(options).unwrap();
+    assert_eq!(
+        fs.size(&newest).unwrap(),
+        report.segments.last().unwrap().log.valid_len
+    );
+    wal.append(b"after").unwrap();
+    wal.sync().unwrap();
+    drop(wal);
+    let (records, _) = recover(&fs, dir, RecoveryMode::AbsoluteConsistency);
+    assert_eq!(records.unwrap().len(), written.len() + 1);
+}
+
+#[test]
+fn preallocated_segments_recover_whole_from_memory() {
+    let mem = MemFs::new();
+    let fs: Arc<dyn Fs> = Arc::new(mem.clone());
+    preallocated_segments_read_back_whole(fs, DIR, || mem.crash());
+}
+
+#[test]
+fn preallocated_segments_recover_whole_from_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("wal");
+    let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
+    preallocated_segments_read_back_whole(fs, dir.to_str().unwrap(), || ());
+}
+
+#[test]
+fn a_failed_preallocation_stops_the_writer() {
+    let fault = FaultFs::new(MemFs::new());
+    let fs: Arc<dyn Fs> = Arc::new(fault.clone());
+    let options = WalOptions {
+        preallocate: 4096,
+        ..options(1 << 20, SyncPolicy::Never)
+    };
+    let wal = open_wal(&fs, DIR, options);
+    wal.append(b"kept").unwrap();
+    fault.add(Rule::on(Op::Preallocate).nth(1));
+    let error = wal.append(&vec![7; 5000]).unwrap_err();
+    assert!(FsError::is_injected(error.io().unwrap()), "{error}");
+    fault.clear_rules();
+    assert!(wal.append(b"after").is_err(), "the error sticks");
+    drop(wal);
+    let (records, _) = recover(&fs, DIR, RecoveryMode::AbsoluteConsistency);
+    assert_eq!(wal_datas(&records.unwrap()), vec![b"kept".to_vec()]);
 }

@@ -59,6 +59,13 @@ impl LsmkitEngine {
         self
     }
 
+    /// The same, reserving WAL space `bytes` ahead of the writer
+    /// (`Options::wal_preallocate`; `0` for none).
+    pub fn wal_preallocate(mut self, bytes: u64) -> LsmkitEngine {
+        self.options.wal_preallocate = bytes;
+        self
+    }
+
     /// The same, with a block cache of `bytes`.
     pub fn block_cache_size(mut self, bytes: u64) -> LsmkitEngine {
         self.options.block_cache_size = bytes;
@@ -115,6 +122,10 @@ impl Engine for LsmkitEngine {
             ", WAL records buffered (manual_wal_flush)"
         } else {
             ""
+        } + &if o.wal_preallocate == 0 {
+            ", WAL not preallocated".to_string()
+        } else {
+            format!(", WAL preallocated {} KiB ahead", o.wal_preallocate >> 10)
         } + &if o.max_subcompactions > 1 {
             format!(", up to {} subcompactions", o.max_subcompactions)
         } else {

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use lsmkit_cli::bench::{
     self, BenchConfig, Engine, LsmkitEngine, MemEngine, Progress, WorkloadSpec,
 };
-use lsmkit_engine::Compression;
+use lsmkit_engine::{Compression, Options};
 
 use lsmkit_engine::CompactionStyle;
 
@@ -68,6 +68,11 @@ pub struct BenchArgs {
     /// one write(2) each (a crash of the process loses the buffered ones).
     #[arg(long)]
     manual_wal_flush: bool,
+    /// Bytes of WAL space lsmkit-engine reserves ahead of the writer, which
+    /// on Linux it fills through a memory map; 0 for none (one write(2) per
+    /// record).
+    #[arg(long, value_name = "BYTES", default_value_t = Options::default().wal_preallocate)]
+    wal_preallocate: u64,
     /// The codec of lsmkit's data blocks (lz4 is the engine's default).
     #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
     compression: CompressionArg,
@@ -171,6 +176,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
             let engine = LsmkitEngine::new()
                 .compaction_style(style)
                 .manual_wal_flush(args.manual_wal_flush)
+                .wal_preallocate(args.wal_preallocate)
                 .compression(args.compression.codec())
                 .max_subcompactions(args.subcompactions as usize)
                 .block_cache_size(args.cache_mib << 20);

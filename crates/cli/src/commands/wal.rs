@@ -220,11 +220,19 @@ struct Show {
 }
 
 fn summarize(name: &str, log: &LogReport, out: &mut dyn Write) -> Result<(), Failure> {
-    writeln!(
+    write!(
         out,
         "{name}: {} records, {} of {} bytes good",
         log.records, log.valid_len, log.file_len
     )?;
+    if log.zero_tail > 0 {
+        write!(
+            out,
+            ", ending in {} bytes of preallocated zeros",
+            log.zero_tail
+        )?;
+    }
+    writeln!(out)?;
     for dropped in &log.dropped {
         let why = match dropped.reason {
             DropReason::TornTail(c) => format!("torn tail: {c}"),
