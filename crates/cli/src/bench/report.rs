@@ -28,9 +28,9 @@ pub struct Measurement {
     pub micros_p999: f64,
     /// Megabytes (10^6 bytes) of keys and values moved per second.
     pub mb_per_sec: f64,
-    /// For writing workloads: bytes the process wrote (write calls of
-    /// every thread, including the flush after the workload) per byte of
-    /// keys and values written.
+    /// For writing workloads: bytes of file pages the process dirtied
+    /// (every thread, by write calls or through memory maps, including the
+    /// flush after the workload) per byte of keys and values written.
     pub write_amplification: Option<f64>,
     /// Bytes of the database's files after the workload.
     pub disk_bytes: Option<u64>,
