@@ -25,6 +25,7 @@ enum Step {
     Remove { file: usize },
     Truncate { file: usize, len: usize },
     SyncDir { dir: usize },
+    Preallocate { slot: usize, len: usize },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -36,20 +37,42 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (slot.clone(), 0..40usize).prop_map(|(slot, len)| Step::Append { slot, len }),
         1 => slot.clone().prop_map(|slot| Step::Flush { slot }),
         2 => slot.clone().prop_map(|slot| Step::Sync { slot }),
-        1 => slot.prop_map(|slot| Step::Close { slot }),
+        1 => slot.clone().prop_map(|slot| Step::Close { slot }),
         1 => (file.clone(), file.clone()).prop_map(|(from, to)| Step::Rename { from, to }),
         1 => file.clone().prop_map(|file| Step::Remove { file }),
         1 => (file, 0..60usize).prop_map(|(file, len)| Step::Truncate { file, len }),
+        1 => (slot.clone(), 0..120usize).prop_map(|(slot, len)| Step::Preallocate { slot, len }),
         2 => (0..DIRS.len()).prop_map(|dir| Step::SyncDir { dir }),
     ]
+}
+
+/// One file of the model.
+#[derive(Clone, Default)]
+struct File {
+    /// Flushed bytes.
+    data: Vec<u8>,
+    /// How many of them are synced.
+    synced: usize,
+    /// Preallocated size: zeros past `data` up to it.
+    reserved: usize,
+    /// The reservation as of the last sync.
+    synced_reserved: usize,
+}
+
+/// `bytes` padded with zeros to `size`.
+fn padded(bytes: &[u8], size: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if out.len() < size {
+        out.resize(size, 0);
+    }
+    out
 }
 
 /// The durability rules with plain indices: files are numbered, and the
 /// live and durable namespaces map names to file numbers.
 #[derive(Default)]
 struct Model {
-    /// Per file: flushed bytes and how many of them are synced.
-    files: Vec<(Vec<u8>, usize)>,
+    files: Vec<File>,
     live: BTreeMap<usize, usize>,
     durable: BTreeMap<usize, usize>,
     /// Per slot: the file written and the bytes not yet flushed.
@@ -59,7 +82,7 @@ struct Model {
 impl Model {
     fn flush(&mut self, slot: usize) {
         if let Some((file, buf)) = &mut self.writers[slot] {
-            self.files[*file].0.append(buf);
+            self.files[*file].data.append(buf);
         }
     }
 
@@ -73,7 +96,7 @@ impl Model {
         match *step {
             Step::Create { file, slot } => {
                 self.close(slot);
-                self.files.push((Vec::new(), 0));
+                self.files.push(File::default());
                 self.live.insert(file, self.files.len() - 1);
                 self.writers[slot] = Some((self.files.len() - 1, Vec::new()));
             }
@@ -82,6 +105,9 @@ impl Model {
                 let Some(&id) = self.live.get(&file) else {
                     return false;
                 };
+                // Appends go on after any reserved zeros.
+                let f = &mut self.files[id];
+                f.data = padded(&f.data, f.reserved);
                 self.writers[slot] = Some((id, Vec::new()));
             }
             Step::Append { slot, .. } => {
@@ -93,7 +119,9 @@ impl Model {
             Step::Sync { slot } => {
                 self.flush(slot);
                 if let Some((file, _)) = self.writers[slot] {
-                    self.files[file].1 = self.files[file].0.len();
+                    let f = &mut self.files[file];
+                    f.synced = f.data.len();
+                    f.synced_reserved = f.reserved;
                 }
             }
             Step::Close { slot } => self.close(slot),
@@ -108,8 +136,22 @@ impl Model {
                 let Some(&id) = self.live.get(&file) else {
                     return false;
                 };
-                self.files[id].0.resize(len, 0);
-                self.files[id].1 = len;
+                self.files[id] = File {
+                    data: padded(
+                        &self.files[id].data[..len.min(self.files[id].data.len())],
+                        len,
+                    ),
+                    synced: len,
+                    reserved: 0,
+                    synced_reserved: 0,
+                };
+            }
+            Step::Preallocate { slot, len } => {
+                self.flush(slot);
+                if let Some((file, _)) = self.writers[slot] {
+                    let f = &mut self.files[file];
+                    f.reserved = f.reserved.max(len);
+                }
             }
             Step::SyncDir { dir } => {
                 let in_dir =
@@ -130,8 +172,8 @@ impl Model {
         self.durable
             .iter()
             .map(|(file, id)| {
-                let (data, synced) = &self.files[*id];
-                (*file, data[..*synced].to_vec())
+                let f = &self.files[*id];
+                (*file, padded(&f.data[..f.synced], f.synced_reserved))
             })
             .collect()
     }
@@ -139,7 +181,10 @@ impl Model {
     fn live_files(&self) -> BTreeMap<usize, Vec<u8>> {
         self.live
             .iter()
-            .map(|(file, id)| (*file, self.files[*id].0.clone()))
+            .map(|(file, id)| {
+                let f = &self.files[*id];
+                (*file, padded(&f.data, f.reserved))
+            })
             .collect()
     }
 }
@@ -178,6 +223,9 @@ fn run(
         Step::Remove { file } => fs.remove(path(file)).is_ok(),
         Step::Truncate { file, len } => fs.truncate(path(file), len as u64).is_ok(),
         Step::SyncDir { dir } => fs.sync_dir(Path::new(DIRS[dir])).is_ok(),
+        Step::Preallocate { slot, len } => writers[slot]
+            .as_mut()
+            .is_none_or(|w| w.preallocate(len as u64).is_ok()),
     }
 }
 
@@ -192,7 +240,12 @@ fn files_of(fs: &MemFs) -> BTreeMap<usize, Vec<u8>> {
             }
             let file = FILES.iter().position(|f| *f == path).expect("a known name");
             let reader = fs.open(Path::new(&path)).unwrap();
-            found.insert(file, reader.as_bytes().unwrap().to_vec());
+            let mut bytes = vec![0; reader.len() as usize];
+            reader.read_at(0, &mut bytes).unwrap();
+            if let Some(direct) = reader.as_bytes() {
+                assert_eq!(direct, &bytes[..]);
+            }
+            found.insert(file, bytes);
         }
     }
     found
@@ -253,10 +306,18 @@ proptest! {
         let durable = model.after_crash();
         prop_assert_eq!(torn.keys().collect::<Vec<_>>(), durable.keys().collect::<Vec<_>>());
         for (file, data) in &torn {
-            let id = model.durable[file];
-            let (flushed, synced) = &model.files[id];
-            prop_assert!(data.len() >= *synced && data.len() <= flushed.len());
-            prop_assert_eq!(&data[..], &flushed[..data.len()]);
+            let f = &model.files[model.durable[file]];
+            // The synced bytes, a prefix of the unsynced ones, then zeros
+            // up to the synced reservation.
+            let kept = data
+                .iter()
+                .zip(&f.data)
+                .take_while(|(a, b)| a == b)
+                .count();
+            prop_assert!(kept >= f.synced, "lost synced bytes");
+            prop_assert!(data[kept..].iter().all(|&b| b == 0), "not zeros after the kept prefix");
+            prop_assert!(data.len() <= f.data.len().max(f.synced_reserved));
+            prop_assert!(data.len() >= f.synced.max(f.synced_reserved));
         }
     }
 }
