@@ -1,6 +1,6 @@
 //! The executor: runs one compaction from input tables to output tables.
 //!
-//! [`execute`] opens the input tables with [`SstReader`], merges their
+//! [`execute`] reads the input tables with [`SstReader`], merges their
 //! entries ([`MergingIterator`]) through a [`CompactionStream`], and writes
 //! what the stream keeps with [`SstWriter`]s, cutting a new table once the
 //! current one reaches the target size *and* the user key changes (the
@@ -14,7 +14,11 @@
 //! as their key ranges allow (one per input run, where the inputs are
 //! whole runs of non-overlapping tables), each through a [`ConcatIter`]
 //! that reads one table at a time: a merge of eight runs of twenty tables
-//! holds eight table cursors, not 160, and compares among eight.
+//! holds eight table cursors, not 160, and compares among eight. Given
+//! paths ([`execute`]), the executor opens each input once up front for
+//! its key range and range tombstones, lets it go, and opens it again when
+//! the merge reaches it: it holds one reader (index, filter) per sequence,
+//! not one per input.
 //!
 //! The output tables partition the job's key range (`lower..upper`, by
 //! default the whole user-key space): table `i` answers for the keys in
@@ -34,7 +38,7 @@
 //! can leave output files that no record names; the engine deletes such
 //! orphans when it opens.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lsmkit_sstable::key::{self, SeqNo};
@@ -178,11 +182,19 @@ pub fn execute(
     job: &CompactionJob,
     next_path: impl FnMut() -> PathBuf,
 ) -> Result<CompactionOutcome, Error> {
-    let mut readers = Vec::with_capacity(job.inputs.len());
+    let mut inputs = Vec::with_capacity(job.inputs.len());
     for path in &job.inputs {
-        readers.push(SstReader::open(&**fs, path.clone())?);
+        let reader = SstReader::open(&**fs, path.clone())?;
+        // Only what the merge needs before it reads the table is kept.
+        inputs.push(Input::of(
+            &reader,
+            AtPath {
+                fs: &**fs,
+                path: path.as_path(),
+            },
+        ));
     }
-    execute_tables(fs, job, &readers, next_path)
+    execute_whole(fs, job, &inputs, next_path)
 }
 
 /// Runs `job` over its input tables opened already: `readers[i]` reads
@@ -194,10 +206,20 @@ pub fn execute_tables(
     fs: &Arc<dyn Fs>,
     job: &CompactionJob,
     readers: &[Arc<SstReader>],
-    mut next_path: impl FnMut() -> PathBuf,
+    next_path: impl FnMut() -> PathBuf,
 ) -> Result<CompactionOutcome, Error> {
     check_readers(job, readers)?;
-    let part = execute_part(fs, job, readers, &Part::whole(job), &mut next_path)?;
+    execute_whole(fs, job, &open_inputs(readers), next_path)
+}
+
+/// Runs `job` as one part.
+fn execute_whole<S: Source>(
+    fs: &Arc<dyn Fs>,
+    job: &CompactionJob,
+    inputs: &[Input<S>],
+    mut next_path: impl FnMut() -> PathBuf,
+) -> Result<CompactionOutcome, Error> {
+    let part = execute_part(fs, job, inputs, &Part::whole(job), &mut next_path)?;
     Ok(CompactionOutcome {
         removed: job.inputs.clone(),
         added: part.added,
@@ -231,12 +253,14 @@ pub fn execute_tables_split(
     if parts.len() <= 1 {
         return execute_tables(fs, job, readers, next_path);
     }
+    let inputs = open_inputs(readers);
+    let inputs = &inputs;
     let results: Vec<Result<PartOutcome, Error>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .iter()
             .map(|part| {
                 let next_path = &next_path;
-                scope.spawn(move || execute_part(fs, job, readers, part, &mut || next_path()))
+                scope.spawn(move || execute_part(fs, job, inputs, part, &mut || next_path()))
             })
             .collect();
         handles
@@ -378,26 +402,77 @@ struct PartOutcome {
     filter: FilterStats,
 }
 
+/// What the merge needs of an input before it reads it: its user-key
+/// range (from its properties; `None` if they have none), its range
+/// tombstones, and where its reader comes from.
+struct Input<S> {
+    range: Option<(Vec<u8>, Vec<u8>)>,
+    tombstones: Vec<RangeTombstone>,
+    source: S,
+}
+
+impl<S> Input<S> {
+    fn of(reader: &SstReader, source: S) -> Input<S> {
+        let props = reader.properties();
+        Input {
+            range: props.min_user_key.clone().zip(props.max_user_key.clone()),
+            tombstones: reader.range_tombstones().to_vec(),
+            source,
+        }
+    }
+}
+
+/// Where the merge gets an input's reader when it reaches the input.
+trait Source: Sync {
+    fn reader(&self) -> Result<Arc<SstReader>, lsmkit_sstable::Error>;
+}
+
+/// A table held open by the caller.
+impl Source for Arc<SstReader> {
+    fn reader(&self) -> Result<Arc<SstReader>, lsmkit_sstable::Error> {
+        Ok(Arc::clone(self))
+    }
+}
+
+/// A table opened when the merge reaches it, and dropped when it moves on.
+struct AtPath<'a> {
+    fs: &'a dyn Fs,
+    path: &'a Path,
+}
+
+impl Source for AtPath<'_> {
+    fn reader(&self) -> Result<Arc<SstReader>, lsmkit_sstable::Error> {
+        SstReader::open(self.fs, self.path)
+    }
+}
+
+fn open_inputs(readers: &[Arc<SstReader>]) -> Vec<Input<Arc<SstReader>>> {
+    readers
+        .iter()
+        .map(|r| Input::of(r, Arc::clone(r)))
+        .collect()
+}
+
 /// Merges the inputs' entries in `part` into output tables answering for
 /// the part's range.
-fn execute_part(
+fn execute_part<S: Source>(
     fs: &Arc<dyn Fs>,
     job: &CompactionJob,
-    readers: &[Arc<SstReader>],
+    inputs: &[Input<S>],
     part: &Part,
     next_path: &mut dyn FnMut() -> PathBuf,
 ) -> Result<PartOutcome, Error> {
     // The tombstones that may cover the part's keys (one over several
     // parts counts in the stats of each).
-    let tombstones: Vec<RangeTombstone> = readers
+    let tombstones: Vec<RangeTombstone> = inputs
         .iter()
-        .flat_map(|r| r.range_tombstones().iter())
+        .flat_map(|input| input.tombstones.iter())
         .filter(|t| part.from.as_ref().is_none_or(|from| t.end > *from))
         .filter(|t| part.to.as_ref().is_none_or(|to| t.start < *to))
         .cloned()
         .collect();
     let merge = MergingIterator::new(
-        sequences(readers)
+        sequences(inputs)
             .into_iter()
             .map(|tables| {
                 ConcatIter::new(tables, part.from.as_deref(), part.to.as_deref()).fill_cache(false)
@@ -468,16 +543,17 @@ fn execute_part(
     })
 }
 
-/// An input table in a sequence of tables that follow each other: its
-/// reader, and its smallest user key as the first it answers for.
-struct Sequenced<'a> {
-    reader: &'a Arc<SstReader>,
+/// An input table in a sequence of tables that follow each other: where
+/// its reader comes from, and its smallest user key as the first it
+/// answers for.
+struct Sequenced<'a, S> {
+    source: &'a S,
     lower: &'a [u8],
 }
 
-impl ConcatTable for Sequenced<'_> {
-    fn reader(&self) -> &Arc<SstReader> {
-        self.reader
+impl<S: Source> ConcatTable for Sequenced<'_, S> {
+    fn reader(&self) -> Result<Arc<SstReader>, lsmkit_sstable::Error> {
+        self.source.reader()
     }
 
     fn lower(&self) -> &[u8] {
@@ -498,21 +574,23 @@ impl ConcatTable for Sequenced<'_> {
 /// sequence of its own. Were the properties wrong, the merged keys would
 /// come out of order, and the output writer refuses that
 /// ([`lsmkit_sstable::Error::OutOfOrder`]) rather than write it.
-fn sequences(readers: &[Arc<SstReader>]) -> Vec<Vec<Sequenced<'_>>> {
-    let mut ranged: Vec<(&[u8], &[u8], &Arc<SstReader>)> = Vec::new();
-    let mut sequences: Vec<Vec<Sequenced<'_>>> = Vec::new();
-    for reader in readers {
-        let props = reader.properties();
-        match (&props.min_user_key, &props.max_user_key) {
-            (Some(min), Some(max)) => ranged.push((min, max, reader)),
-            _ => sequences.push(vec![Sequenced { reader, lower: &[] }]),
+fn sequences<S>(inputs: &[Input<S>]) -> Vec<Vec<Sequenced<'_, S>>> {
+    let mut ranged: Vec<(&[u8], &[u8], &S)> = Vec::new();
+    let mut sequences: Vec<Vec<Sequenced<'_, S>>> = Vec::new();
+    for input in inputs {
+        match &input.range {
+            Some((min, max)) => ranged.push((min, max, &input.source)),
+            None => sequences.push(vec![Sequenced {
+                source: &input.source,
+                lower: &[],
+            }]),
         }
     }
     ranged.sort_by(|a, b| a.0.cmp(b.0));
     let mut ends: Vec<&[u8]> = Vec::new();
     let first = sequences.len();
-    for (min, max, reader) in ranged {
-        let table = Sequenced { reader, lower: min };
+    for (min, max, source) in ranged {
+        let table = Sequenced { source, lower: min };
         match ends.iter().position(|end| *end < min) {
             Some(i) => {
                 ends[i] = max;
@@ -572,6 +650,78 @@ mod tests {
         SstReader::open(&**fs, path).unwrap()
     }
 
+    /// Opens its table at each call, as [`AtPath`] does, and records how
+    /// many of the readers it handed out were alive at most at once.
+    struct Watched<'a> {
+        fs: &'a dyn Fs,
+        path: PathBuf,
+        opened: &'a std::sync::Mutex<Vec<std::sync::Weak<SstReader>>>,
+        most: &'a std::sync::atomic::AtomicUsize,
+    }
+
+    impl Source for Watched<'_> {
+        fn reader(&self) -> Result<Arc<SstReader>, lsmkit_sstable::Error> {
+            let reader = SstReader::open(self.fs, &self.path)?;
+            let mut opened = self.opened.lock().unwrap();
+            opened.retain(|r| r.strong_count() > 0);
+            opened.push(Arc::downgrade(&reader));
+            self.most
+                .fetch_max(opened.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(reader)
+        }
+    }
+
+    #[test]
+    fn inputs_given_by_path_are_read_one_table_per_sequence_at_a_time() {
+        let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
+        // Two runs of six tables, interleaved: two sequences.
+        let mut readers = Vec::new();
+        for run in ["a", "b"] {
+            for t in 0..6 {
+                let keys: Vec<String> = (0..4).map(|k| format!("k{t}{k}{run}")).collect();
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                readers.push(table(&fs, &format!("{run}{t}"), &keys));
+            }
+        }
+        let opened = std::sync::Mutex::new(Vec::new());
+        let most = std::sync::atomic::AtomicUsize::new(0);
+        let inputs: Vec<Input<Watched<'_>>> = readers
+            .iter()
+            .map(|r| {
+                Input::of(
+                    r,
+                    Watched {
+                        fs: &*fs,
+                        path: r.path().to_path_buf(),
+                        opened: &opened,
+                        most: &most,
+                    },
+                )
+            })
+            .collect();
+        let job = CompactionJob {
+            inputs: readers.iter().map(|r| r.path().to_path_buf()).collect(),
+            snapshots: Vec::new(),
+            bottommost: true,
+            target_file_size: 1 << 20,
+            table_options: SstOptions::default(),
+            lower: Vec::new(),
+            upper: None,
+            filter: None,
+            merge_operator: None,
+        };
+        let mut n = 0;
+        let mut next_path = || {
+            n += 1;
+            PathBuf::from(format!("/out{n}.sst"))
+        };
+        let part = execute_part(&fs, &job, &inputs, &Part::whole(&job), &mut next_path).unwrap();
+        assert_eq!(part.added.len(), 1);
+        let out = SstReader::open(&*fs, &part.added[0].meta.path).unwrap();
+        assert_eq!(out.properties().num_entries, 48);
+        assert_eq!(most.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
     #[test]
     fn tables_form_as_few_sequences_as_their_ranges_allow() {
         let fs: Arc<dyn Fs> = Arc::new(MemFs::new());
@@ -587,11 +737,12 @@ mod tests {
             table(&fs, "b3", &["g0"]),
             table(&fs, "empty", &[]),
         ];
-        let names: Vec<Vec<String>> = sequences(&readers)
+        let inputs = open_inputs(&readers);
+        let names: Vec<Vec<String>> = sequences(&inputs)
             .iter()
             .map(|s| {
                 s.iter()
-                    .map(|t| t.reader.path().display().to_string())
+                    .map(|t| t.source.path().display().to_string())
                     .collect()
             })
             .collect();

@@ -9,8 +9,8 @@ use lsmkit_sstable::{ConcatIter, ConcatTable, SstReader};
 use crate::version::{Run, Table};
 
 impl ConcatTable for Table {
-    fn reader(&self) -> &Arc<SstReader> {
-        &self.reader
+    fn reader(&self) -> Result<Arc<SstReader>, lsmkit_sstable::Error> {
+        Ok(Arc::clone(&self.reader))
     }
 
     fn lower(&self) -> &[u8] {

@@ -5,7 +5,10 @@
 //! reads as their concatenation (LevelDB's two-level "level iterator"). A
 //! merge over runs then pays for one cursor per run rather than one per
 //! table: a seek positions one table of each run, not every table of it,
-//! and a compaction keeps one table of each input run open for reading.
+//! and a compaction keeps one table of each input run open for reading. A
+//! table may even be opened only when the cursor reaches it (see
+//! [`ConcatTable::reader`]), so that a compaction of tables known by their
+//! paths holds one reader per sequence, not one per table.
 
 use std::sync::Arc;
 
@@ -18,15 +21,19 @@ use crate::table_iter::TableIter;
 /// One table of a [`ConcatIter`]: its reader and the first user key it
 /// answers for (empty: from the smallest key on).
 pub trait ConcatTable {
-    /// The table's reader.
-    fn reader(&self) -> &Arc<SstReader>;
+    /// The table's reader, asked for each time the cursor moves onto the
+    /// table. A table held open hands out its reader; one known by its path
+    /// may open it here, and the cursor then drops it when it moves on. An
+    /// error stops the cursor (it turns invalid with the error in its
+    /// status) until the next seek.
+    fn reader(&self) -> Result<Arc<SstReader>, Error>;
     /// The first user key the table answers for: every key of the table
     /// is at or above it, and every key of the table before it below it.
     fn lower(&self) -> &[u8];
 }
 
 impl<T: ConcatTable + ?Sized> ConcatTable for Arc<T> {
-    fn reader(&self) -> &Arc<SstReader> {
+    fn reader(&self) -> Result<Arc<SstReader>, Error> {
         (**self).reader()
     }
 
@@ -60,6 +67,8 @@ pub struct ConcatIter<T> {
     fill_cache: bool,
     /// The open table's index in `tables` and its cursor.
     current: Option<(usize, TableIter)>,
+    /// Why the table the cursor moved onto could not be opened.
+    failed_open: Option<Error>,
 }
 
 impl<T: ConcatTable> ConcatIter<T> {
@@ -72,6 +81,7 @@ impl<T: ConcatTable> ConcatIter<T> {
             upper: upper.map(<[u8]>::to_vec),
             fill_cache: true,
             current: None,
+            failed_open: None,
         }
     }
 
@@ -92,12 +102,22 @@ impl<T: ConcatTable> ConcatIter<T> {
         &self.tables
     }
 
-    fn open(&mut self, i: usize) -> &mut TableIter {
-        let it = self.tables[i]
-            .reader()
-            .range(self.lower.as_deref(), self.upper.as_deref())
-            .fill_cache(self.fill_cache);
-        &mut self.current.insert((i, it)).1
+    /// Moves onto table `i`, dropping the cursor of the one before:
+    /// its cursor, or `None` (and the error kept) if it cannot be opened.
+    fn open(&mut self, i: usize) -> Option<&mut TableIter> {
+        self.current = None;
+        match self.tables[i].reader() {
+            Ok(reader) => {
+                let it = reader
+                    .range(self.lower.as_deref(), self.upper.as_deref())
+                    .fill_cache(self.fill_cache);
+                Some(&mut self.current.insert((i, it)).1)
+            }
+            Err(error) => {
+                self.failed_open = Some(error);
+                None
+            }
+        }
     }
 
     /// Whether the open table's cursor stopped on an error (which must
@@ -115,7 +135,9 @@ impl<T: ConcatTable> ConcatIter<T> {
                 return;
             }
             let next = i + 1;
-            self.open(next).seek_to_first();
+            if let Some(it) = self.open(next) {
+                it.seek_to_first();
+            }
         }
     }
 
@@ -126,7 +148,9 @@ impl<T: ConcatTable> ConcatIter<T> {
                 return;
             }
             let before = i - 1;
-            self.open(before).seek_to_last();
+            if let Some(it) = self.open(before) {
+                it.seek_to_last();
+            }
         }
     }
 
@@ -141,22 +165,29 @@ impl<T: ConcatTable + Send> InternalIterator for ConcatIter<T> {
     }
 
     fn seek_to_first(&mut self) {
+        self.failed_open = None;
         if self.tables.is_empty() {
             return;
         }
-        self.open(0).seek_to_first();
+        if let Some(it) = self.open(0) {
+            it.seek_to_first();
+        }
         self.skip_forward();
     }
 
     fn seek_to_last(&mut self) {
+        self.failed_open = None;
         let Some(last) = self.tables.len().checked_sub(1) else {
             return;
         };
-        self.open(last).seek_to_last();
+        if let Some(it) = self.open(last) {
+            it.seek_to_last();
+        }
         self.skip_backward();
     }
 
     fn seek(&mut self, target: &[u8]) {
+        self.failed_open = None;
         if self.tables.is_empty() {
             return;
         }
@@ -169,10 +200,12 @@ impl<T: ConcatTable + Send> InternalIterator for ConcatIter<T> {
             .partition_point(|t| answers_for(t.lower(), user_key))
             .saturating_sub(1);
         let it = match &mut self.current {
-            Some((open, it)) if *open == i => it,
+            Some((open, it)) if *open == i => Some(it),
             _ => self.open(i),
         };
-        it.seek(target);
+        if let Some(it) = it {
+            it.seek(target);
+        }
         self.skip_forward();
     }
 
@@ -199,6 +232,9 @@ impl<T: ConcatTable + Send> InternalIterator for ConcatIter<T> {
     }
 
     fn status(&self) -> Result<(), Error> {
+        if let Some(error) = &self.failed_open {
+            return Err(error.clone());
+        }
         self.cursor().map_or(Ok(()), |it| it.status())
     }
 }
@@ -213,11 +249,19 @@ mod tests {
     struct Table {
         reader: Arc<SstReader>,
         lower: Vec<u8>,
+        /// Whether opening it fails, as a table whose file went missing.
+        gone: bool,
     }
 
     impl ConcatTable for Table {
-        fn reader(&self) -> &Arc<SstReader> {
-            &self.reader
+        fn reader(&self) -> Result<Arc<SstReader>, Error> {
+            if self.gone {
+                return Err(Error::Io {
+                    file: self.reader.path().to_path_buf(),
+                    source: Arc::new(std::io::Error::other("gone")),
+                });
+            }
+            Ok(Arc::clone(&self.reader))
         }
 
         fn lower(&self) -> &[u8] {
@@ -246,6 +290,7 @@ mod tests {
                 Table {
                     reader: SstReader::open(&*fs, &path).unwrap(),
                     lower: w[0].as_bytes().to_vec(),
+                    gone: false,
                 }
             })
             .collect()
@@ -268,6 +313,27 @@ mod tests {
         let mut k = Vec::new();
         key::encode_seek(user_key.as_bytes(), key::MAX_SEQNO, &mut k);
         k
+    }
+
+    #[test]
+    fn a_table_that_cannot_be_opened_stops_the_cursor_with_its_error() {
+        let mut tables = tables(&["", "k10", "k20", ""]);
+        tables[1].gone = true;
+        let mut it = ConcatIter::new(tables, None, None);
+        it.seek_to_first();
+        let first: Vec<String> = (0..10).map(|i| format!("k{i:02}")).collect();
+        // The first table's keys, then a stop, not a skip to the third.
+        assert_eq!(forward(&mut it), first);
+        let error = it.status().unwrap_err();
+        assert!(error.to_string().contains("/1.sst"), "{error}");
+        // A seek past it starts over, and reads the third table.
+        it.seek(&seek_key("k25"));
+        assert!(it.status().is_ok());
+        assert_eq!(forward(&mut it).len(), 5);
+        // A seek into it fails again.
+        it.seek(&seek_key("k15"));
+        assert!(!it.valid());
+        assert!(it.status().is_err());
     }
 
     #[test]
