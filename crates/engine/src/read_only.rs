@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lsmkit_sstable::{ReaderOptions, SeqNo};
-use lsmkit_wal::RecoveryMode;
 
 use crate::error::{Error, Result};
 use crate::keyspace::Trees;
@@ -35,16 +34,6 @@ pub(crate) struct ReadOnly {
     pub reader_options: ReaderOptions,
 }
 
-/// The WAL recovery mode of a read-only open under `configured`: a writer
-/// may be appending to the newest segment, so a torn tail there is the end
-/// of the log, even where a read-write open would refuse it.
-fn read_only_mode(configured: RecoveryMode) -> RecoveryMode {
-    match configured {
-        RecoveryMode::AbsoluteConsistency => RecoveryMode::TolerateCorruptedTail,
-        mode => mode,
-    }
-}
-
 /// Recovers the database in `dir` into memory, changing nothing.
 pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
     options.validate()?;
@@ -55,12 +44,15 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<ReadOnly> {
             io::Error::new(io::ErrorKind::NotFound, "no database directory here"),
         ));
     }
-    let mode = read_only_mode(options.wal_recovery_mode);
+    // A writer may be appending to the newest WAL segment, so the WAL is
+    // read beside it: by copies, and with the newest segment ending at its
+    // first damage, even where a read-write open would refuse it.
+    let mode = options.wal_recovery_mode;
     let mut attempt = 1;
     loop {
         let manifest = RecoveredManifest::read(&*fs, dir);
         let result = match &manifest {
-            Ok(m) => recovery::read(&fs, dir, options, m.clone(), mode),
+            Ok(m) => recovery::read(&fs, dir, options, m.clone(), mode, true),
             Err(e) => Err(e.clone()),
         };
         let again = RecoveredManifest::read(&*fs, dir);
@@ -158,21 +150,6 @@ fn fixed(dir: &Path, recovered: Recovered) -> Result<ReadOnly> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_absolute_consistency_is_relaxed() {
-        assert_eq!(
-            read_only_mode(RecoveryMode::AbsoluteConsistency),
-            RecoveryMode::TolerateCorruptedTail
-        );
-        for mode in [
-            RecoveryMode::TolerateCorruptedTail,
-            RecoveryMode::PointInTime,
-            RecoveryMode::SkipCorrupted,
-        ] {
-            assert_eq!(read_only_mode(mode), mode);
-        }
-    }
 
     #[test]
     fn a_file_not_found_at_any_depth_has_vanished() {

@@ -97,13 +97,16 @@ pub(crate) struct Recovered {
 }
 
 /// Reads the database in `dir` as `manifest` describes it, replaying the
-/// WAL under `mode`. Makes no mutating filesystem call.
+/// WAL under `mode` (`beside_writer`: a writer may still be appending to
+/// it, see [`WalReader::beside_writer`]). Makes no mutating filesystem
+/// call.
 pub(crate) fn read(
     fs: &Arc<dyn Fs>,
     dir: &Path,
     options: &Options,
     manifest: Option<RecoveredManifest>,
     mode: RecoveryMode,
+    beside_writer: bool,
 ) -> Result<Recovered> {
     let names = fs.list(dir).map_err(|e| Error::io(dir, e))?;
     let files: Vec<(String, FileKind)> = names
@@ -180,6 +183,9 @@ pub(crate) fn read(
     // Replay the WAL batches that no table holds.
     let wal_dir = dir.join(WAL_DIR);
     let mut reader = WalReader::open(Arc::clone(fs), &wal_dir, mode)?;
+    if beside_writer {
+        reader = reader.beside_writer();
+    }
     // Writes resume after what was recovered, not after the manifest's
     // `last_seqno`, which may count writes a crash lost: a gap left in the
     // sequence numbers would look like a lost record at the next open.
@@ -304,7 +310,14 @@ pub(crate) fn open(dir: &Path, options: Options) -> Result<(Inner, Box<dyn FileL
         last_seqno,
         mut segment_max,
         wal: reader,
-    } = read(&fs, dir, &options, manifest, options.wal_recovery_mode)?;
+    } = read(
+        &fs,
+        dir,
+        &options,
+        manifest,
+        options.wal_recovery_mode,
+        false,
+    )?;
     let next_file = Arc::new(AtomicU64::new(next_file));
 
     let wal_options = WalOptions {

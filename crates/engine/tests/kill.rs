@@ -184,6 +184,10 @@ impl WritableFile for ReportingFile {
         self.inner.preallocate(len)
     }
 
+    fn release_reserve(&mut self) -> io::Result<()> {
+        self.inner.release_reserve()
+    }
+
     fn len(&self) -> u64 {
         self.inner.len()
     }

@@ -253,10 +253,20 @@ fn a_torn_wal_tail_is_the_end_of_the_log_even_under_absolute_consistency() {
 
 #[test]
 fn read_only_opens_beside_a_busy_writer_each_see_a_prefix() {
-    let fs = MemFs::new();
-    let dir = Path::new("/db");
+    busy_writer_and_read_only_opens(Arc::new(MemFs::new()), Path::new("/db"));
+}
+
+/// On disk the writer fills its WAL reserve through a memory map (on
+/// Linux) while the read-only opens read the segment it is writing.
+#[test]
+fn read_only_opens_beside_a_busy_writer_on_disk_each_see_a_prefix() {
+    let tmp = tempfile::tempdir().unwrap();
+    busy_writer_and_read_only_opens(Arc::new(StdFs::new()), &tmp.path().join("db"));
+}
+
+fn busy_writer_and_read_only_opens(fs: Arc<dyn Fs>, dir: &Path) {
     let options = || {
-        small(Arc::new(fs.clone()))
+        small(Arc::clone(&fs))
             .write_buffer_size(1 << 10)
             .max_manifest_size(1 << 10)
     };

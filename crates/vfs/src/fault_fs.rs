@@ -97,6 +97,15 @@ impl Faults {
 }
 
 impl FaultFs {
+    /// A reader of `path` whose reads go through the rules.
+    fn reader(&self, path: &Path, inner: Arc<dyn RandomAccessFile>) -> Arc<dyn RandomAccessFile> {
+        Arc::new(FaultRandomAccessFile {
+            path: path.to_path_buf(),
+            inner,
+            faults: Arc::clone(&self.faults),
+        })
+    }
+
     /// Wraps `inner` with no rules: every call passes through, counted.
     pub fn new<F: Fs>(inner: F) -> FaultFs {
         FaultFs::wrap(Arc::new(inner))
@@ -199,11 +208,13 @@ impl Fs for FaultFs {
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         self.check(Op::Open, path)?;
         let inner = self.inner.open(path)?;
-        Ok(Arc::new(FaultRandomAccessFile {
-            path: path.to_path_buf(),
-            inner,
-            faults: Arc::clone(&self.faults),
-        }))
+        Ok(self.reader(path, inner))
+    }
+
+    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.check(Op::Open, path)?;
+        let inner = self.inner.open_unmapped(path)?;
+        Ok(self.reader(path, inner))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -303,6 +314,11 @@ impl WritableFile for FaultWritableFile {
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         self.faults.check(Op::Preallocate, &[&self.path], 0)?;
         self.inner.preallocate(len)
+    }
+
+    fn release_reserve(&mut self) -> io::Result<()> {
+        self.faults.check(Op::Preallocate, &[&self.path], 0)?;
+        self.inner.release_reserve()
     }
 
     fn len(&self) -> u64 {

@@ -41,8 +41,9 @@ pub trait Fs: Send + Sync + Debug + 'static {
     ///
     /// The parent directory must exist. The new entry is durable once the
     /// parent is synced with [`Fs::sync_dir`]. REQUIRES: no
-    /// [`RandomAccessFile`] of an existing file at `path` is open (a memory
-    /// map of a file truncated under it faults on access).
+    /// [`RandomAccessFile`] or [`WritableFile`] of an existing file at
+    /// `path` is open (a memory map of a file truncated under it faults on
+    /// access, and `StdFs` maps a writer's preallocated space).
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
 
     /// Opens an existing file for appending at its end.
@@ -56,6 +57,21 @@ pub trait Fs: Send + Sync + Debug + 'static {
     ///
     /// [`len`]: RandomAccessFile::len
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+
+    /// Opens a file that a writer may still be changing (a live WAL
+    /// segment, whose preallocated space the writer fills in place) for
+    /// positional reads that copy the bytes as they are at each read, never
+    /// through a memory map: a map's bytes would change under the reader.
+    /// Its length is fixed at the open, as for [`open`](Fs::open); a read
+    /// of a range being written may see part of the write, and bytes past
+    /// the file's end, if the writer cut it shorter since (giving back its
+    /// reserve, [`WritableFile::release_reserve`]), read as zeros.
+    ///
+    /// The default opens with [`open`](Fs::open), right for a filesystem
+    /// whose readers are snapshots.
+    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.open(path)
+    }
 
     /// Renames the file `from` to `to`, atomically replacing any file at
     /// `to`.
@@ -164,6 +180,12 @@ pub trait WritableFile: Send + Sync + Debug {
     /// from it, overwriting the zeros. A `len` at or below the file's size
     /// on disk does nothing.
     fn preallocate(&mut self, len: u64) -> io::Result<()>;
+
+    /// Gives back the space reserved past the appended bytes: flushes, and
+    /// cuts the file's size on disk to [`len`](WritableFile::len). Durable
+    /// at the next [`sync`](WritableFile::sync). A writer closing a file
+    /// it preallocated calls it so that the file ends where its data does.
+    fn release_reserve(&mut self) -> io::Result<()>;
 
     /// The file's length including every byte appended so far (buffered or
     /// not).

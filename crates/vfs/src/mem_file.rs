@@ -134,6 +134,14 @@ impl WritableFile for MemWritableFile {
         Ok(())
     }
 
+    fn release_reserve(&mut self) -> io::Result<()> {
+        let inode = Arc::clone(&self.inode);
+        let mut inode = lock(&inode);
+        self.write_buffer(&mut inode);
+        inode.reserved = 0;
+        Ok(())
+    }
+
     fn len(&self) -> u64 {
         self.len
     }

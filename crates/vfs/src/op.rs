@@ -12,7 +12,8 @@ pub enum Op {
     Create,
     /// [`Fs::open_append`](crate::Fs::open_append).
     OpenAppend,
-    /// [`Fs::open`](crate::Fs::open).
+    /// [`Fs::open`](crate::Fs::open) and
+    /// [`Fs::open_unmapped`](crate::Fs::open_unmapped).
     Open,
     /// [`RandomAccessFile::read_at`](crate::RandomAccessFile::read_at).
     Read,
@@ -42,7 +43,8 @@ pub enum Op {
     Size,
     /// [`Fs::lock`](crate::Fs::lock).
     Lock,
-    /// [`WritableFile::preallocate`](crate::WritableFile::preallocate).
+    /// [`WritableFile::preallocate`](crate::WritableFile::preallocate) and
+    /// [`WritableFile::release_reserve`](crate::WritableFile::release_reserve).
     Preallocate,
 }
 

@@ -26,15 +26,20 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// A memory map is only as stable as the file under it. If the file is
 /// truncated while a reader maps it — by this process ([`Fs::truncate`],
 /// [`Fs::create`] over it) or by anyone else — reading the lost pages kills
-/// the process with `SIGBUS`. lsmkit maps only files that are never changed
-/// after they are written (tables; a WAL while it is recovered), and the
-/// [`Fs`] contract forbids truncating a file with open readers; a database
-/// directory shared with other writers is not supported. The same holds
-/// for a writer's map of its reserve: the [`Fs`] contract forbids
-/// truncating a file with an open writer, and the reserve is allocated
-/// before it is mapped, so that a full disk is an error at `preallocate`
-/// rather than a `SIGBUS` at a page fault. Use
-/// [`StdFs::without_mmap`] where that cannot be promised.
+/// the process with `SIGBUS`. lsmkit maps for reading only files that no
+/// writer changes any more (tables; a WAL recovered after its writer
+/// closed); a file a writer may still be filling is read through
+/// [`Fs::open_unmapped`], by copies. The [`Fs`] contract forbids truncating
+/// a file with open readers; a database directory shared with other
+/// writers is not supported. The same holds for a writer's map of its
+/// reserve: the contract forbids truncating or re-creating a file with an
+/// open writer, and the reserve is allocated before it is mapped, on ext4,
+/// XFS and tmpfs only (a copy-on-write filesystem allocates again at the
+/// page fault, and gets `pwrite`s instead), so that a full disk is an
+/// error at `preallocate` rather than a `SIGBUS` at a page fault. An I/O
+/// error reading back a mapped page is a `SIGBUS` too, for readers and
+/// writers alike. Use [`StdFs::without_mmap`] where that cannot be
+/// accepted.
 #[derive(Clone, Copy, Debug)]
 pub struct StdFs {
     mmap: bool,
@@ -109,6 +114,19 @@ impl Fs for StdFs {
             file,
             len,
         }))
+    }
+
+    fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let file = File::open(path).map_err(|e| failed(Op::Open, path, e))?;
+        let metadata = file.metadata().map_err(|e| failed(Op::Open, path, e))?;
+        if metadata.is_dir() {
+            return Err(is_a_directory(Op::Open, path));
+        }
+        Ok(Arc::new(LiveFile(PositionalFile {
+            path: path.to_path_buf(),
+            file,
+            len: metadata.len(),
+        })))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -298,18 +316,27 @@ impl StdWritableFile {
         data
     }
 
-    /// Allocates the file's space up to `len` and maps what lies past the
-    /// appended bytes; `false` where the filesystem cannot allocate ahead.
+    /// Unmaps the reserve, if it is mapped.
+    fn close_window(&mut self) {
+        #[cfg(all(feature = "mmap", target_os = "linux"))]
+        {
+            self.window = None;
+        }
+    }
+
+    /// Allocates the file's space up to `len` and, where that is safe,
+    /// maps what lies past the appended bytes; `false` where the
+    /// filesystem cannot allocate ahead (nothing changed then).
     #[cfg(all(feature = "mmap", target_os = "linux"))]
     fn reserve_mapped(&mut self, len: u64) -> io::Result<bool> {
         if !self.map_writes {
             return Ok(false);
         }
-        // Allocated blocks, not a hole: a page fault in the map then never
-        // needs space the disk may not have, which would be a SIGBUS
-        // rather than an error. (Mapped writes into a hole also measured
-        // ten times slower here: every first touch of a page reserves a
-        // block.)
+        // Allocated blocks, not a hole: on ext4, XFS and tmpfs a page fault
+        // in the map then needs no space the disk may not have, which
+        // would be a SIGBUS rather than an error. (Mapped writes into a
+        // hole also measured ten times slower here: every first touch of a
+        // page reserves a block.)
         if !map::allocate(&self.file, self.len, len)
             .map_err(|e| failed(Op::Preallocate, &self.path, e))?
         {
@@ -318,9 +345,15 @@ impl StdWritableFile {
         }
         self.size = len;
         self.window = None;
-        let window = map::Window::new(&self.file, self.len, len)
-            .map_err(|e| failed(Op::Preallocate, &self.path, e))?;
-        self.window = Some(window);
+        // A copy-on-write filesystem (btrfs) allocates again at the fault,
+        // and may fail there: appends into its reserve go by `pwrite`,
+        // whose errors are errors. So do they if the map cannot be made.
+        let window = if map::allocation_holds(&self.file) {
+            map::Window::new(&self.file, self.len, len).ok()
+        } else {
+            None
+        };
+        self.window = window;
         Ok(true)
     }
 
@@ -380,6 +413,18 @@ impl WritableFile for StdWritableFile {
             .set_len(len)
             .map_err(|e| failed(Op::Preallocate, &self.path, e))?;
         self.size = len;
+        Ok(())
+    }
+
+    fn release_reserve(&mut self) -> io::Result<()> {
+        self.write_buffer(Op::Preallocate)?;
+        self.close_window();
+        if self.size > self.len {
+            self.file
+                .set_len(self.len)
+                .map_err(|e| failed(Op::Preallocate, &self.path, e))?;
+        }
+        self.size = self.len;
         Ok(())
     }
 
@@ -488,6 +533,58 @@ fn read_exact_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result
     Ok(())
 }
 
+/// A reader of a file a writer may still change ([`Fs::open_unmapped`]):
+/// positional reads, and zeros past the file's end where the writer cut
+/// its reserve off since the open.
+#[derive(Debug)]
+struct LiveFile(PositionalFile);
+
+impl RandomAccessFile for LiveFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let PositionalFile { path, file, len } = &self.0;
+        check_range(path, offset, buf.len(), *len)?;
+        let read = read_up_to(file, offset, buf).map_err(|e| failed(Op::Read, path, e))?;
+        buf[read..].fill(0);
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.0.len
+    }
+}
+
+/// Reads into `buf` at `offset` until it is full or the file ends; returns
+/// how many bytes it read.
+#[cfg(unix)]
+fn read_up_to(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(windows)]
+fn read_up_to(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::windows::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        match file.seek_read(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
 /// The lock guard: closing the file releases the OS lock.
 #[derive(Debug)]
 struct StdFileLock {
@@ -557,12 +654,17 @@ mod map {
             // shared with the file: another writer of the range, or a
             // truncation under the map (which turns accesses into SIGBUS),
             // would break Rust's aliasing and validity rules. The range is
-            // past every byte this writer handed over and was allocated by
-            // `allocate`, so no fault needs new disk space; this writer is
-            // the file's only one, and the `Fs` contract forbids truncating
-            // or re-creating a file while a writer of it is open. Other
-            // processes changing the file are outside the contract, as the
-            // `StdFs` docs say.
+            // past every byte this writer handed over, and `allocate`
+            // reserved its blocks on a filesystem that writes them in place
+            // (`allocation_holds`), so no fault needs new disk space. The
+            // `Fs` contract forbids truncating or re-creating a file while a
+            // writer of it is open; no other handle writes the range (the
+            // WAL's second handle on a segment only syncs); and readers of a
+            // file being written read it with `open_unmapped`, by copies.
+            // An I/O error reading back a page of the range's first,
+            // partly written page is still a SIGBUS, as it is for any
+            // mapped read. Other processes changing the file are outside
+            // the contract, as the `StdFs` docs say.
             let map = unsafe {
                 memmap2::MmapOptions::new()
                     .offset(start)
@@ -586,6 +688,21 @@ mod map {
             self.map[from..from + n].copy_from_slice(&data[..n]);
             n
         }
+    }
+
+    /// Whether blocks `allocate` reserved in `file` are written in place, so
+    /// that a write fault in a map of them needs no new space: true of
+    /// ext4, XFS and tmpfs (a freshly created file shares no extent), not
+    /// of copy-on-write filesystems, nor of ones this does not know.
+    #[cfg(target_os = "linux")]
+    pub(super) fn allocation_holds(file: &File) -> bool {
+        const EXT4: i64 = 0xEF53;
+        const XFS: i64 = 0x5846_5342;
+        const TMPFS: i64 = 0x0102_1994;
+        // `f_type` is i64 on 64-bit Linux and narrower elsewhere.
+        #[allow(clippy::useless_conversion)]
+        rustix::fs::fstatfs(file)
+            .is_ok_and(|stats| matches!(i64::from(stats.f_type), EXT4 | XFS | TMPFS))
     }
 
     /// Allocates `file`'s blocks for `start..end`, growing it to `end`;

@@ -200,6 +200,47 @@ fn open_append_goes_on_after_preallocated_zeros(fs: &dyn Fs, root: &Path) {
     assert_eq!(read_all(fs, &path), expected);
 }
 
+fn releasing_the_reserve_ends_the_file_at_its_bytes(fs: &dyn Fs, root: &Path) {
+    let path = root.join("released");
+    let mut file = fs.create(&path).unwrap();
+    file.append(b"kept").unwrap();
+    file.preallocate(8192).unwrap();
+    file.append(&pattern(100, 5)).unwrap();
+    file.release_reserve().unwrap();
+    assert_eq!(fs.size(&path).unwrap(), 104);
+    file.append(b"after").unwrap();
+    file.sync().unwrap();
+    let mut expected = b"kept".to_vec();
+    expected.extend_from_slice(&pattern(100, 5));
+    expected.extend_from_slice(b"after");
+    assert_eq!(read_all(fs, &path), expected);
+    // Releasing with nothing reserved changes nothing.
+    file.release_reserve().unwrap();
+    assert_eq!(fs.size(&path).unwrap(), 109);
+}
+
+fn unmapped_readers_read_what_a_writer_leaves(fs: &dyn Fs, root: &Path) {
+    let path = root.join("live");
+    let mut file = fs.create(&path).unwrap();
+    file.append(b"abc").unwrap();
+    file.preallocate(100).unwrap();
+    file.sync().unwrap();
+    let reader = fs.open_unmapped(&path).unwrap();
+    assert_eq!(reader.len(), 100);
+    // The writer gives its reserve back under the reader: what was cut
+    // off reads as the zeros it held.
+    file.release_reserve().unwrap();
+    file.sync().unwrap();
+    let mut buf = [9u8; 100];
+    reader.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf[..3], b"abc");
+    assert!(buf[3..].iter().all(|&b| b == 0));
+    assert_eq!(
+        kind_of(reader.read_at(99, &mut [0; 2])),
+        ErrorKind::UnexpectedEof
+    );
+}
+
 fn create_replaces_an_existing_file(fs: &dyn Fs, root: &Path) {
     let path = root.join("again");
     write_file(fs, &path, b"old contents");
@@ -374,6 +415,8 @@ macro_rules! contract {
                 open_append_continues_at_the_end,
                 preallocated_space_reads_as_zeros_until_appends_fill_it,
                 open_append_goes_on_after_preallocated_zeros,
+                releasing_the_reserve_ends_the_file_at_its_bytes,
+                unmapped_readers_read_what_a_writer_leaves,
                 create_replaces_an_existing_file,
                 rename_moves_and_replaces,
                 hard_link_names_the_same_file_twice,

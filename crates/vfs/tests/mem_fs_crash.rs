@@ -77,6 +77,23 @@ fn unsynced_appends_into_preallocated_space_turn_back_into_zeros() {
 }
 
 #[test]
+fn a_released_reserve_comes_back_as_zeros_until_synced() {
+    let fs = fs_with_dir();
+    let mut file = fs.create(Path::new("/db/wal")).unwrap();
+    fs.sync_dir(Path::new("/db")).unwrap();
+    file.append(b"data").unwrap();
+    file.preallocate(64).unwrap();
+    file.sync().unwrap();
+    file.release_reserve().unwrap();
+    assert_eq!(fs.size(Path::new("/db/wal")).unwrap(), 4);
+    let unsynced = fs.crash_clone();
+    assert_eq!(unsynced.size(Path::new("/db/wal")).unwrap(), 64);
+    file.sync().unwrap();
+    fs.crash();
+    assert_eq!(read_whole(&fs, "/db/wal"), b"data");
+}
+
+#[test]
 fn a_torn_crash_keeps_a_prefix_of_the_appends_into_preallocated_space() {
     for seed in 0..32 {
         let fs = fs_with_dir();

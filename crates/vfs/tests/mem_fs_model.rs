@@ -26,6 +26,7 @@ enum Step {
     Truncate { file: usize, len: usize },
     SyncDir { dir: usize },
     Preallocate { slot: usize, len: usize },
+    ReleaseReserve { slot: usize },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -42,6 +43,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => file.clone().prop_map(|file| Step::Remove { file }),
         1 => (file, 0..60usize).prop_map(|(file, len)| Step::Truncate { file, len }),
         1 => (slot.clone(), 0..120usize).prop_map(|(slot, len)| Step::Preallocate { slot, len }),
+        1 => slot.clone().prop_map(|slot| Step::ReleaseReserve { slot }),
         2 => (0..DIRS.len()).prop_map(|dir| Step::SyncDir { dir }),
     ]
 }
@@ -153,6 +155,12 @@ impl Model {
                     f.reserved = f.reserved.max(len);
                 }
             }
+            Step::ReleaseReserve { slot } => {
+                self.flush(slot);
+                if let Some((file, _)) = self.writers[slot] {
+                    self.files[file].reserved = 0;
+                }
+            }
             Step::SyncDir { dir } => {
                 let in_dir =
                     |file: &usize| Path::new(FILES[*file]).parent() == Some(Path::new(DIRS[dir]));
@@ -226,6 +234,9 @@ fn run(
         Step::Preallocate { slot, len } => writers[slot]
             .as_mut()
             .is_none_or(|w| w.preallocate(len as u64).is_ok()),
+        Step::ReleaseReserve { slot } => writers[slot]
+            .as_mut()
+            .is_none_or(|w| w.release_reserve().is_ok()),
     }
 }
 

@@ -45,8 +45,15 @@ pub(crate) struct Fragments {
     buf: Vec<u8>,
     /// Offset of the next fragment within the current block.
     pos: usize,
+    /// Whether zeros that run to the end of the file end the log (its
+    /// writer preallocated) rather than being damage.
+    zeros_end_log: bool,
     /// Where the zeros that end the file begin, once the scan reached them.
     zero_tail: Option<u64>,
+    /// The last scan for zeros: from where, and the first non-zero byte it
+    /// found, so that a run of zeroed headers is scanned once, not once
+    /// per block.
+    nonzero_at: Option<(u64, u64)>,
 }
 
 impl Fragments {
@@ -62,8 +69,15 @@ impl Fragments {
             block_len: None,
             buf: Vec::new(),
             pos: 0,
+            zeros_end_log: false,
             zero_tail: None,
+            nonzero_at: None,
         }
+    }
+
+    /// Takes zeros that run to the end of the file for the end of the log.
+    pub(crate) fn set_zeros_end_log(&mut self, on: bool) {
+        self.zeros_end_log = on;
     }
 
     pub(crate) fn file_len(&self) -> u64 {
@@ -99,7 +113,7 @@ impl Fragments {
                 return Ok(Some(bad(offset, rest, Corruption::BadPadding)));
             }
             if rest < HEADER_SIZE {
-                if rest > 0 && self.zeros_from(offset)? {
+                if rest > 0 && self.zeros_end_log && self.zeros_from(offset)? {
                     return Ok(self.end_at_zeros(offset));
                 }
                 self.next_block();
@@ -128,7 +142,7 @@ impl Fragments {
             if raw == [0; HEADER_SIZE] {
                 // Zeros from here to the end of the file are preallocated
                 // space, not damage: the log ends cleanly before them.
-                if self.zeros_from(offset)? {
+                if self.zeros_end_log && self.zeros_from(offset)? {
                     return Ok(self.end_at_zeros(offset));
                 }
                 self.next_block();
@@ -188,13 +202,20 @@ impl Fragments {
     }
 
     /// Whether every byte from `from` to the end of the file is zero.
-    fn zeros_from(&self, from: u64) -> io::Result<bool> {
+    fn zeros_from(&mut self, from: u64) -> io::Result<bool> {
+        if let Some((scanned_from, nonzero)) = self.nonzero_at
+            && scanned_from <= from
+            && from <= nonzero
+        {
+            return Ok(false);
+        }
         let mut buf = Vec::new();
         let mut at = from;
         while at < self.file_len {
             let len = self.block_len_at(at);
             let bytes = self.bytes_at(at, len, &mut buf)?;
-            if bytes.iter().any(|&b| b != 0) {
+            if let Some(i) = bytes.iter().position(|&b| b != 0) {
+                self.nonzero_at = Some((from, at + i as u64));
                 return Ok(false);
             }
             at += len as u64;

@@ -101,6 +101,17 @@ impl LogReader {
         Ok(LogReader::new(fs.open(path)?, path, log_number, mode))
     }
 
+    /// Takes zeros that run from a fragment's place to the end of the file
+    /// for the end of the log (default off: they are damage, as in any
+    /// log whose writer did not preallocate). For the newest segment of a
+    /// WAL, whose writer reserves space ahead
+    /// ([`WalOptions::preallocate`](crate::WalOptions::preallocate)); what
+    /// they span is reported as [`LogReport::zero_tail`].
+    pub fn zeros_end_log(mut self, on: bool) -> LogReader {
+        self.fragments.set_zeros_end_log(on);
+        self
+    }
+
     /// What the reader has found so far; complete once it returned `None`.
     pub fn report(&self) -> &LogReport {
         &self.assembly.report

@@ -103,6 +103,15 @@ impl LogWriter {
         self.stick(result)
     }
 
+    /// Gives back the space reserved past the records
+    /// ([`WritableFile::release_reserve`]): the file then ends where they
+    /// do, once synced. For a log being closed.
+    pub fn release_reserve(&mut self) -> Result<(), Error> {
+        self.check()?;
+        let result = self.file.release_reserve().map_err(Error::from);
+        self.stick(result)
+    }
+
     /// The file's length, counting bytes not yet flushed.
     pub fn len(&self) -> u64 {
         self.file.len()

@@ -56,8 +56,10 @@ pub enum SyncPolicy {
     /// `manual_wal_flush`): they are handed to the operating system when
     /// the buffer fills, at [`Wal::flush`], at [`Wal::sync`] and when a
     /// segment closes. This saves a `write(2)` per record, at a price: a
-    /// crash of the *process* (not only of the machine) loses the records
-    /// still buffered.
+    /// crash of the *process* (not only of the machine) may lose the
+    /// records still buffered. (Where the segment writer copies records
+    /// into a memory map of its reserve, as lsmkit-vfs's `StdFs` does on
+    /// Linux, nothing waits in a buffer, and this changes nothing.)
     Buffered,
 }
 
@@ -73,7 +75,8 @@ pub struct WalOptions {
     /// Space reserved ahead of the writer, in bytes
     /// ([`WritableFile::preallocate`]); `0` reserves none. When a record
     /// would pass the reserved end, the segment is grown to hold it and this
-    /// much more (never past `segment_size`).
+    /// much more, but not past `segment_size` (nor past the end of the
+    /// record that takes a segment over it).
     ///
     /// Appends into reserved space do not change the file's size, so their
     /// syncs need not commit one: on ext4 this took `fdatasync`s of small
@@ -287,6 +290,10 @@ impl Wal {
     /// Closes the current segment (syncing it, so that every segment but
     /// the newest is complete on disk) and starts the next one.
     fn rotate(&self, writer: &mut Writer) -> Result<(), Error> {
+        // The closed segment ends where its records do, so that zeros at
+        // the end of any segment but the newest are damage to readers.
+        let released = writer.log.release_reserve();
+        writer.stick(released)?;
         let synced = writer.log.sync();
         writer.stick(synced)?;
         let next = writer

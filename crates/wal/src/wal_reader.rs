@@ -41,6 +41,8 @@ pub struct WalReader {
     mode: RecoveryMode,
     /// Every segment found, oldest first.
     found: Vec<u64>,
+    /// Whether a writer may be appending to the newest segment.
+    beside_writer: bool,
     /// How many of `found` have been opened.
     opened: usize,
     current: Option<(u64, LogReader)>,
@@ -75,6 +77,7 @@ impl WalReader {
             dir,
             mode,
             found,
+            beside_writer: false,
             opened: 0,
             current: None,
             report: RecoveryReport {
@@ -85,6 +88,17 @@ impl WalReader {
             next_sequence: 0,
             progress: Progress::Reading,
         })
+    }
+
+    /// Reads while a writer may be appending to the newest segment (a
+    /// read-only view of a live database): segments are read by copies
+    /// ([`Fs::open_unmapped`]), not through memory maps the writer's
+    /// appends would change, and the newest segment ends at its first
+    /// damage, whatever the mode, since the writer may be in the middle of
+    /// a record there (the damage is reported as where the reader stopped).
+    pub fn beside_writer(mut self) -> WalReader {
+        self.beside_writer = true;
+        self
     }
 
     /// What recovery has found so far; complete once the reader returned
@@ -204,12 +218,20 @@ impl WalReader {
         }
         let newest = self.opened == self.found.len();
         let mode = match self.mode {
+            _ if newest && self.beside_writer => RecoveryMode::PointInTime,
             // Older segments were synced whole: damage there is no torn
             // write.
             RecoveryMode::TolerateCorruptedTail if !newest => RecoveryMode::AbsoluteConsistency,
             mode => mode,
         };
-        let reader = LogReader::open(&*self.fs, &path, log_number(segment), mode)?;
+        let file = if self.beside_writer {
+            self.fs.open_unmapped(&path)?
+        } else {
+            self.fs.open(&path)?
+        };
+        // Only the newest segment may end in space its writer reserved:
+        // rotation gives back the reserve of every segment it closes.
+        let reader = LogReader::new(file, &path, log_number(segment), mode).zeros_end_log(newest);
         self.current = Some((segment, reader));
         Ok(())
     }

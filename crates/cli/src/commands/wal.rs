@@ -76,7 +76,9 @@ pub fn run(command: &WalCommand, out: &mut dyn Write) -> Result<(), Failure> {
         data: *data,
         batches: *batches,
     };
-    let fs: Arc<dyn Fs> = Arc::new(StdFs::new());
+    // Positional reads: a live database's writer may be filling the newest
+    // segment's reserve in place, which would change a map's bytes.
+    let fs: Arc<dyn Fs> = Arc::new(StdFs::without_mmap());
     let mode = RecoveryMode::from(*mode);
     if dir.is_file() {
         return dump_segment(&*fs, dir, mode, show, out);
@@ -151,8 +153,11 @@ fn dump_segment(
                 path.display()
             ))
         })?;
-    let mut reader =
-        LogReader::open(fs, path, log_number(segment), mode).map_err(|e| at(path, e))?;
+    // A segment read alone is read as the newest, which may end in space
+    // its writer reserved.
+    let mut reader = LogReader::open(fs, path, log_number(segment), mode)
+        .map_err(|e| at(path, e))?
+        .zeros_end_log(true);
     let mut failure = None;
     for record in reader.by_ref() {
         match record {

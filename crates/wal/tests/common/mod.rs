@@ -94,6 +94,23 @@ pub fn read_prefix(
     (records, reader.into_report())
 }
 
+/// Reads all of `data` as the log of a writer that preallocated: zeros to
+/// the end of the file end the log.
+pub fn read_preallocated_log(
+    data: &[u8],
+    log_number: u32,
+    mode: RecoveryMode,
+) -> (Result<Vec<LogRecord>, Error>, LogReport) {
+    let file = Arc::new(SliceFile {
+        data: Arc::new(data.to_vec()),
+        len: data.len(),
+        direct: true,
+    });
+    let mut reader = LogReader::new(file, "test.log", log_number, mode).zeros_end_log(true);
+    let records = reader.by_ref().collect();
+    (records, reader.into_report())
+}
+
 /// Reads all of `data` as a log.
 pub fn read_log(
     data: &[u8],
