@@ -66,6 +66,13 @@ impl LsmkitEngine {
         self
     }
 
+    /// The same, syncing the WAL in the background every `bytes` appended
+    /// (`Options::wal_bytes_per_sync`; `0` for never).
+    pub fn wal_bytes_per_sync(mut self, bytes: u64) -> LsmkitEngine {
+        self.options.wal_bytes_per_sync = bytes;
+        self
+    }
+
     /// The same, with a block cache of `bytes`.
     pub fn block_cache_size(mut self, bytes: u64) -> LsmkitEngine {
         self.options.block_cache_size = bytes;

@@ -73,6 +73,11 @@ pub struct BenchArgs {
     /// record).
     #[arg(long, value_name = "BYTES", default_value_t = Options::default().wal_preallocate)]
     wal_preallocate: u64,
+    /// lsmkit-engine syncs its WAL in the background each time this many
+    /// bytes were appended (0: never), so that the sync closing a full
+    /// segment, which runs in the writer, finds little left to write.
+    #[arg(long, value_name = "BYTES", default_value_t = Options::default().wal_bytes_per_sync)]
+    wal_bytes_per_sync: u64,
     /// The codec of lsmkit's data blocks (lz4 is the engine's default).
     #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
     compression: CompressionArg,
@@ -177,6 +182,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
                 .compaction_style(style)
                 .manual_wal_flush(args.manual_wal_flush)
                 .wal_preallocate(args.wal_preallocate)
+                .wal_bytes_per_sync(args.wal_bytes_per_sync)
                 .compression(args.compression.codec())
                 .max_subcompactions(args.subcompactions as usize)
                 .block_cache_size(args.cache_mib << 20);
