@@ -266,6 +266,19 @@ fn parent(key: &Path) -> &Path {
     key.parent().unwrap_or(Path::new(""))
 }
 
+/// `len` as a length of bytes held in memory, or the error of `op` when it
+/// cannot be.
+fn in_memory(op: Op, path: &Path, len: u64) -> io::Result<usize> {
+    usize::try_from(len).map_err(|_| {
+        failed_with(
+            op,
+            path,
+            io::ErrorKind::StorageFull,
+            "length exceeds memory",
+        )
+    })
+}
+
 fn not_found(op: Op, path: &Path) -> io::Error {
     failed_with(
         op,
@@ -396,14 +409,7 @@ impl Fs for MemFs {
             // zeros, which are then bytes like any other.
             let size = inode.size();
             if size > inode.data.len() as u64 {
-                let size = usize::try_from(size).map_err(|_| {
-                    failed_with(
-                        Op::OpenAppend,
-                        path,
-                        io::ErrorKind::StorageFull,
-                        "length exceeds memory",
-                    )
-                })?;
+                let size = in_memory(Op::OpenAppend, path, size)?;
                 Arc::make_mut(&mut inode.data).resize(size, 0);
             }
             size
@@ -481,14 +487,7 @@ impl Fs for MemFs {
         if inode.has_readers() {
             return Err(has_readers(Op::Truncate, path));
         }
-        let len = usize::try_from(len).map_err(|_| {
-            failed_with(
-                Op::Truncate,
-                path,
-                io::ErrorKind::StorageFull,
-                "length exceeds memory",
-            )
-        })?;
+        let len = in_memory(Op::Truncate, path, len)?;
         Arc::make_mut(&mut inode.data).resize(len, 0);
         inode.synced_len = len;
         inode.reserved = 0;

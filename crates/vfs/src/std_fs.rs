@@ -99,12 +99,7 @@ impl Fs for StdFs {
     }
 
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path).map_err(|e| failed(Op::Open, path, e))?;
-        let metadata = file.metadata().map_err(|e| failed(Op::Open, path, e))?;
-        if metadata.is_dir() {
-            return Err(is_a_directory(Op::Open, path));
-        }
-        let len = metadata.len();
+        let (file, len) = open_for_reading(path)?;
         #[cfg(feature = "mmap")]
         if self.mmap && len > 0 {
             return map::MappedFile::new(path, &file).map(|mapped| Arc::new(mapped) as _);
@@ -117,15 +112,11 @@ impl Fs for StdFs {
     }
 
     fn open_unmapped(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path).map_err(|e| failed(Op::Open, path, e))?;
-        let metadata = file.metadata().map_err(|e| failed(Op::Open, path, e))?;
-        if metadata.is_dir() {
-            return Err(is_a_directory(Op::Open, path));
-        }
+        let (file, len) = open_for_reading(path)?;
         Ok(Arc::new(LiveFile(PositionalFile {
             path: path.to_path_buf(),
             file,
-            len: metadata.len(),
+            len,
         })))
     }
 
@@ -221,6 +212,17 @@ impl Fs for StdFs {
             Err(fs::TryLockError::Error(e)) => Err(failed(Op::Lock, path, e)),
         }
     }
+}
+
+/// Opens the file at `path` for reading, with its length; a directory is
+/// an error.
+fn open_for_reading(path: &Path) -> io::Result<(File, u64)> {
+    let file = File::open(path).map_err(|e| failed(Op::Open, path, e))?;
+    let metadata = file.metadata().map_err(|e| failed(Op::Open, path, e))?;
+    if metadata.is_dir() {
+        return Err(is_a_directory(Op::Open, path));
+    }
+    Ok((file, metadata.len()))
 }
 
 /// Fsyncs a directory, so that the entries created, renamed or removed in it
@@ -517,18 +519,9 @@ fn write_all_at(file: &File, mut offset: u64, mut buf: &[u8]) -> io::Result<()> 
 }
 
 #[cfg(windows)]
-fn read_exact_at(file: &File, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    while !buf.is_empty() {
-        match file.seek_read(buf, offset) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    if read_up_to(file, offset, buf)? < buf.len() {
+        return Err(io::ErrorKind::UnexpectedEof.into());
     }
     Ok(())
 }
@@ -555,12 +548,10 @@ impl RandomAccessFile for LiveFile {
 
 /// Reads into `buf` at `offset` until it is full or the file ends; returns
 /// how many bytes it read.
-#[cfg(unix)]
 fn read_up_to(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     let mut done = 0;
     while done < buf.len() {
-        match file.read_at(&mut buf[done..], offset + done as u64) {
+        match read_once(file, offset + done as u64, &mut buf[done..]) {
             Ok(0) => break,
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -570,19 +561,15 @@ fn read_up_to(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
     Ok(done)
 }
 
+/// One positional read: how many bytes it read, 0 at the end of the file.
+#[cfg(unix)]
+fn read_once(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
 #[cfg(windows)]
-fn read_up_to(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::windows::fs::FileExt;
-    let mut done = 0;
-    while done < buf.len() {
-        match file.seek_read(&mut buf[done..], offset + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
+fn read_once(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
 /// The lock guard: closing the file releases the OS lock.

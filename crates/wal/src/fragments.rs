@@ -113,7 +113,7 @@ impl Fragments {
                 return Ok(Some(bad(offset, rest, Corruption::BadPadding)));
             }
             if rest < HEADER_SIZE {
-                if rest > 0 && self.zeros_end_log && self.zeros_from(offset)? {
+                if rest > 0 && self.zero_tail_at(offset)? {
                     return Ok(self.end_at_zeros(offset));
                 }
                 self.next_block();
@@ -142,7 +142,7 @@ impl Fragments {
             if raw == [0; HEADER_SIZE] {
                 // Zeros from here to the end of the file are preallocated
                 // space, not damage: the log ends cleanly before them.
-                if self.zeros_end_log && self.zeros_from(offset)? {
+                if self.zero_tail_at(offset)? {
                     return Ok(self.end_at_zeros(offset));
                 }
                 self.next_block();
@@ -199,6 +199,12 @@ impl Fragments {
         self.block_len = None;
         self.pos = 0;
         None
+    }
+
+    /// Whether the zeros the scan met at `offset` end the log: the log may
+    /// end in zeros, and nothing but zeros follows.
+    fn zero_tail_at(&mut self, offset: u64) -> io::Result<bool> {
+        Ok(self.zeros_end_log && self.zeros_from(offset)?)
     }
 
     /// Whether every byte from `from` to the end of the file is zero.
