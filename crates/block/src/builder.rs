@@ -109,12 +109,7 @@ impl<C: Comparator> BlockBuilder<C> {
                 });
             }
         }
-        let restart = self.entries == 0 || self.since_restart >= self.restart_interval;
-        let shared = if restart {
-            0
-        } else {
-            common_prefix(&self.last_key, key)
-        };
+        let (restart, shared) = self.placement(key);
 
         // Checking the whole entry against the limit also keeps every
         // length (each smaller than the entry) within the varint32 range.
@@ -187,6 +182,36 @@ impl<C: Comparator> BlockBuilder<C> {
         } else {
             self.buf.len() + self.restarts.len() * RESTART_LEN + TRAILER_LEN
         }
+    }
+
+    /// The size the block would have, finished, with `key` and `value`
+    /// added next: what [`estimated_size`](Self::estimated_size) would say
+    /// after [`add`](Self::add). A writer that keeps blocks within a
+    /// bound asks before adding, and finishes the block first if the entry
+    /// would not fit.
+    pub fn estimated_size_with(&self, key: &[u8], value: &[u8]) -> usize {
+        let (restart, shared) = self.placement(key);
+        let header = [shared, key.len() - shared, value.len()]
+            .iter()
+            .map(|&n| format::varint_len(n as u64))
+            .sum::<usize>();
+        self.estimated_size()
+            + header
+            + (key.len() - shared)
+            + value.len()
+            + if restart { RESTART_LEN } else { 0 }
+    }
+
+    /// Whether the next entry, `key`, starts a restart point, and how many
+    /// bytes it shares with the previous key.
+    fn placement(&self, key: &[u8]) -> (bool, usize) {
+        let restart = self.entries == 0 || self.since_restart >= self.restart_interval;
+        let shared = if restart {
+            0
+        } else {
+            common_prefix(&self.last_key, key)
+        };
+        (restart, shared)
     }
 
     /// Whether the block has reached its target size (see
@@ -268,6 +293,24 @@ mod tests {
         assert!(b.is_empty());
         b.add(b"a", b"1").unwrap();
         assert_eq!(b.finish(), &first[..]);
+    }
+
+    #[test]
+    fn estimated_size_with_predicts_the_next_add() {
+        let mut b = BlockBuilder::with_options(
+            Bytewise,
+            BlockOptions {
+                restart_interval: 3,
+                target_size: 100,
+            },
+        );
+        for i in 0..40u32 {
+            let key = format!("key{:06}", i * 37);
+            let value = vec![7; (i as usize * 13) % 200];
+            let predicted = b.estimated_size_with(key.as_bytes(), &value);
+            b.add(key.as_bytes(), &value).unwrap();
+            assert_eq!(predicted, b.estimated_size(), "entry {i}");
+        }
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub struct Options {
     /// Default 64 MiB; at least 1.
     pub write_buffer_size: usize,
     /// Frozen memtables waiting for their flush before writers stop (and
-    /// at this number minus one, are slowed). Default 2; at least 1.
+    /// at this number minus one, if it is not zero, are slowed while the
+    /// mutable memtable is nearly full). At 1, every switch stops writers
+    /// until its flush ends. Default 2; at least 1.
     pub max_immutable_memtables: usize,
     /// Whether every write is durable (its WAL record synced) before it
     /// returns, unless the write says otherwise
@@ -43,7 +45,10 @@ pub struct Options {
     /// segment, which holds only writes that were never acknowledged as
     /// durable.
     pub wal_recovery_mode: RecoveryMode,
-    /// Target size of a table's data blocks. Default 4096.
+    /// The most bytes a data block takes once read into the block cache,
+    /// its reference counts included (a single larger entry gets a block
+    /// of its own): see `lsmkit_sstable::SstOptions::block_size`. Default
+    /// 4096.
     pub block_size: usize,
     /// Bytes of validated data blocks kept in memory, shared by every
     /// table of the database, so that repeated reads skip the copy, the

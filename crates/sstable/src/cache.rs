@@ -29,15 +29,15 @@ pub(crate) type DataBlock = Block<InternalKeyComparator>;
 /// `(reader id, block offset)`.
 type BlockKey = (u64, u64);
 
-/// A block costs its stored size, trailer included.
+/// A block costs the memory it holds: its bytes, trailer included, the
+/// reference counts allocated in front of them, and its entry in the
+/// cache (key, handle and the cache's slot).
 #[derive(Clone, Copy, Debug, Default)]
 struct BlockSize;
 
 impl Weighter<BlockKey, DataBlock> for BlockSize {
     fn weight(&self, _key: &BlockKey, block: &DataBlock) -> u64 {
-        // Zero-weight items are never evicted; no block is empty (it has
-        // a trailer), but a floor of 1 keeps that true by construction.
-        (block.as_bytes().len() as u64).max(1)
+        block.as_bytes().len() as u64 + BlockCache::CHARGE_PER_BLOCK
     }
 }
 
@@ -50,7 +50,8 @@ const TYPICAL_BLOCK: u64 = 4096;
 /// Give it to readers with
 /// [`SstReader::open_with`](crate::SstReader::open_with); readers opened
 /// without one read every block from the file. Each block is charged its
-/// stored size; the index, filter and range tombstones of an open table
+/// size and what holding it costs (its reference counts and cache
+/// entry, about 100 bytes); the index, filter and range tombstones of an open table
 /// are held by its reader for its whole life and are not charged here.
 /// Eviction is S3-FIFO (by `quick_cache`): one pass of a large scan does
 /// not flush blocks that are read repeatedly. Blocks of a dropped reader
@@ -100,6 +101,12 @@ pub struct CacheStats {
 }
 
 impl BlockCache {
+    /// What a cached block is charged besides its bytes: its `Arc`'s two
+    /// reference counts, and the cache's entry with its slot metadata
+    /// (about a word).
+    pub const CHARGE_PER_BLOCK: u64 =
+        (16 + std::mem::size_of::<(BlockKey, DataBlock)>() + 8) as u64;
+
     /// A cache holding up to about `capacity` bytes of blocks.
     ///
     /// The capacity is split among internal shards, each with its own

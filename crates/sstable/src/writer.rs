@@ -36,8 +36,11 @@ use crate::tombstone::RangeTombstone;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SstOptions {
-    /// The size at which a data block is cut (it may exceed it by one
-    /// entry). Default 4096.
+    /// The most bytes a data block takes in memory, once read and
+    /// decompressed: blocks are cut before the entry that would take them
+    /// past it, less the 16 bytes of reference counts a cached block
+    /// carries (a block larger than this holds a single entry). Default
+    /// 4096.
     pub block_size: usize,
     /// Entries between full keys within a data block. Default 16.
     pub restart_interval: usize,
@@ -183,7 +186,9 @@ pub struct SstWriter {
     /// `None` once finished or aborted.
     file: Option<Box<dyn WritableFile>>,
     offset: u64,
-    block_size: usize,
+    /// The most bytes a data block may take, unless one entry alone is
+    /// larger: see [`block_limit`].
+    block_limit: usize,
     data: BlockBuilder<InternalKeyComparator>,
     index: BlockBuilder<InternalKeyComparator>,
     /// The last data block written, waiting for the next key to choose its
@@ -263,7 +268,7 @@ impl SstWriter {
             tmp_path,
             file: Some(file),
             offset: 0,
-            block_size: options.block_size,
+            block_limit: block_limit(options.block_size),
             data: BlockBuilder::with_options(InternalKeyComparator, data_options),
             index: BlockBuilder::with_options(InternalKeyComparator, index_options),
             pending: None,
@@ -310,6 +315,13 @@ impl SstWriter {
                 key: internal_key.to_vec(),
             });
         }
+        // An entry that would take the block past its bound starts the
+        // next block instead.
+        if !self.data.is_empty()
+            && self.data.estimated_size_with(internal_key, value) > self.block_limit
+        {
+            self.flush_data_block()?;
+        }
         // Into the block first: if it refuses the entry (only a value of
         // gigabytes can), nothing else has changed.
         self.data
@@ -331,7 +343,7 @@ impl SstWriter {
             .count_entry(&parsed, internal_key.len(), value.len());
         self.last_key.clear();
         self.last_key.extend_from_slice(internal_key);
-        if self.data.estimated_size() >= self.block_size {
+        if self.data.estimated_size() >= self.block_limit {
             self.flush_data_block()?;
         }
         Ok(())
@@ -696,6 +708,21 @@ fn merge_tombstones(mut ts: Vec<RangeTombstone>) -> Vec<RangeTombstone> {
         }
     }
     out
+}
+
+/// The bytes a cached data block carries in front of its contents: the two
+/// reference counts of the `Arc<[u8]>` it lives in.
+const CACHED_BLOCK_HEADER: usize = 16;
+
+/// The bound on a data block's size for an `SstOptions::block_size` of
+/// `block_size`. A block read into the cache is one allocation of its
+/// length plus [`CACHED_BLOCK_HEADER`]; keeping the two within
+/// `block_size` (a power of two, usually) keeps the allocation within the
+/// allocator's size class of that size. A block cut just past 4096 bytes
+/// would be rounded up to jemalloc's next class, 5120 bytes: a fifth of
+/// the cache's memory spent on nothing.
+fn block_limit(block_size: usize) -> usize {
+    block_size.saturating_sub(CACHED_BLOCK_HEADER).max(1)
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
