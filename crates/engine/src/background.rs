@@ -120,8 +120,8 @@ impl Background {
     /// Slows or stops the calling writer while the background is behind,
     /// or while a [`WriterGate`] is held:
     /// stops while `max_immutable_memtables` frozen memtables wait (or the
-    /// runs reach `runs_stop_trigger`); sleeps once when one more memtable
-    /// switch would stop writers (or the runs reach
+    /// runs reach `runs_stop_trigger`); sleeps once when a flush is running
+    /// and one more memtable switch would stop writers (or the runs reach
     /// `runs_slowdown_trigger`).
     pub fn throttle(&self, inner: &Inner) -> Result<()> {
         let options = &inner.options;
@@ -167,7 +167,9 @@ impl Background {
                     .0;
                 continue;
             }
-            let slow = (frozen + 1 >= options.max_immutable_memtables && almost_full)
+            // Slowing down helps only a flush that is running: with none,
+            // it would only delay the switch that starts one.
+            let slow = (frozen > 0 && frozen + 1 >= options.max_immutable_memtables && almost_full)
                 || (runs_count && runs >= options.runs_slowdown_trigger);
             drop(state);
             if stopped {

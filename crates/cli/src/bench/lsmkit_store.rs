@@ -86,6 +86,27 @@ impl LsmkitEngine {
         self
     }
 
+    /// The same, freezing the memtable at about `bytes`
+    /// (`Options::write_buffer_size`).
+    pub fn write_buffer_size(mut self, bytes: u64) -> LsmkitEngine {
+        self.options.write_buffer_size = usize::try_from(bytes).unwrap_or(usize::MAX);
+        self
+    }
+
+    /// The same, stopping writers at `n` frozen memtables
+    /// (`Options::max_immutable_memtables`).
+    pub fn max_immutable_memtables(mut self, n: usize) -> LsmkitEngine {
+        self.options.max_immutable_memtables = n;
+        self
+    }
+
+    /// The same, with a budget of `bytes` for all memtables together
+    /// (`Options::db_write_buffer_size`; `0` for none).
+    pub fn db_write_buffer_size(mut self, bytes: u64) -> LsmkitEngine {
+        self.options.db_write_buffer_size = usize::try_from(bytes).unwrap_or(usize::MAX);
+        self
+    }
+
     fn leveled(&self) -> bool {
         self.options.compaction_style == CompactionStyle::Leveled
     }
@@ -112,9 +133,15 @@ impl Engine for LsmkitEngine {
     fn config(&self) -> String {
         let o = &self.options;
         format!(
-            "lsmkit-engine {}: write buffer {} MiB, bloom {} bits/key, block cache {} MiB, blocks {} B, compression {}, {} compaction, WAL unsynced except fillsync",
+            "lsmkit-engine {}: write buffer {} MiB ({} frozen at most{}), bloom {} bits/key, block cache {} MiB, blocks {} B, compression {}, {} compaction, WAL unsynced except fillsync",
             env!("CARGO_PKG_VERSION"),
             o.write_buffer_size >> 20,
+            o.max_immutable_memtables,
+            if o.db_write_buffer_size > 0 {
+                format!(", {} MiB for all", o.db_write_buffer_size >> 20)
+            } else {
+                String::new()
+            },
             o.bloom_bits_per_key,
             o.block_cache_size >> 20,
             o.block_size,

@@ -99,6 +99,27 @@ pub struct BenchArgs {
     /// lsmkit compaction is split into (`Options::max_subcompactions`).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     subcompactions: u32,
+    /// lsmkit's write buffer: the memtable is frozen and flushed at about
+    /// this many MiB (`Options::write_buffer_size`).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    write_buffer_mib: u64,
+    /// Frozen memtables waiting for their flush before lsmkit's writers
+    /// stop (`Options::max_immutable_memtables`; RocksDB's
+    /// `max_write_buffer_number` minus one).
+    #[arg(long, value_name = "N", default_value_t = Options::default().max_immutable_memtables, value_parser = parse_at_least_one)]
+    max_immutable_memtables: usize,
+    /// A budget in MiB for all of lsmkit's memtables, mutable and frozen
+    /// (`Options::db_write_buffer_size`); 0 for none.
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    db_write_buffer_mib: u64,
+}
+
+fn parse_at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `--compaction-style`.
@@ -185,7 +206,10 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Failure> {
                 .wal_bytes_per_sync(args.wal_bytes_per_sync)
                 .compression(args.compression.codec())
                 .max_subcompactions(args.subcompactions as usize)
-                .block_cache_size(args.cache_mib << 20);
+                .block_cache_size(args.cache_mib << 20)
+                .write_buffer_size(args.write_buffer_mib << 20)
+                .max_immutable_memtables(args.max_immutable_memtables)
+                .db_write_buffer_size(args.db_write_buffer_mib << 20);
             run_on(&engine, args, &config, progress, out)
         }
         EngineArg::Memory => run_on(&MemEngine, args, &config, progress, out),
