@@ -11,6 +11,7 @@
 //! Each engine runs in its own child process (this binary again, with
 //! `--child`), so that its peak memory is its own and no engine inherits
 //! another's heap or page-cache state in its process.
+#![deny(unsafe_code)]
 
 use std::fs;
 use std::path::PathBuf;
@@ -21,6 +22,17 @@ use std::path::PathBuf;
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, the `lsmkit` binary's (see its `main.rs`): freed
+/// pages go back to the system within a second, from a background thread.
+/// fjall's child and lsmkit's run with them alike.
+#[cfg(not(target_env = "msvc"))]
+#[allow(unsafe_code, non_upper_case_globals)]
+// SAFETY: jemalloc reads this symbol once, at its initialization, as a
+// pointer to a NUL-terminated string; the string is static, immutable and
+// NUL-terminated, and nothing else names the symbol.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static malloc_conf: &u8 = &b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
