@@ -47,6 +47,26 @@ pub fn reset_peak_memory() -> bool {
     fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// CPU time the hypervisor gave to other guests while this machine's
+/// virtual CPUs wanted to run (`steal` of `/proc/stat`, summed over every
+/// CPU), in microseconds since boot. Nothing in this process runs in that
+/// time: on a shared virtual machine a single write can take as long as
+/// the longest steal, whatever the engine does.
+pub fn cpu_steal_micros() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    steal_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
+}
+
+/// The unit of `/proc/stat`'s times: Linux reports them in USER_HZ, 100
+/// per second whatever the kernel's own tick rate.
+const USER_HZ: u64 = 100;
+
+/// The `steal` column (the eighth number) of `/proc/stat`'s `cpu` line.
+fn steal_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    line.split_whitespace().nth(8)?.parse().ok()
+}
+
 /// The anonymous resident memory of this process (`RssAnon` of
 /// `/proc/self/status`), in bytes: heap, stacks, anonymous maps. Unlike
 /// [`peak_memory`] it leaves out file pages mapped into the process, which
@@ -180,6 +200,15 @@ mod tests {
         assert_eq!(field("rchar: 5\nwchar: 77\n", "wchar:"), Some(77));
         assert_eq!(field("wchar:\n", "wchar:"), None);
         assert_eq!(field("", "wchar:"), None);
+    }
+
+    #[test]
+    fn steal_is_the_eighth_time_of_the_cpu_line() {
+        let stat = "cpu  467020 145855 149090 767351 13920 0 4964 1190 0 0\n\
+                    cpu0 1 2 3 4 5 6 7 8 9 10\n";
+        assert_eq!(steal_ticks(stat), Some(1190));
+        assert_eq!(steal_ticks("cpu  1 2 3 4 5 6 7\n"), None);
+        assert_eq!(steal_ticks("cpu0 1 2 3 4 5 6 7 8\n"), None);
     }
 
     #[test]

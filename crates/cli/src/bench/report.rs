@@ -65,6 +65,12 @@ pub struct Measurement {
     /// workload, in microseconds.
     #[serde(default)]
     pub stall_micros: Option<u64>,
+    /// CPU time the machine's hypervisor took from its CPUs during the
+    /// workload and its flush, all CPUs summed, in microseconds (Linux guests only): a
+    /// share of the machine no engine had, and a floor under the worst
+    /// operation when it comes in one piece.
+    #[serde(default)]
+    pub steal_micros: Option<u64>,
 }
 
 /// A whole run: how it was configured and what each workload measured.
@@ -112,9 +118,13 @@ impl Report {
             "tables",
             "compactions",
             "stall ms",
+            "steal ms",
         ];
         let optional = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
-        let rows: Vec<[String; 15]> = self
+        let millis = |us: Option<u64>| {
+            us.map_or_else(|| "-".to_string(), |us| format!("{:.1}", us as f64 / 1e3))
+        };
+        let rows: Vec<[String; 16]> = self
             .measurements
             .iter()
             .map(|m| {
@@ -134,8 +144,8 @@ impl Report {
                     optional(m.sorted_runs.map(|n| n as u64)),
                     optional(m.tables.map(|n| n as u64)),
                     optional(m.compactions),
-                    m.stall_micros
-                        .map_or_else(|| "-".to_string(), |us| format!("{:.1}", us as f64 / 1e3)),
+                    millis(m.stall_micros),
+                    millis(m.steal_micros),
                 ]
             })
             .collect();
@@ -206,6 +216,7 @@ mod tests {
             tables: Some(6),
             compactions: Some(1),
             stall_micros: Some(1500),
+            steal_micros: Some(20_000),
         }
     }
 
@@ -239,7 +250,7 @@ mod tests {
             lines[1].contains("3.0 MiB       n/a     4       6  "),
             "{table}"
         );
-        assert!(lines[1].ends_with("  1       1.5"), "{table}");
+        assert!(lines[1].ends_with("  1       1.5      20.0"), "{table}");
 
         let json: serde_json::Value = serde_json::to_value(&report).unwrap();
         assert_eq!(json["measurements"][1]["workload"], "fillsync:4");
@@ -247,6 +258,7 @@ mod tests {
         assert!(json["measurements"][0]["peak_memory_bytes"].is_null());
         assert_eq!(json["measurements"][0]["sorted_runs"], 4);
         assert_eq!(json["measurements"][0]["stall_micros"], 1500);
+        assert_eq!(json["measurements"][0]["steal_micros"], 20_000);
 
         // Results saved before the state columns existed still load.
         let mut old = json;
@@ -256,6 +268,7 @@ mod tests {
             "tables",
             "compactions",
             "stall_micros",
+            "steal_micros",
         ] {
             old["measurements"][0]
                 .as_object_mut()

@@ -212,6 +212,7 @@ impl Run<'_> {
         let state_before = store.state();
         process::reset_peak_memory();
         let written_before = process::bytes_written();
+        let steal_before = process::cpu_steal_micros();
         let sampler = process::PeakSampler::start();
 
         let started = Instant::now();
@@ -248,6 +249,9 @@ impl Run<'_> {
             _ => None,
         };
         let state_after = store.state();
+        let steal_micros = steal_before
+            .zip(process::cpu_steal_micros())
+            .map(|(before, after)| after.saturating_sub(before));
         let peak_memory_bytes = sampler.stop();
         let peak_rss_bytes = process::peak_memory();
         let disk_bytes = process::disk_usage(dir).ok();
@@ -302,6 +306,7 @@ impl Run<'_> {
             stall_micros: state_before
                 .zip(state_after)
                 .map(|(b, a)| a.stall_micros.saturating_sub(b.stall_micros)),
+            steal_micros,
         };
         ticker.finish(&format!(
             "{} ops in {:.2} s, {:.0} ops/s",
