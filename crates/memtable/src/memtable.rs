@@ -2,9 +2,8 @@
 //! order, on a lock-free skiplist.
 
 use std::ops::RangeBounds;
-
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use crossbeam_skiplist::SkipMap;
 use lsmkit_sstable::{Fragments, MAX_SEQNO, RangeTombstone, SeqNo, ValueKind};
@@ -25,7 +24,8 @@ pub(crate) type Versions = SkipMap<MemKey, Value>;
 /// Bytes charged per entry on top of its key, trailer and value: the
 /// skiplist node (value handle, the key inline when short, reference
 /// count, a tower of two pointers on average) and the value's `Arc`
-/// counts. Calibrated so that the charge tracks the bytes requested from
+/// counts (16 bytes, not charged for an empty value: empty values share
+/// one `Arc`). Calibrated so that the charge tracks the bytes requested from
 /// the allocator; `tests/memory.rs` checks it with a counting allocator.
 pub const ENTRY_OVERHEAD: usize = 80;
 
@@ -105,9 +105,21 @@ impl Memtable {
             ValueKind::Put | ValueKind::Delete | ValueKind::Merge => &self.points,
             ValueKind::RangeDelete => &self.tombstones,
         };
-        let value: Value = Value::from(value);
-        let entry = map.get_or_insert(MemKey::new(user_key, seqno, kind), value.clone());
-        if !Arc::ptr_eq(entry.value(), &value) {
+        let value: Value = if value.is_empty() {
+            empty_value()
+        } else {
+            Value::from(value)
+        };
+        // The closure runs only to insert; its value is the entry's unless
+        // a concurrent insert of the same version won the race. A value of
+        // its own tells the two apart; the shared empty value cannot, but
+        // then the winner's entry is this very version, bytes and all.
+        let mut inserted = false;
+        let entry = map.get_or_insert_with(MemKey::new(user_key, seqno, kind), || {
+            inserted = true;
+            value.clone()
+        });
+        if !inserted || !Arc::ptr_eq(entry.value(), &value) {
             return Err(Error::DuplicateVersion {
                 user_key: user_key.to_vec(),
                 seqno,
@@ -306,7 +318,23 @@ impl Memtable {
     }
 }
 
+/// The reference counts in front of a value's bytes, part of
+/// [`ENTRY_OVERHEAD`]; empty values share one allocation and skip them.
+const VALUE_HEADER: usize = 16;
+
 /// What [`Memtable::approximate_memory`] charges for one entry.
 fn entry_size(user_key: &[u8], value: &[u8]) -> usize {
-    ENTRY_OVERHEAD + user_key.len() + lsmkit_sstable::key::TRAILER_LEN + value.len()
+    let overhead = if value.is_empty() {
+        ENTRY_OVERHEAD - VALUE_HEADER
+    } else {
+        ENTRY_OVERHEAD
+    };
+    overhead + user_key.len() + lsmkit_sstable::key::TRAILER_LEN + value.len()
+}
+
+/// The value of every empty version (point tombstones, mostly): one
+/// shared allocation instead of one each.
+fn empty_value() -> Value {
+    static EMPTY: LazyLock<Value> = LazyLock::new(|| Value::from(&[][..]));
+    Value::clone(&EMPTY)
 }

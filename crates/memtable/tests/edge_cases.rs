@@ -131,6 +131,36 @@ fn duplicate_version_is_refused_and_not_charged() {
 }
 
 #[test]
+fn duplicate_empty_versions_are_refused_though_they_share_one_value() {
+    let t = Memtable::new();
+    t.insert(b"k", 1, ValueKind::Delete, b"").unwrap();
+    t.insert(b"j", 2, ValueKind::Put, b"").unwrap();
+    let charged = t.approximate_memory();
+    for (key, seqno, kind) in [(b"k", 1, ValueKind::Delete), (b"j", 2, ValueKind::Put)] {
+        assert_eq!(
+            t.insert(key, seqno, kind, b""),
+            Err(Error::DuplicateVersion {
+                user_key: key.to_vec(),
+                seqno
+            })
+        );
+    }
+    assert_eq!(t.approximate_memory(), charged);
+    assert_eq!(t.get(b"k", 1), Lookup::Deleted);
+    assert_eq!(t.get(b"j", 2), found(b""));
+    t.insert(b"i", 3, ValueKind::Put, b"").unwrap();
+    match (t.get(b"i", 3), t.get(b"j", 3)) {
+        (Lookup::Found(a), Lookup::Found(b)) => assert!(std::sync::Arc::ptr_eq(&a, &b)),
+        other => panic!("{other:?}"),
+    }
+    // An empty version has no value allocation of its own, and is not
+    // charged one's 16 bytes of reference counts.
+    let one = Memtable::new();
+    one.insert(b"k", 1, ValueKind::Put, b"v").unwrap();
+    assert_eq!(charged / 2, one.approximate_memory() - b"v".len() - 16);
+}
+
+#[test]
 fn sequence_number_beyond_56_bits_is_refused() {
     let t = Memtable::new();
     assert_eq!(
