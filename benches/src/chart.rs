@@ -103,13 +103,13 @@ pub fn markdown(reports: &[Report]) -> String {
             },
         );
     }
-    // The worst write beside the CPU time the hypervisor took meanwhile:
-    // on a shared virtual machine a write can wait out the longest steal,
-    // whatever the engine.
+    // The worst write beside the CPU time the hypervisor took during the
+    // workload (all CPUs): on a shared virtual machine a write can wait
+    // out the host, whatever the engine; with no steal, it did not.
     for workload in ["fillrandom", "overwrite"] {
         row(
             &mut out,
-            &format!("worst write, {workload} (CPU steal meanwhile)"),
+            &format!("worst write, {workload} (CPU steal in the workload)"),
             &|r| {
                 r.measurements
                     .iter()
@@ -319,11 +319,11 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| worst write, fillrandom (CPU steal meanwhile) | 0.0 ms (3 ms) |"),
+            md.contains("| worst write, fillrandom (CPU steal in the workload) | 0.0 ms (3 ms) |"),
             "{md}"
         );
         assert!(
-            md.contains("| worst write, overwrite (CPU steal meanwhile) | - | - |"),
+            md.contains("| worst write, overwrite (CPU steal in the workload) | - | - |"),
             "{md}"
         );
         assert!(

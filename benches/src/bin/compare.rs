@@ -15,6 +15,12 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use clap::Parser;
+use lsmkit_benches::engines::Compression;
+use lsmkit_benches::{chart, engines};
+use lsmkit_cli::bench::{BenchConfig, Progress, Report, WorkloadSpec};
 
 /// Every engine's child process allocates through jemalloc, as the
 /// `lsmkit` binary does (see its `main.rs`); RocksDB's C++ allocates
@@ -29,16 +35,12 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[cfg(not(target_env = "msvc"))]
 #[allow(unsafe_code, non_upper_case_globals)]
 // SAFETY: jemalloc reads this symbol once, at its initialization, as a
-// pointer to a NUL-terminated string; the string is static, immutable and
-// NUL-terminated, and nothing else names the symbol.
+// `const char *` (tikv-jemalloc-sys declares it so, `_rjem_` being the
+// prefix of its symbols): a thin pointer to a NUL-terminated string, as a
+// reference to this static byte array is. Nothing writes it, and only
+// jemalloc and this definition name it.
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static malloc_conf: &u8 = &b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];
-use std::process::{Command, ExitCode};
-
-use clap::Parser;
-use lsmkit_benches::engines::Compression;
-use lsmkit_benches::{chart, engines};
-use lsmkit_cli::bench::{BenchConfig, Progress, Report, WorkloadSpec};
+static malloc_conf: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 /// Runs the comparison.
 #[derive(Debug, Parser)]

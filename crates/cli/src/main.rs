@@ -26,10 +26,12 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[allow(unsafe_code, non_upper_case_globals)]
 // SAFETY: jemalloc reads this symbol once, at its initialization, as a
-// pointer to a NUL-terminated string; the string is static, immutable and
-// NUL-terminated, and nothing else names the symbol.
+// `const char *` (tikv-jemalloc-sys declares it so, `_rjem_` being the
+// prefix of its symbols): a thin pointer to a NUL-terminated string, as a
+// reference to this static byte array is. Nothing writes it, and only
+// jemalloc and this definition name it.
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static malloc_conf: &u8 = &b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];
+static malloc_conf: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 mod bytes;
 mod commands;

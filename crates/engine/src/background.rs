@@ -137,14 +137,19 @@ impl Background {
                 return Err(Error::Closed);
             }
             // The keyspace furthest behind sets the pace.
-            let (mut frozen, mut runs, mut almost_full) = (0, 0, false);
+            let (mut frozen, mut runs, mut memtables_behind) = (0, 0, false);
             let mut memtable_bytes = 0;
             inner.trees.each(|tree| {
                 let version = lock(&tree.version);
-                frozen = frozen.max(version.frozen.len());
+                let waiting = version.frozen.len();
+                frozen = frozen.max(waiting);
                 runs = runs.max(version.runs.len());
-                almost_full |=
+                // Slowing down helps only a flush that is running: with
+                // none, it would only delay the switch that starts one.
+                let almost_full =
                     version.mem.approximate_memory() >= tree.options.write_buffer_size / 10 * 9;
+                memtables_behind |=
+                    waiting > 0 && waiting + 1 >= options.max_immutable_memtables && almost_full;
                 if options.db_write_buffer_size > 0 {
                     memtable_bytes += version.memory();
                 }
@@ -167,10 +172,7 @@ impl Background {
                     .0;
                 continue;
             }
-            // Slowing down helps only a flush that is running: with none,
-            // it would only delay the switch that starts one.
-            let slow = (frozen > 0 && frozen + 1 >= options.max_immutable_memtables && almost_full)
-                || (runs_count && runs >= options.runs_slowdown_trigger);
+            let slow = memtables_behind || (runs_count && runs >= options.runs_slowdown_trigger);
             drop(state);
             if stopped {
                 Counters::add(&inner.counters.stops, 1);

@@ -50,9 +50,10 @@ pub struct Options {
     /// of its own): see `lsmkit_sstable::SstOptions::block_size`. Default
     /// 4096.
     pub block_size: usize,
-    /// Bytes of validated data blocks kept in memory, shared by every
-    /// table of the database, so that repeated reads skip the copy, the
-    /// checksum and the validation of a block. Default 64 MiB; 0 keeps no
+    /// Bytes of validated data blocks kept in memory (each charged its
+    /// bytes and what holding it costs), shared by every table of the
+    /// database, so that repeated reads skip the copy, the checksum and
+    /// the validation of a block. Default 64 MiB; 0 keeps no
     /// cache (every read goes to the file). Index blocks, filters and
     /// range tombstones of open tables are held apart from it.
     pub block_cache_size: u64,

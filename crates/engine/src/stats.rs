@@ -107,7 +107,9 @@ pub struct Stats {
     pub block_cache_hits: u64,
     /// Data block reads that missed the block cache (and read the file).
     pub block_cache_misses: u64,
-    /// Bytes of blocks in the block cache now.
+    /// Bytes the block cache charges for the blocks it holds now: their
+    /// bytes and what holding each costs
+    /// (`lsmkit_sstable::BlockCache::CHARGE_PER_BLOCK`).
     pub block_cache_bytes: u64,
 }
 

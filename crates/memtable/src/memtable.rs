@@ -89,7 +89,9 @@ impl Memtable {
     ///
     /// REQUIRES: no two writes to the same user key share a sequence number
     /// (the engine gives every write its own); a repeat of an exact version
-    /// is refused as [`Error::DuplicateVersion`].
+    /// is refused as [`Error::DuplicateVersion`], except that two inserts
+    /// of the same empty version racing each other may both succeed (and
+    /// both be charged): the one stored is that version either way.
     pub fn insert(
         &self,
         user_key: &[u8],

@@ -51,8 +51,10 @@ const TYPICAL_BLOCK: u64 = 4096;
 /// [`SstReader::open_with`](crate::SstReader::open_with); readers opened
 /// without one read every block from the file. Each block is charged its
 /// size and what holding it costs (its reference counts and cache
-/// entry, about 100 bytes); the index, filter and range tombstones of an open table
-/// are held by its reader for its whole life and are not charged here.
+/// entry: [`CHARGE_PER_BLOCK`](Self::CHARGE_PER_BLOCK), 80 bytes on a
+/// 64-bit target); the index, filter and range tombstones of an open
+/// table are held by its reader for its whole life and are not charged
+/// here.
 /// Eviction is S3-FIFO (by `quick_cache`): one pass of a large scan does
 /// not flush blocks that are read repeatedly. Blocks of a dropped reader
 /// are never read again and age out like any cold block.

@@ -72,7 +72,8 @@
 //! cache first; a hit costs no copy and no validation. The contract:
 //!
 //! - One cache is shared by any number of readers and threads (`Arc`),
-//!   bounded in bytes (each block charged its stored size), evicting by
+//!   bounded in bytes (each block charged its size and what holding it
+//!   costs, [`BlockCache::CHARGE_PER_BLOCK`]), evicting by
 //!   S3-FIFO, so one pass of a scan does not push out repeatedly read
 //!   blocks.
 //! - Blocks are keyed by a process-unique reader id and their offset: two

@@ -1,7 +1,8 @@
 //! [`SstWriter`]: streams sorted entries into a table file and publishes it
 //! atomically.
 //!
-//! Entries go into a data block until it reaches the target size; the
+//! Entries go into a data block until the next one would take it past its
+//! bound (`block_size` less a cached block's reference counts); the
 //! block is then written out and remembered in the index by a short
 //! separator key, chosen once the next block's first key is known. Memory
 //! is one data block, the index, 8 bytes per distinct user key for the
@@ -323,7 +324,8 @@ impl SstWriter {
             self.flush_data_block()?;
         }
         // Into the block first: if it refuses the entry (only a value of
-        // gigabytes can), nothing else has changed.
+        // gigabytes can), nothing of the entry has been recorded (a cut
+        // just above may have written the block before it, whole).
         self.data
             .add(internal_key, value)
             .map_err(|source| Error::Block {

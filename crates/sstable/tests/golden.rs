@@ -142,6 +142,11 @@ fn written(g: &Golden) -> Vec<u8> {
 fn the_writer_reproduces_the_golden_files_byte_for_byte() {
     let mut blessed = Vec::new();
     for g in goldens() {
+        if g.earlier_writer {
+            // Today's writer cannot make an earlier writer's file.
+            assert!(testdata(g.name).exists(), "{} is missing", g.name);
+            continue;
+        }
         if !g.reproducible() && testdata(g.name).exists() {
             continue;
         }

@@ -207,3 +207,54 @@ fn after_an_io_error_the_writer_reports_it_and_refuses_more() {
     assert!(w.finish().is_err());
     assert!(shared.list(Path::new("/db")).unwrap().is_empty());
 }
+
+#[test]
+fn data_blocks_stay_within_their_bound_unless_one_entry_alone_is_larger() {
+    use lsmkit_sstable::lsmkit_block::Block;
+    use lsmkit_sstable::{BlockHandle, FormatVersion, InternalKeyComparator};
+
+    const BLOCK_SIZE: usize = 256;
+    // The bound: the block size less a cached block's reference counts.
+    const BOUND: u64 = BLOCK_SIZE as u64 - 16;
+    let (_mem, fs) = mem();
+    // Version 1 stores a data block as is: its handle's size is its size.
+    let options = SstOptions::default()
+        .block_size(BLOCK_SIZE)
+        .format_version(FormatVersion::V1);
+    let mut writer = SstWriter::create(fs.clone(), "/db/t.sst", options).unwrap();
+    for i in 0..2000u64 {
+        let value = vec![b'v'; (i * 37 % 600) as usize];
+        writer
+            .put(format!("key{i:06}").as_bytes(), i + 1, &value)
+            .unwrap();
+    }
+    writer.finish().unwrap();
+
+    let table = SstReader::open(&*fs, "/db/t.sst").unwrap();
+    let file = fs.open(Path::new("/db/t.sst")).unwrap();
+    let read = |h: BlockHandle| {
+        let mut bytes = vec![0; h.size as usize];
+        file.read_at(h.offset, &mut bytes).unwrap();
+        Block::new(bytes, InternalKeyComparator).unwrap()
+    };
+    let mut index = read(table.footer().index).iter();
+    index.seek_to_first();
+    let (mut blocks, mut alone, mut entries) = (0, 0, 0);
+    while index.valid() {
+        let handle = BlockHandle::decode(index.value()).unwrap();
+        let block = read(handle);
+        assert!(
+            handle.size <= BOUND || block.len() == 1,
+            "block {blocks}: {} bytes, {} entries",
+            handle.size,
+            block.len()
+        );
+        alone += u64::from(handle.size > BOUND);
+        entries += block.len();
+        blocks += 1;
+        index.next();
+    }
+    assert_eq!(blocks, table.properties().num_data_blocks);
+    assert_eq!(entries, 2000);
+    assert!(alone > 0, "no entry was larger than the bound");
+}

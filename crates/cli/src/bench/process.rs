@@ -54,7 +54,7 @@ pub fn reset_peak_memory() -> bool {
 /// the longest steal, whatever the engine does.
 pub fn cpu_steal_micros() -> Option<u64> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
-    steal_ticks(&stat).map(|ticks| ticks * (1_000_000 / USER_HZ))
+    steal_ticks(&stat).map(|ticks| ticks.saturating_mul(1_000_000 / USER_HZ))
 }
 
 /// The unit of `/proc/stat`'s times: Linux reports them in USER_HZ, 100

@@ -66,9 +66,10 @@ pub struct Measurement {
     #[serde(default)]
     pub stall_micros: Option<u64>,
     /// CPU time the machine's hypervisor took from its CPUs during the
-    /// workload and its flush, all CPUs summed, in microseconds (Linux guests only): a
-    /// share of the machine no engine had, and a floor under the worst
-    /// operation when it comes in one piece.
+    /// workload and its flush, all CPUs summed, in microseconds (Linux
+    /// guests only): time no engine had. It is the workload's total, not
+    /// the steal during its slowest operation, but a slow operation in a
+    /// workload with none was not the host's.
     #[serde(default)]
     pub steal_micros: Option<u64>,
 }

@@ -93,7 +93,7 @@ pub struct BenchArgs {
     #[arg(long)]
     cold: bool,
     /// lsmkit's block cache, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(..=MAX_MIB))]
     cache_mib: u64,
     /// The most key-range parts, each on a thread of its own, that one
     /// lsmkit compaction is split into (`Options::max_subcompactions`).
@@ -101,7 +101,7 @@ pub struct BenchArgs {
     subcompactions: u32,
     /// lsmkit's write buffer: the memtable is frozen and flushed at about
     /// this many MiB (`Options::write_buffer_size`).
-    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=MAX_MIB))]
     write_buffer_mib: u64,
     /// Frozen memtables waiting for their flush before lsmkit's writers
     /// stop (`Options::max_immutable_memtables`; RocksDB's
@@ -110,9 +110,13 @@ pub struct BenchArgs {
     max_immutable_memtables: usize,
     /// A budget in MiB for all of lsmkit's memtables, mutable and frozen
     /// (`Options::db_write_buffer_size`); 0 for none.
-    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    #[arg(long, value_name = "MIB", default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=MAX_MIB))]
     db_write_buffer_mib: u64,
 }
+
+/// The largest size in MiB a flag takes (1 TiB), so that none overflows
+/// in bytes.
+const MAX_MIB: u64 = 1 << 20;
 
 fn parse_at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
