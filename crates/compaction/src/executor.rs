@@ -297,6 +297,9 @@ pub fn execute_tables_split(
         }
         return Err(error);
     }
+    // Each part was given every tombstone over its range: one spanning
+    // parts came in once.
+    outcome.stats.range_tombstones_in = inputs.iter().map(|i| i.tombstones.len() as u64).sum();
     // A part that kept nothing has no table: its range goes to the table
     // before it (holding no key or tombstone there, a wider range answers
     // the same), so that the outputs still tile the job's range.
@@ -463,7 +466,7 @@ fn execute_part<S: Source>(
     next_path: &mut dyn FnMut() -> PathBuf,
 ) -> Result<PartOutcome, Error> {
     // The tombstones that may cover the part's keys (one over several
-    // parts counts in the stats of each).
+    // parts is given to each; the split outcome counts it once).
     let tombstones: Vec<RangeTombstone> = inputs
         .iter()
         .flat_map(|input| input.tombstones.iter())
@@ -499,11 +502,12 @@ fn execute_part<S: Source>(
     }
     let next_path = outputs.next_path;
     let mut outputs = outputs.tables;
-    let (mut kept, stats) = stream.finish()?;
+    let (mut kept, mut stats) = stream.finish()?;
     // Only the pieces in this part's range are its to write.
     kept.retain(|t| {
         t.end.as_slice() > part.lower.as_slice() && part.upper.as_ref().is_none_or(|u| t.start < *u)
     });
+    stats.range_tombstones_out = kept.len() as u64;
     if outputs.is_empty() && !kept.is_empty() {
         outputs.push(Output {
             writer: SstWriter::create(fs.clone(), next_path(), job.table_options.clone())?,

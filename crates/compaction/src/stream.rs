@@ -107,7 +107,9 @@ pub struct StreamStats {
     pub point_tombstones_dropped: u64,
     /// Range tombstones given.
     pub range_tombstones_in: u64,
-    /// Range tombstones kept (after fragmenting and joining again).
+    /// Range tombstones kept (after fragmenting and joining again); of a
+    /// compaction run in parts, the pieces the parts kept (one over two
+    /// parts is two). Output tables cut at a piece store it in each.
     pub range_tombstones_out: u64,
     /// Merge operands and the bases under them folded away: entries read
     /// into folds less the entries the folds became.

@@ -226,6 +226,18 @@ proptest! {
         };
         prop_assert_eq!(entries(&whole), entries(&outcome));
         prop_assert_eq!(whole.stats.entries_out, outcome.stats.entries_out);
+        // A range tombstone over several parts came in once, and went out
+        // as the pieces the parts kept: with one table a part (these cases
+        // stay under 1 MiB), the pieces their tables hold.
+        prop_assert_eq!(whole.stats.range_tombstones_in, outcome.stats.range_tombstones_in);
+        if target == 1 << 20 {
+            let written: u64 = outcome
+                .added
+                .iter()
+                .map(|t| t.meta.properties.num_range_tombstones)
+                .sum();
+            prop_assert_eq!(outcome.stats.range_tombstones_out, written);
+        }
     }
 }
 
@@ -437,6 +449,19 @@ fn a_compaction_in_parts_cuts_its_outputs_at_the_parts_boundaries() {
         execute_tables_split(&fs, &job, &open_all(&fs, &inputs), 3, shared_namer()).unwrap();
     assert_eq!(split.added.len(), 3, "{:?}", split.added);
     assert_eq!(split.stats.entries_out, whole.stats.entries_out);
+    // Tombstones came in once; out counts the pieces each part kept, as
+    // many as the split tables (one a part) hold.
+    assert!(whole.stats.range_tombstones_in > 0);
+    assert_eq!(
+        split.stats.range_tombstones_in,
+        whole.stats.range_tombstones_in
+    );
+    let written: u64 = split
+        .added
+        .iter()
+        .map(|t| t.meta.properties.num_range_tombstones)
+        .sum();
+    assert_eq!(split.stats.range_tombstones_out, written);
     let sizes: Vec<u64> = split
         .added
         .iter()
