@@ -168,6 +168,15 @@ fn write_runs(fs: &Arc<dyn Fs>, h: &History, cuts: usize) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The range tombstones the outcome's tables hold.
+fn tombstones_written(outcome: &CompactionOutcome) -> u64 {
+    outcome
+        .added
+        .iter()
+        .map(|t| t.meta.properties.num_range_tombstones)
+        .sum()
+}
+
 /// Opens the inputs, as an engine holds them.
 fn open_all(fs: &Arc<dyn Fs>, inputs: &[PathBuf]) -> Vec<Arc<SstReader>> {
     inputs
@@ -231,12 +240,7 @@ proptest! {
         // stay under 1 MiB), the pieces their tables hold.
         prop_assert_eq!(whole.stats.range_tombstones_in, outcome.stats.range_tombstones_in);
         if target == 1 << 20 {
-            let written: u64 = outcome
-                .added
-                .iter()
-                .map(|t| t.meta.properties.num_range_tombstones)
-                .sum();
-            prop_assert_eq!(outcome.stats.range_tombstones_out, written);
+            prop_assert_eq!(outcome.stats.range_tombstones_out, tombstones_written(&outcome));
         }
     }
 }
@@ -456,12 +460,7 @@ fn a_compaction_in_parts_cuts_its_outputs_at_the_parts_boundaries() {
         split.stats.range_tombstones_in,
         whole.stats.range_tombstones_in
     );
-    let written: u64 = split
-        .added
-        .iter()
-        .map(|t| t.meta.properties.num_range_tombstones)
-        .sum();
-    assert_eq!(split.stats.range_tombstones_out, written);
+    assert_eq!(split.stats.range_tombstones_out, tombstones_written(&split));
     let sizes: Vec<u64> = split
         .added
         .iter()

@@ -106,7 +106,7 @@ pub struct BenchArgs {
     /// Frozen memtables waiting for their flush before lsmkit's writers
     /// stop (`Options::max_immutable_memtables`; RocksDB's
     /// `max_write_buffer_number` minus one).
-    #[arg(long, value_name = "N", default_value_t = Options::default().max_immutable_memtables, value_parser = parse_at_least_one)]
+    #[arg(long, value_name = "N", default_value_t = Options::default().max_immutable_memtables, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_immutable_memtables: usize,
     /// A budget in MiB for all of lsmkit's memtables, mutable and frozen
     /// (`Options::db_write_buffer_size`); 0 for none.
@@ -117,14 +117,6 @@ pub struct BenchArgs {
 /// The largest size in MiB a flag takes (1 TiB), so that none overflows
 /// in bytes.
 const MAX_MIB: u64 = 1 << 20;
-
-fn parse_at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".to_string()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
-    }
-}
 
 /// `--compaction-style`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
